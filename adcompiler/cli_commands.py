@@ -1,0 +1,1 @@
+"""Imports the modules that define `adc` subcommands (each registers itself)."""

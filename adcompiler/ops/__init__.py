@@ -1,0 +1,22 @@
+"""The primitive table: every differentiable operation, defined once.
+
+`registry` maps each primitive's name to its `Primitive` (forward, VJP rules,
+shape rule, torch node name). Importing this package fills it; nothing here
+imports the engine or the compiler — they register `bind` handlers instead.
+"""
+from .core import Abstract, Primitive, bind, dtype_of, get, register_handler, registry, shape_of, unbroadcast
+from .elementwise import (absolute, add, clip, clip_mask, cos, div, eq, exp, expm1, ge, gt, le, log, log1p,
+                          logical_and, logical_not, logical_or, lt, maximum, maximum_weight, minimum, mul, ne, neg,
+                          ones_like, pow_zero_base_mask, power, reciprocal, relu, rsqrt, sigmoid, sign, sin, sqrt,
+                          sub, tan, tanh, where, zeros_like)
+from .indexing import Dyn, getitem, scatter_add, setitem
+from .joining import concatenate, stack
+from .linalg import eye_like, linear, matmul, norm, trace
+from .reductions import (amax, amin, argmax, argmin, extreme_weights, log_softmax, logsumexp, max_, mean, min_, prod,
+                         prod_others, softmax, std, sum_, var)
+from .shape import astype, broadcast_to, copy, expand_dims, reshape, squeeze, sum_to, swap_last2, transpose
+
+
+def differentiable_primitives():
+    """The primitives that have VJP rules, by name."""
+    return {n: p for n, p in registry.items() if p.differentiable}

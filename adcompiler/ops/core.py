@@ -1,0 +1,207 @@
+"""The machinery of the primitive table: `Primitive`, the registry, and `bind`.
+
+A primitive is defined once, here in ops/: its NumPy forward, one VJP rule per
+differentiable argument (written in terms of other primitives), a shape/dtype
+rule, and the name PyTorch gives its backward node.
+
+Applying a primitive (`bind`) dispatches on the kind of its arguments, like
+JAX's `bind`: layers register a handler for their value type (the eager engine
+for `Tensor`, the compiler for IR values) and the handler with the highest
+priority among the arguments' types wins. With plain ndarrays and scalars no
+handler matches and the NumPy forward runs directly. This is what lets one VJP
+rule serve plain `backward()` (ndarrays), `create_graph=True` (Tensors) and the
+source transform (IR values).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "Primitive", "Abstract", "bind", "register_handler", "registry",
+    "get", "unbroadcast", "shape_of", "dtype_of",
+]
+
+registry: dict[str, "Primitive"] = {}
+
+_handlers: dict[type, tuple[int, object]] = {}
+_handler_cache: dict[type, tuple[int, object] | None] = {}
+
+
+class Abstract:
+    """A shape and dtype standing for a value that was not kept.
+
+    The engine passes one to a VJP rule for an input the rule does not need by
+    value (the rule may only ask for `.shape`, `.ndim`, `.dtype`).
+    """
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __repr__(self):
+        return f"Abstract({self.shape}, {self.dtype})"
+
+
+class Primitive:
+    """One differentiable (or not) operation of the table.
+
+    name       -- the table key; IR primitive calls and the compiler use it.
+    impl       -- NumPy forward: impl(*arrays, **params) -> ndarray.
+    vjps       -- per positional argument, rule(g, *args, out=..., **params)
+                  returning the cotangent for that argument, or None when the
+                  argument is not differentiable. Rules call primitives only.
+    saves      -- indices of arguments the rules need by value; the others
+                  reach the rules as `Abstract` (shape and dtype only).
+    saves_out  -- whether the rules read `out`.
+    grad_fn    -- PyTorch's node name, or a function (args, params) -> name.
+    shape_rule -- (abstract args, params) -> Abstract; default: run `impl` on
+                  zero-stride dummies of the right shape and dtype.
+    differentiable -- False for comparisons, argmax, ...: no node is recorded.
+    """
+
+    def __init__(self, name, impl, *, grad_fn=None, saves=(), saves_out=False,
+                 shape_rule=None, differentiable=True, doc=""):
+        if name in registry:
+            raise ValueError(f"primitive {name!r} is defined twice")
+        self.name = name
+        self.impl = impl
+        self.vjps = None
+        self.vjp_argnum = None
+        self.saves = tuple(saves)
+        self.saves_out = saves_out
+        self._grad_fn = grad_fn
+        self.shape_rule = shape_rule
+        self.differentiable = differentiable
+        self.__doc__ = doc or f"The `{name}` primitive."
+        registry[name] = self
+
+    def defvjp(self, *rules):
+        """Register one VJP rule per positional argument (None: no gradient)."""
+        self.vjps = rules
+        return self
+
+    def defvjp_argnum(self, rule):
+        """Register one rule for all arguments: rule(argnum, g, *args, out, **params).
+
+        For variadic primitives (cat, stack) and those whose trailing arguments
+        are dynamic index parts."""
+        self.vjp_argnum = rule
+        return self
+
+    def vjp_rule(self, i):
+        """The VJP rule for argument `i` as rule(g, *args, out, **params), or None."""
+        if self.vjps is not None:
+            return self.vjps[i] if i < len(self.vjps) else None
+        if self.vjp_argnum is not None:
+            rule = self.vjp_argnum
+            return lambda *a, **p: rule(i, *a, **p)
+        return None
+
+    def grad_fn_name(self, args, params):
+        gf = self._grad_fn
+        if gf is None:
+            return _camel(self.name) + "Backward0"
+        if isinstance(gf, str):
+            return gf
+        return gf(args, params)
+
+    def abstract_eval(self, args, params):
+        """Shape and dtype of the result for arguments given as values or Abstracts."""
+        if self.shape_rule is not None:
+            return self.shape_rule(args, params)
+        dummies = [_dummy(a) for a in args]
+        out = np.asarray(self.impl(*dummies, **params))
+        return Abstract(out.shape, out.dtype)
+
+    def __call__(self, *args, **params):
+        return bind(self, *args, **params)
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+def _camel(name):
+    return "".join(p[:1].upper() + p[1:] for p in name.split("_"))
+
+
+def _dummy(a):
+    if isinstance(a, Abstract):
+        return np.broadcast_to(np.zeros((), a.dtype), a.shape)
+    if hasattr(a, "shape") and hasattr(a, "dtype") and not isinstance(a, np.ndarray):
+        return np.broadcast_to(np.zeros((), np.dtype(a.dtype)), tuple(a.shape))
+    return a
+
+
+def register_handler(value_type, handler, priority):
+    """Route `bind` calls that have a `value_type` argument to `handler`.
+
+    handler(prim, args, params) -> result. Among the arguments' types, the
+    handler with the highest priority wins (the compiler's IR values outrank
+    Tensors, which outrank ndarrays).
+    """
+    _handlers[value_type] = (priority, handler)
+    _handler_cache.clear()
+
+
+def _lookup(t):
+    try:
+        return _handler_cache[t]
+    except KeyError:
+        found = None
+        for base in t.__mro__:
+            if base in _handlers:
+                found = _handlers[base]
+                break
+        _handler_cache[t] = found
+        return found
+
+
+def bind(prim, *args, **params):
+    """Apply `prim` to `args`, dispatching on the kind of the arguments."""
+    best = None
+    for a in args:
+        h = _lookup(type(a))
+        if h is not None and (best is None or h[0] > best[0]):
+            best = h
+    if best is None:
+        return prim.impl(*args, **params)
+    return best[1](prim, args, params)
+
+
+def get(name):
+    """The primitive called `name`; a KeyError names the known ones."""
+    try:
+        return registry[name]
+    except KeyError:
+        raise KeyError(f"no primitive named {name!r}; known: {', '.join(sorted(registry))}") from None
+
+
+def shape_of(x):
+    """The shape of a value of any kind (scalar, ndarray, Tensor, Abstract, IR value)."""
+    s = getattr(x, "shape", None)
+    return () if s is None else tuple(s)
+
+
+def dtype_of(x):
+    d = getattr(x, "dtype", None)
+    if d is None:
+        return np.result_type(x)
+    return np.dtype(d)
+
+
+def unbroadcast(g, shape):
+    """Sum `g` down to `shape`, undoing NumPy broadcasting (no-op when equal)."""
+    if shape_of(g) == tuple(shape):
+        return g
+    from . import shape as _shape_ops  # the sum_to primitive lives with the shape ops
+    return _shape_ops.sum_to(g, shape=tuple(shape))

@@ -1,0 +1,187 @@
+"""Elementwise primitives: arithmetic, transcendental functions, activations,
+comparisons, `where` and `clip`, with their VJP rules."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .core import Abstract, Primitive, shape_of, unbroadcast
+
+_PY_SCALARS = (int, float, bool)
+
+
+def _is_scalar(a):
+    return isinstance(a, _PY_SCALARS)
+
+
+def elementwise_shape_rule(impl):
+    """Shape by broadcasting; dtype by running `impl` on 0-d dummies."""
+
+    def rule(args, params):
+        shapes = [shape_of(a) for a in args if not _is_scalar(a)]
+        shape = np.broadcast_shapes(*shapes) if shapes else ()
+        dummies = [a if _is_scalar(a) else np.zeros((), dtype=np.dtype(a.dtype)) for a in args]
+        with np.errstate(all="ignore"):
+            dtype = np.asarray(impl(*dummies, **params)).dtype
+        return Abstract(shape, dtype)
+
+    return rule
+
+
+def _prim(name, impl, grad_fn=None, **kw):
+    return Primitive(name, impl, grad_fn=grad_fn, shape_rule=elementwise_shape_rule(impl), **kw)
+
+
+def _ignore_fp(fn):
+    """Forward that returns inf/nan (like torch) instead of printing NumPy warnings."""
+
+    def impl(*args, **params):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return fn(*args, **params)
+
+    impl.__name__ = getattr(fn, "__name__", "impl")
+    return impl
+
+
+# ---- arithmetic -------------------------------------------------------------
+
+def _sub_name(args, params):
+    return "RsubBackward1" if _is_scalar(args[0]) else "SubBackward0"
+
+
+def _pow_name(args, params):
+    if _is_scalar(args[1]):
+        return "PowBackward0"
+    return "PowBackward2" if _is_scalar(args[0]) else "PowBackward1"
+
+
+add = _prim("add", np.add)
+sub = _prim("sub", np.subtract, grad_fn=_sub_name)
+mul = _prim("mul", np.multiply, saves=(0, 1))
+div = _prim("div", _ignore_fp(np.true_divide), saves=(1,), saves_out=True)
+neg = _prim("neg", np.negative)
+power = _prim("pow", _ignore_fp(np.power), grad_fn=_pow_name, saves=(0, 1), saves_out=True)
+reciprocal = _prim("reciprocal", _ignore_fp(np.reciprocal), saves_out=True)
+
+add.defvjp(lambda g, x, y, out: unbroadcast(g, shape_of(x)),
+           lambda g, x, y, out: unbroadcast(g, shape_of(y)))
+sub.defvjp(lambda g, x, y, out: unbroadcast(g, shape_of(x)),
+           lambda g, x, y, out: unbroadcast(neg(g), shape_of(y)))
+mul.defvjp(lambda g, x, y, out: unbroadcast(mul(g, y), shape_of(x)),
+           lambda g, x, y, out: unbroadcast(mul(g, x), shape_of(y)))
+div.defvjp(lambda g, x, y, out: unbroadcast(div(g, y), shape_of(x)),
+           lambda g, x, y, out: unbroadcast(neg(mul(g, div(out, y))), shape_of(y)))
+neg.defvjp(lambda g, x, out: neg(g))
+reciprocal.defvjp(lambda g, x, out: neg(mul(g, mul(out, out))))
+
+
+def _pow_dx(g, x, y, out):
+    if _is_scalar(y):
+        if y == 0:
+            return zeros_like(g)
+        d = mul(y, power(x, y - 1)) if y != 2 else mul(2.0, x)
+    else:
+        d = mul(y, power(x, sub(y, 1.0)))
+    return unbroadcast(mul(g, d), shape_of(x))
+
+
+def _pow_dy(g, x, y, out):
+    if _is_scalar(x):
+        d = mul(out, math.log(x)) if x > 0 else mul(out, float(np.log(x)) if x < 0 else 0.0)
+    else:
+        # torch: the gradient is 0 where x == 0 and y >= 0 (instead of 0 * -inf)
+        d = where(pow_zero_base_mask(x, y), 0.0, mul(out, log(x)))
+    return unbroadcast(mul(g, d), shape_of(y))
+
+
+power.defvjp(_pow_dx, _pow_dy)
+
+# ---- transcendental and activations -----------------------------------------
+
+exp = _prim("exp", np.exp, saves_out=True)
+log = _prim("log", _ignore_fp(np.log), saves=(0,))
+log1p = _prim("log1p", _ignore_fp(np.log1p), grad_fn="Log1PBackward0", saves=(0,))
+expm1 = _prim("expm1", np.expm1, saves_out=True)
+sqrt = _prim("sqrt", _ignore_fp(np.sqrt), saves_out=True)
+rsqrt = _prim("rsqrt", _ignore_fp(lambda x: 1.0 / np.sqrt(x)), saves_out=True)
+sin = _prim("sin", np.sin, saves=(0,))
+cos = _prim("cos", np.cos, saves=(0,))
+tan = _prim("tan", np.tan, saves_out=True)
+tanh = _prim("tanh", np.tanh, saves_out=True)
+
+
+def _sigmoid(x):
+    # exp of a large positive number overflows, so branch on the sign
+    with np.errstate(over="ignore"):
+        return np.where(x >= 0, 1.0 / (1.0 + np.exp(-x)), np.exp(x) / (1.0 + np.exp(x))).astype(
+            np.result_type(x, 1.0), copy=False)
+
+
+sigmoid = _prim("sigmoid", _sigmoid, saves_out=True)
+relu = _prim("relu", lambda x: np.maximum(x, 0).astype(np.asarray(x).dtype, copy=False), saves_out=True)
+absolute = _prim("abs", np.abs, saves=(0,))
+sign = _prim("sign", lambda x: np.sign(x).astype(np.asarray(x).dtype, copy=False))
+
+exp.defvjp(lambda g, x, out: mul(g, out))
+log.defvjp(lambda g, x, out: div(g, x))
+log1p.defvjp(lambda g, x, out: div(g, add(x, 1.0)))
+expm1.defvjp(lambda g, x, out: mul(g, add(out, 1.0)))
+sqrt.defvjp(lambda g, x, out: div(g, mul(2.0, out)))
+rsqrt.defvjp(lambda g, x, out: mul(g, mul(-0.5, mul(out, mul(out, out)))))
+sin.defvjp(lambda g, x, out: mul(g, cos(x)))
+cos.defvjp(lambda g, x, out: neg(mul(g, sin(x))))
+tan.defvjp(lambda g, x, out: mul(g, add(1.0, mul(out, out))))
+tanh.defvjp(lambda g, x, out: mul(g, sub(1.0, mul(out, out))))
+sigmoid.defvjp(lambda g, x, out: mul(g, mul(out, sub(1.0, out))))
+relu.defvjp(lambda g, x, out: where(gt(out, 0.0), g, 0.0))
+absolute.defvjp(lambda g, x, out: mul(g, sign(x)))
+sign.defvjp(lambda g, x, out: zeros_like(g))
+
+# ---- comparisons and masks (not differentiable) -----------------------------
+
+def _nondiff(name, impl):
+    return _prim(name, impl, differentiable=False)
+
+
+eq = _nondiff("eq", np.equal)
+ne = _nondiff("ne", np.not_equal)
+lt = _nondiff("lt", np.less)
+le = _nondiff("le", np.less_equal)
+gt = _nondiff("gt", np.greater)
+ge = _nondiff("ge", np.greater_equal)
+logical_and = _nondiff("logical_and", np.logical_and)
+logical_or = _nondiff("logical_or", np.logical_or)
+logical_not = _nondiff("logical_not", np.logical_not)
+zeros_like = _nondiff("zeros_like", lambda x: np.zeros_like(x))
+ones_like = _nondiff("ones_like", lambda x: np.ones_like(x))
+pow_zero_base_mask = _nondiff("pow_zero_base_mask", lambda x, y: (x == 0) & (y >= 0))
+
+
+def _maximum_weight(x, y):
+    """1 where x wins, 0.5 on ties (torch splits the gradient), 0 where y wins."""
+    dt = np.result_type(x, y, 1.0)
+    return np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0)).astype(dt, copy=False)
+
+
+maximum_weight = _nondiff("maximum_weight", _maximum_weight)
+clip_mask = _nondiff("clip_mask", lambda x, lo=None, hi=None: (
+    (np.ones(np.shape(x), bool) if lo is None else np.asarray(x) >= lo)
+    & (True if hi is None else np.asarray(x) <= hi)))
+
+# ---- selection ---------------------------------------------------------------
+
+maximum = _prim("maximum", np.maximum, saves=(0, 1))
+minimum = _prim("minimum", np.minimum, saves=(0, 1))
+where = _prim("where", np.where, saves=(0,))
+clip = _prim("clip", lambda x, lo=None, hi=None: np.clip(x, lo, hi),
+             grad_fn=lambda a, p: "ClampBackward1", saves=(0,))
+
+maximum.defvjp(lambda g, x, y, out: unbroadcast(mul(g, maximum_weight(x, y)), shape_of(x)),
+               lambda g, x, y, out: unbroadcast(mul(g, maximum_weight(y, x)), shape_of(y)))
+minimum.defvjp(lambda g, x, y, out: unbroadcast(mul(g, maximum_weight(y, x)), shape_of(x)),
+               lambda g, x, y, out: unbroadcast(mul(g, maximum_weight(x, y)), shape_of(y)))
+where.defvjp(None,
+             lambda g, c, x, y, out: unbroadcast(where(c, g, 0.0), shape_of(x)),
+             lambda g, c, x, y, out: unbroadcast(where(c, 0.0, g), shape_of(y)))
+clip.defvjp(lambda g, x, out, lo=None, hi=None: where(clip_mask(x, lo=lo, hi=hi), g, 0.0))

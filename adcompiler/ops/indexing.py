@@ -1,0 +1,118 @@
+"""Indexing primitives: `getitem` (basic and advanced indices), its adjoint
+`scatter_add` into zeros, and the functional `setitem` that slice assignment
+lowers to, with their VJP rules.
+
+An index is a static template (`idx`): ints, slices, None, Ellipsis, integer
+or boolean arrays. Parts only known at run time (a loop counter in compiled
+code) stand in the template as `Dyn(k)` and arrive as the k-th extra argument.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .core import Abstract, Primitive, shape_of, unbroadcast
+
+
+class Dyn:
+    """Placeholder in an index template for the k-th dynamic index argument."""
+
+    __slots__ = ("k",)
+
+    def __init__(self, k):
+        self.k = k
+
+    def __repr__(self):
+        return f"Dyn({self.k})"
+
+    def __eq__(self, other):
+        return isinstance(other, Dyn) and other.k == self.k
+
+    def __hash__(self):
+        return hash(("Dyn", self.k))
+
+
+def _sub(v, dyn):
+    if isinstance(v, Dyn):
+        d = dyn[v.k]
+        return int(d) if np.ndim(d) == 0 and np.issubdtype(np.asarray(d).dtype, np.integer) else np.asarray(d)
+    if isinstance(v, slice):
+        return slice(_sub(v.start, dyn), _sub(v.stop, dyn), _sub(v.step, dyn))
+    return v
+
+
+def resolve(idx, dyn):
+    """The concrete NumPy index for a template and its dynamic parts."""
+    if not dyn:
+        return idx
+    if isinstance(idx, tuple):
+        return tuple(_sub(v, dyn) for v in idx)
+    return _sub(idx, dyn)
+
+
+def is_advanced(idx):
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    return any(isinstance(p, (np.ndarray, list)) or (isinstance(p, Dyn)) for p in parts)
+
+
+def _has_array(idx):
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    return any(isinstance(p, (np.ndarray, list)) for p in parts)
+
+
+def _getitem_name(args, params):
+    idx = params["idx"]
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    if _has_array(idx):
+        return "IndexBackward0"
+    kinds = [type(p) for p in parts if p is not Ellipsis]
+    if not kinds:
+        return "AliasBackward0"
+    if all(k is type(None) for k in kinds):
+        return "UnsqueezeBackward0"
+    last = [p for p in parts if p is not None and p is not Ellipsis][-1]
+    return "SliceBackward0" if isinstance(last, slice) else "SelectBackward0"
+
+
+def _getitem(x, *dyn, idx):
+    return np.asarray(np.asarray(x)[resolve(idx, dyn)])
+
+
+getitem = Primitive("getitem", _getitem, grad_fn=_getitem_name)
+
+
+def _scatter_add(g, *dyn, idx, shape):
+    g = np.asarray(g)
+    z = np.zeros(shape, dtype=g.dtype)
+    real = resolve(idx, dyn)
+    np.add.at(z, real, g)
+    return z
+
+
+scatter_add = Primitive("scatter_add", _scatter_add, grad_fn="IndexPutBackward0",
+                        shape_rule=lambda a, p: Abstract(p["shape"], a[0].dtype))
+
+
+def _setitem(x, v, *dyn, idx):
+    out = np.array(x, copy=True)
+    out[resolve(idx, dyn)] = v
+    return out
+
+
+setitem = Primitive("setitem", _setitem, grad_fn="CopySlices",
+                    shape_rule=lambda a, p: Abstract(shape_of(a[0]), a[0].dtype))
+
+
+def _dyn_none(n):
+    return (None,) * n
+
+
+getitem.defvjp_argnum(
+    lambda i, g, x, *rest, idx: scatter_add(g, *rest[:-1], idx=idx, shape=shape_of(x)) if i == 0 else None)
+scatter_add.defvjp_argnum(
+    lambda i, g, gx, *rest, idx, shape: getitem(g, *rest[:-1], idx=idx) if i == 0 else None)
+setitem.defvjp_argnum(
+    lambda i, g, x, v, *rest, idx: (
+        setitem(g, 0.0, *rest[:-1], idx=idx) if i == 0
+        else unbroadcast(getitem(g, *rest[:-1], idx=idx), shape_of(v)) if i == 1 else None))
+
+__all__ = ["Dyn", "getitem", "scatter_add", "setitem", "resolve", "is_advanced"]

@@ -1,0 +1,217 @@
+"""Reductions (sum, mean, prod, var, std, max/min, argmax, logsumexp) and the
+normalisations that reduce internally (softmax, log_softmax), with VJP rules."""
+from __future__ import annotations
+
+import numpy as np
+
+from .core import Abstract, Primitive, shape_of
+from .elementwise import div, eq, exp, mul, sub, where
+from .shape import broadcast_to, reshape
+
+
+def normalize_axis(axis, ndim):
+    """`axis` as a sorted tuple of non-negative ints (None: every axis)."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -max(ndim, 1) <= a < max(ndim, 1):
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-max(ndim, 1)}, {max(ndim, 1) - 1}], but got {a})")
+        out.append(a % ndim if ndim else 0)
+    return tuple(sorted(set(out)))
+
+
+def reduced_shape(shape, axis, keepdims):
+    axes = normalize_axis(axis, len(shape))
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def count(shape, axis):
+    """How many elements each reduced value covers."""
+    n = 1
+    for i in normalize_axis(axis, len(shape)):
+        n *= shape[i] if shape else 1
+    return n
+
+
+def expand_back(g, shape, axis, keepdims):
+    """Broadcast a reduced cotangent back to the shape of the reduced input."""
+    if not keepdims:
+        g = reshape(g, shape=reduced_shape(shape, axis, True))
+    return broadcast_to(g, shape=tuple(shape))
+
+
+def _reduction_rule(impl):
+    def rule(args, params):
+        x = args[0]
+        shp = shape_of(x)
+        keep = params.get("keepdims", False)
+        axis = params.get("axis")
+        out_shape = reduced_shape(shp, axis, keep)
+        small = np.zeros((1,) * len(shp), dtype=np.dtype(x.dtype))
+        dtype = np.asarray(impl(small, **params)).dtype
+        return Abstract(out_shape, dtype)
+    return rule
+
+
+def _name(base):
+    """SumBackward0 for a full reduction, SumBackward1 for one over dims."""
+    return lambda args, params: f"{base}Backward{0 if params.get('axis') is None else 1}"
+
+
+def _reduction(name, impl, grad_fn, **kw):
+    return Primitive(name, impl, grad_fn=grad_fn, shape_rule=_reduction_rule(impl), **kw)
+
+
+def _np_reduce(fn):
+    def impl(x, axis=None, keepdims=False, **kw):
+        return np.asarray(fn(x, axis=_ax(axis), keepdims=keepdims, **kw))
+    return impl
+
+
+def _ax(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+sum_ = _reduction("sum", _np_reduce(np.sum), _name("Sum"))
+mean = _reduction("mean", _np_reduce(np.mean), _name("Mean"))
+prod = _reduction("prod", _np_reduce(np.prod), _name("Prod"), saves=(0,))
+var = _reduction("var", lambda x, axis=None, correction=1, keepdims=False: np.asarray(
+    np.var(x, axis=_ax(axis), ddof=correction, keepdims=keepdims)), "VarBackward0", saves=(0,))
+std = _reduction("std", lambda x, axis=None, correction=1, keepdims=False: np.asarray(
+    np.std(x, axis=_ax(axis), ddof=correction, keepdims=keepdims)), "StdBackward0", saves=(0,), saves_out=True)
+logsumexp = _reduction("logsumexp", lambda x, axis=None, keepdims=False: _logsumexp(x, axis, keepdims),
+                       "LogsumexpBackward0", saves=(0,), saves_out=True)
+
+
+def _logsumexp(x, axis, keepdims):
+    x = np.asarray(x)
+    m = np.max(x, axis=_ax(axis), keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    with np.errstate(divide="ignore"):
+        s = np.log(np.sum(np.exp(x - m), axis=_ax(axis), keepdims=True)) + m
+    return s if keepdims else np.asarray(np.squeeze(s, axis=normalize_axis(axis, x.ndim)))
+
+
+sum_.defvjp(lambda g, x, out, axis=None, keepdims=False: expand_back(g, shape_of(x), axis, keepdims))
+mean.defvjp(lambda g, x, out, axis=None, keepdims=False: div(
+    expand_back(g, shape_of(x), axis, keepdims), float(count(shape_of(x), axis))))
+prod.defvjp(lambda g, x, out, axis=None, keepdims=False: mul(
+    expand_back(g, shape_of(x), axis, keepdims), prod_others(x, axis=axis)))
+var.defvjp(lambda g, x, out, axis=None, correction=1, keepdims=False: mul(
+    expand_back(g, shape_of(x), axis, keepdims),
+    mul(2.0 / (count(shape_of(x), axis) - correction), sub(x, mean(x, axis=axis, keepdims=True)))))
+std.defvjp(lambda g, x, out, axis=None, correction=1, keepdims=False: div(
+    mul(expand_back(g, shape_of(x), axis, keepdims), sub(x, mean(x, axis=axis, keepdims=True))),
+    mul(float(count(shape_of(x), axis) - correction), expand_back(out, shape_of(x), axis, keepdims))))
+logsumexp.defvjp(lambda g, x, out, axis=None, keepdims=False: mul(
+    expand_back(g, shape_of(x), axis, keepdims), exp(sub(x, expand_back(out, shape_of(x), axis, keepdims)))))
+
+
+def _prod_others(x, axis=None):
+    """Product of all other elements along `axis`, exact when x has zeros."""
+    x = np.asarray(x)
+    axes = normalize_axis(axis, x.ndim)
+    if x.ndim == 0:
+        return np.ones_like(x)
+    moved = np.moveaxis(x, axes, tuple(range(x.ndim - len(axes), x.ndim)))
+    flat = moved.reshape(moved.shape[:x.ndim - len(axes)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    res = (left * right).reshape(moved.shape)
+    return np.moveaxis(res, tuple(range(x.ndim - len(axes), x.ndim)), axes)
+
+
+prod_others = Primitive("prod_others", _prod_others, saves=(0,), shape_rule=lambda a, p: Abstract(shape_of(a[0]), a[0].dtype))
+# Second derivative of prod: d(prod_{k!=i} x_k)/dx_j = prod_others / x_j for j != i.
+prod_others.defvjp(lambda g, x, out, axis=None: div(
+    sub(expand_back(sum_(mul(g, out), axis=axis, keepdims=True), shape_of(x), axis, True), mul(g, out)), x))
+
+# ---- max / min ---------------------------------------------------------------
+
+def _extreme_weights(x, out, axis=None, keepdims=False, ties="even", largest=True):
+    """Where the gradient of a max/min goes: split evenly among ties (torch's
+    max() and amax) or all to the first extreme element (torch's max(dim))."""
+    x = np.asarray(x)
+    axes = normalize_axis(axis, x.ndim)
+    o = np.asarray(out)
+    if not keepdims:
+        o = o.reshape(reduced_shape(x.shape, axis, True))
+    hit = x == o
+    dt = np.result_type(x.dtype, np.float32) if x.dtype.kind != "f" else x.dtype
+    if ties == "even":
+        w = hit.astype(dt)
+        return w / np.sum(w, axis=axes, keepdims=True)
+    assert len(axes) == 1, "first-occurrence ties are for a single dim"
+    first = np.argmax(hit, axis=axes[0])
+    w = np.zeros(x.shape, dt)
+    np.put_along_axis(w, np.expand_dims(first, axes[0]), 1, axis=axes[0])
+    return w
+
+
+extreme_weights = Primitive("extreme_weights", _extreme_weights, differentiable=False)
+
+
+def _make_extreme(name, fn, largest, torch_base, amax):
+    def impl(x, axis=None, keepdims=False):
+        x = np.asarray(x)
+        if x.size == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                               "Specify the reduction dim with the 'dim' argument.")
+        return np.asarray(fn(x, axis=_ax(axis), keepdims=keepdims))
+
+    if amax:
+        grad_fn = f"{torch_base}Backward0"
+    else:
+        grad_fn = lambda a, p: f"{torch_base}Backward{1 if p.get('axis') is None else 0}"
+    prim = _reduction(name, impl, grad_fn, saves=(0,), saves_out=True)
+
+    def rule(g, x, out, axis=None, keepdims=False):
+        ties = "even" if amax or axis is None else "first"
+        w = extreme_weights(x, out, axis=axis, keepdims=keepdims, ties=ties, largest=largest)
+        return mul(expand_back(g, shape_of(x), axis, keepdims), w)
+
+    return prim.defvjp(rule)
+
+
+max_ = _make_extreme("max", np.max, True, "Max", amax=False)
+min_ = _make_extreme("min", np.min, False, "Min", amax=False)
+amax = _make_extreme("amax", np.max, True, "Amax", amax=True)
+amin = _make_extreme("amin", np.min, False, "Amin", amax=True)
+argmax = _reduction("argmax", lambda x, axis=None, keepdims=False: np.asarray(
+    np.argmax(x, axis=axis, keepdims=keepdims)), None, differentiable=False)
+argmin = _reduction("argmin", lambda x, axis=None, keepdims=False: np.asarray(
+    np.argmin(x, axis=axis, keepdims=keepdims)), None, differentiable=False)
+
+# ---- softmax family ----------------------------------------------------------
+
+def _softmax(x, axis=-1):
+    x = np.asarray(x)
+    e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def _log_softmax(x, axis=-1):
+    x = np.asarray(x)
+    return x - _logsumexp(x, axis, True)
+
+
+def _same_shape(args, params):
+    return Abstract(shape_of(args[0]), np.asarray(_softmax(np.zeros((1,), args[0].dtype))).dtype)
+
+
+softmax = Primitive("softmax", _softmax, saves_out=True, shape_rule=_same_shape)
+log_softmax = Primitive("log_softmax", _log_softmax, grad_fn="LogSoftmaxBackward0", saves_out=True,
+                        shape_rule=_same_shape)
+softmax.defvjp(lambda g, x, out, axis=-1: mul(out, sub(g, sum_(mul(g, out), axis=axis, keepdims=True))))
+log_softmax.defvjp(lambda g, x, out, axis=-1: sub(g, mul(exp(out), sum_(g, axis=axis, keepdims=True))))
+
+__all__ = ["sum_", "mean", "prod", "var", "std", "logsumexp", "max_", "min_", "amax", "amin",
+           "argmax", "argmin", "softmax", "log_softmax", "normalize_axis", "reduced_shape",
+           "expand_back", "count", "prod_others", "extreme_weights"]

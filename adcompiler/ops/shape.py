@@ -1,0 +1,95 @@
+"""Shape primitives: reshape, transpose, squeeze/expand_dims, broadcast_to and
+its adjoint sum_to, copy and dtype casts, with their VJP rules."""
+from __future__ import annotations
+
+import numpy as np
+
+from .core import Abstract, Primitive, shape_of
+
+
+def _first_shape(args, params, shape):
+    return Abstract(shape, np.dtype(args[0].dtype) if hasattr(args[0], "dtype") else np.result_type(args[0]))
+
+
+def _contiguous(x):
+    data = getattr(x, "_data", x)
+    return not isinstance(data, np.ndarray) or data.flags.c_contiguous
+
+
+def _reshape_impl(x, shape):
+    return np.reshape(x, shape)
+
+
+def _resolve_shape(old, shape):
+    """`shape` with its -1 worked out, as NumPy would."""
+    n = int(np.prod(old, dtype=np.int64))
+    shape = tuple(int(s) for s in shape)
+    if -1 in shape:
+        known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
+        shape = tuple(n // known if s == -1 and known else s for s in shape)
+    return shape
+
+
+reshape = Primitive(
+    "reshape", _reshape_impl,
+    grad_fn=lambda a, p: "ViewBackward0" if _contiguous(a[0]) else "UnsafeViewBackward0",
+    shape_rule=lambda a, p: _first_shape(a, p, _resolve_shape(shape_of(a[0]), p["shape"])))
+reshape.defvjp(lambda g, x, out, shape: reshape(g, shape=shape_of(x)))
+
+
+def inverse_permutation(axes):
+    inv = [0] * len(axes)
+    for i, a in enumerate(axes):
+        inv[a] = i
+    return tuple(inv)
+
+
+transpose = Primitive(
+    "transpose", lambda x, axes: np.transpose(x, axes), grad_fn="PermuteBackward0",
+    shape_rule=lambda a, p: _first_shape(a, p, tuple(shape_of(a[0])[i] for i in p["axes"])))
+transpose.defvjp(lambda g, x, out, axes: transpose(g, axes=inverse_permutation(axes)))
+
+
+def swap_last2(x):
+    """x with its last two axes swapped (a batched matrix transpose)."""
+    n = len(shape_of(x))
+    return transpose(x, axes=tuple(range(n - 2)) + (n - 1, n - 2))
+
+
+squeeze = Primitive(
+    "squeeze", lambda x, axis=None: np.squeeze(x, axis=axis),
+    grad_fn=lambda a, p: "SqueezeBackward0" if p.get("axis") is None else "SqueezeBackward1")
+squeeze.defvjp(lambda g, x, out, axis=None: reshape(g, shape=shape_of(x)))
+
+expand_dims = Primitive("expand_dims", lambda x, axis: np.expand_dims(x, axis), grad_fn="UnsqueezeBackward0")
+expand_dims.defvjp(lambda g, x, out, axis: reshape(g, shape=shape_of(x)))
+
+broadcast_to = Primitive(
+    "broadcast_to", lambda x, shape: np.broadcast_to(x, shape), grad_fn="ExpandBackward0",
+    shape_rule=lambda a, p: _first_shape(a, p, tuple(p["shape"])))
+
+
+def _sum_to(x, shape):
+    x = np.asarray(x)
+    shape = tuple(shape)
+    lead = x.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and x.shape[i + lead] != 1)
+    if axes:
+        x = np.sum(x, axis=axes, keepdims=True)
+    return x.reshape(shape) if x.shape != shape else x
+
+
+sum_to = Primitive("sum_to", _sum_to, grad_fn="SumBackward1",
+                   shape_rule=lambda a, p: _first_shape(a, p, tuple(p["shape"])))
+broadcast_to.defvjp(lambda g, x, out, shape: sum_to(g, shape=shape_of(x)) if shape_of(g) != shape_of(x) else g)
+sum_to.defvjp(lambda g, x, out, shape: broadcast_to(g, shape=shape_of(x)))
+
+copy = Primitive("copy", lambda x: np.array(x, copy=True), grad_fn="CloneBackward0")
+copy.defvjp(lambda g, x, out: g)
+
+astype = Primitive("astype", lambda x, dtype: np.asarray(x).astype(dtype), grad_fn="ToCopyBackward0",
+                   shape_rule=lambda a, p: Abstract(shape_of(a[0]), p["dtype"]))
+astype.defvjp(lambda g, x, out, dtype: astype(g, dtype=x.dtype))
+
+__all__ = ["reshape", "transpose", "swap_last2", "squeeze", "expand_dims", "broadcast_to", "sum_to",
+           "copy", "astype", "inverse_permutation"]
