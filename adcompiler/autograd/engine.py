@@ -1,0 +1,241 @@
+"""The backward engine: iterative topological traversal with dependency counts.
+
+No recursion anywhere, so a chain of a million ops backpropagates. `backward`
+accumulates into leaves' `.grad`; `grad` returns gradients for chosen inputs
+and touches no `.grad`. Both run only the nodes that lead to what was asked.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import grad_mode
+from .graph import AccumulateGrad, edge_of
+
+__all__ = ["backward", "grad", "run_backward"]
+
+
+def _as_tensor_seq(x):
+    from ..tensor import Tensor
+    if isinstance(x, Tensor):
+        return [x]
+    return list(x)
+
+
+def _root_grad(t, g, create_graph, i):
+    from ..tensor import Tensor
+    if g is None:
+        if t.numel() != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        data = np.ones(t.shape, dtype=t._data.dtype)
+        return Tensor._make(data) if create_graph else data
+    if isinstance(g, Tensor):
+        if tuple(g.shape) != tuple(t.shape):
+            raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of torch.Size({list(g.shape)}) and "
+                               f"output[{i}] has a shape of torch.Size({list(t.shape)}).")
+        return g if create_graph else g._data
+    arr = np.asarray(g, dtype=t._data.dtype)
+    if arr.shape != tuple(t.shape):
+        raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of torch.Size({list(arr.shape)}) and "
+                           f"output[{i}] has a shape of torch.Size({list(t.shape)}).")
+    return Tensor._make(arr) if create_graph else arr
+
+
+def _graph(roots):
+    """Dependency counts of every node reachable from `roots` (iteratively)."""
+    deps = {}
+    seen = set()
+    stack = [n for n in roots if n is not None]
+    for n in stack:
+        seen.add(n)
+    while stack:
+        node = stack.pop()
+        for child, _ in node.next_functions:
+            if child is None:
+                continue
+            deps[child] = deps.get(child, 0) + 1
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return deps, seen
+
+
+def _needed(nodes, targets):
+    """Nodes from which some target node can be reached (post-order, iterative)."""
+    needed = {}
+    for start in nodes:
+        if start in needed:
+            continue
+        stack = [(start, iter(start.next_functions))]
+        needed[start] = start in targets
+        while stack:
+            node, it = stack[-1]
+            advanced = False
+            for child, _ in it:
+                if child is None:
+                    continue
+                if child not in needed:
+                    needed[child] = child in targets
+                    stack.append((child, iter(child.next_functions)))
+                    advanced = True
+                    break
+                if needed[child]:
+                    needed[node] = True
+            if not advanced:
+                stack.pop()
+                if stack and needed[node]:
+                    needed[stack[-1][0]] = True
+    return {n for n, v in needed.items() if v}
+
+
+def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None, accumulate=True,
+                 allow_unused=False):
+    """Backpropagate from `outputs`. With `inputs`, return their gradients (in order)."""
+    from ..tensor import Tensor
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = []
+    for i, (t, g) in enumerate(zip(outputs, grad_outputs)):
+        if not t.requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        node, _ = edge_of(t)
+        roots.append((node, _root_grad(t, g, create_graph, i)))
+
+    captures = None
+    if inputs is not None:
+        captures = {}
+        for k, x in enumerate(inputs):
+            if not isinstance(x, Tensor):
+                raise TypeError(f"inputs must be Tensors, but got {type(x).__name__}")
+            if not x.requires_grad:
+                raise RuntimeError("One of the differentiated Tensors does not require grad")
+            node, nr = edge_of(x)
+            captures.setdefault(node, []).append((k, nr))
+    root_nodes = [n for n, _ in roots]
+    deps, seen = _graph(root_nodes)
+    needed = _needed(root_nodes, captures) if captures is not None else None
+
+    buffers = {}
+    for (node, g), t in zip(roots, outputs):
+        _add_to_buffer(buffers, node, edge_of(t)[1], g)
+    results = [None] * (len(inputs) if inputs is not None else 0)
+    ready = [n for n in dict.fromkeys(root_nodes) if deps.get(n, 0) == 0]
+
+    with grad_mode.set_grad_enabled(create_graph):
+        while ready:
+            node = ready.pop()
+            g = buffers.pop(node, None)
+            if g is not None:
+                if captures is not None and node in captures:
+                    for k, nr in captures[node]:
+                        gk = g if node.n_outputs == 1 else g[nr]
+                        if gk is not None:
+                            results[k] = gk if results[k] is None else results[k] + gk
+                if node._retained is not None:
+                    _retain(node, g, create_graph)
+            if type(node) is AccumulateGrad:
+                if g is not None and accumulate and (captures is None or node in captures):
+                    node.accumulate(g, create_graph)
+                continue
+            nexts = node.next_functions
+            grads = node.apply(g, create_graph) if g is not None else None
+            if not retain_graph:
+                node.release()
+            for j, (child, nr) in enumerate(nexts):
+                if child is None or (needed is not None and child not in needed):
+                    continue
+                gj = grads[j] if grads is not None else None
+                if gj is not None:
+                    if child.n_outputs == 1:
+                        if child in buffers:
+                            buffers[child] = buffers[child] + gj
+                        else:
+                            buffers[child] = gj
+                    else:
+                        _add_to_buffer(buffers, child, nr, gj)
+                d = deps[child] - 1
+                deps[child] = d
+                if d == 0:
+                    ready.append(child)
+
+    if inputs is None:
+        return None
+    out = []
+    for k, r in enumerate(results):
+        if r is None:
+            if not allow_unused:
+                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
+                                   "Set allow_unused=True if this is the desired behavior.")
+            out.append(None)
+            continue
+        x = inputs[k]
+        if isinstance(r, Tensor):
+            out.append(r)
+        else:
+            out.append(Tensor._make(np.array(np.broadcast_to(r, x.shape), dtype=x._data.dtype)))
+    return tuple(out)
+
+
+def _add_to_buffer(buffers, node, nr, g):
+    if node.n_outputs == 1:
+        buffers[node] = buffers[node] + g if node in buffers else g
+        return
+    buf = buffers.get(node)
+    if buf is None:
+        buf = buffers[node] = [None] * node.n_outputs
+    buf[nr] = g if buf[nr] is None else buf[nr] + g
+
+
+def _retain(node, g, create_graph):
+    for nr, ref in node._retained:
+        t = ref()
+        gk = g if node.n_outputs == 1 else g[nr]
+        if t is not None and gk is not None:
+            _retain_one(t, gk, create_graph)
+
+
+def _retain_one(t, g, create_graph):
+    from ..tensor import Tensor
+    if isinstance(g, Tensor):
+        g = g if create_graph else g.detach()
+    else:
+        g = Tensor._make(np.array(g, dtype=t._data.dtype, copy=True))
+    t.grad = g if t.grad is None else t.grad + g
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate d(tensors)/d(leaf) into the leaves' `.grad` (torch.autograd.backward)."""
+    tensors = _as_tensor_seq(tensors)
+    if grad_tensors is None:
+        grad_tensors = [None] * len(tensors)
+    else:
+        grad_tensors = _as_tensor_seq(grad_tensors) if not isinstance(grad_tensors, (list, tuple)) else list(grad_tensors)
+    if inputs is not None:
+        inputs = _as_tensor_seq(inputs)
+        grads = run_backward(tensors, grad_tensors, retain_graph, create_graph, inputs=inputs, accumulate=False,
+                             allow_unused=True)
+        for x, gx in zip(inputs, grads):
+            if gx is not None:
+                gx = gx if create_graph else gx.detach()
+                x.grad = gx.clone() if x.grad is None else x.grad + gx
+        return
+    run_backward(tensors, grad_tensors, retain_graph, create_graph)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False,
+         materialize_grads=False):
+    """Gradients of `outputs` w.r.t. `inputs`, returned as a tuple (torch.autograd.grad)."""
+    from ..tensor import Tensor
+    outputs = _as_tensor_seq(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = _as_tensor_seq(inputs)
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    res = run_backward(outputs, list(grad_outputs), retain_graph, create_graph, inputs=inputs, accumulate=False,
+                       allow_unused=allow_unused or materialize_grads)
+    if materialize_grads:
+        res = tuple(r if r is not None else Tensor._make(np.zeros_like(x._data)) for r, x in zip(res, inputs))
+    if not create_graph:
+        res = tuple(r.detach() if r is not None else None for r in res)
+    return res

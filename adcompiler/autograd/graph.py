@@ -1,0 +1,204 @@
+"""Backward-graph nodes: the objects a Tensor's `grad_fn` points at.
+
+`PrimNode` records one application of a table primitive and evaluates the
+primitive's VJP rules in backward — on ndarrays for a plain backward, on
+Tensors when `create_graph=True`. `AccumulateGrad` sits at the leaves.
+No derivative formula lives here; they are all in adcompiler.ops.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from ..ops.core import Abstract
+
+__all__ = ["Node", "PrimNode", "AccumulateGrad", "accumulate_node", "edge_of"]
+
+_FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after they "
+    "have already been freed). Saved intermediate values of the graph are freed when you call .backward() "
+    "or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a second time "
+    "or if you need to access saved tensors after calling backward.")
+
+
+class Node:
+    """A node of the backward graph. Subclasses set `next_functions` and implement
+    `apply(grad, create_graph) -> tuple of grads, one per next_functions entry`."""
+
+    __slots__ = ("next_functions", "_retained", "__weakref__")
+    n_outputs = 1
+
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{self.name()} object at {hex(id(self))}>"
+
+    def release(self):
+        """Free what was saved for backward (unless retain_graph)."""
+
+    def register_retained(self, tensor):
+        if self._retained is None:
+            self._retained = []
+        self._retained.append((tensor._output_nr, weakref.ref(tensor)))
+
+
+class AccumulateGrad(Node):
+    """Leaf node: adds the incoming gradient into `variable.grad`."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        self.variable = variable
+        self.next_functions = ()
+        self._retained = None
+
+    def accumulate(self, g, create_graph):
+        from ..tensor import Tensor
+        var = self.variable
+        if var.shape != tuple(np.shape(g._data if isinstance(g, Tensor) else g)):
+            g = np.broadcast_to(g._data if isinstance(g, Tensor) else g, var.shape)
+        if create_graph:
+            gt = g if isinstance(g, Tensor) else Tensor._make(np.array(g, dtype=var._data.dtype))
+            var.grad = gt if var.grad is None else var.grad + gt
+            return
+        g = g._data if isinstance(g, Tensor) else g
+        if var.grad is None:
+            var.grad = Tensor._make(np.array(g, dtype=var._data.dtype, copy=True))
+        elif var.grad.requires_grad:
+            var.grad = var.grad + Tensor._make(np.asarray(g, dtype=var._data.dtype))
+        else:
+            np.add(var.grad._data, g, out=var.grad._data, casting="unsafe")
+            var.grad._vc[0] += 1
+
+
+def accumulate_node(t):
+    """The (cached) AccumulateGrad of leaf tensor `t`; the tensor holds it weakly."""
+    ref = t._acc
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._acc = weakref.ref(acc)
+    return acc
+
+
+def edge_of(t):
+    """(node, output_nr) through which gradient reaches tensor `t`."""
+    if t._grad_fn is not None:
+        return (t._grad_fn, t._output_nr)
+    if t._requires_grad:
+        return (accumulate_node(t), 0)
+    return (None, 0)
+
+
+class PrimNode(Node):
+    """One recorded application of a primitive."""
+
+    __slots__ = ("prim", "_name", "args", "params", "needs", "saved_versions", "out_data", "out_vc",
+                 "out_version", "freed", "has_saved")
+
+    def __init__(self, prim, args, params, out_data, out_vc, name, tensor_type):
+        self.prim = prim
+        self.params = params
+        self._name = name
+        self._retained = None
+        saves = prim.saves
+        kept = []
+        needs = []
+        nexts = []
+        versions = []
+        for i, a in enumerate(args):
+            if isinstance(a, tensor_type):
+                rg = a._grad_fn is not None or a._requires_grad
+                needs.append(rg)
+                nexts.append(edge_of(a) if rg else (None, 0))
+                if i in saves:
+                    kept.append(a)
+                    versions.append(a._vc[0])
+                else:
+                    kept.append(Abstract(a._data.shape, a._data.dtype))
+            else:
+                needs.append(False)
+                nexts.append((None, 0))
+                if isinstance(a, np.ndarray) and i not in saves:
+                    kept.append(Abstract(a.shape, a.dtype))
+                else:
+                    kept.append(a)
+        self.args = kept
+        self.needs = needs
+        self.next_functions = tuple(nexts)
+        self.saved_versions = versions
+        self.has_saved = bool(versions) or prim.saves_out
+        if prim.saves_out:
+            self.out_data = out_data
+            self.out_vc = out_vc
+            self.out_version = out_vc[0]
+        else:
+            self.out_data = None
+            self.out_vc = None
+        self.freed = False
+
+    def name(self):
+        return self._name
+
+    def release(self):
+        if self.has_saved:
+            self.freed = True
+            self.args = [Abstract(a.shape, a._data.dtype) if hasattr(a, "_data") else a for a in self.args]
+            self.out_data = None
+
+    def _check_versions(self, tensor_type):
+        vi = 0
+        for a in self.args:
+            if isinstance(a, tensor_type):
+                expected = self.saved_versions[vi]
+                vi += 1
+                if a._vc[0] != expected:
+                    raise RuntimeError(_modified_msg(a, a._vc[0], expected))
+        if self.out_vc is not None and self.out_vc[0] != self.out_version:
+            raise RuntimeError(_modified_msg(None, self.out_vc[0], self.out_version, self))
+
+    def apply(self, g, create_graph):
+        from ..tensor import Tensor
+        if self.freed:
+            raise RuntimeError(_FREED_MSG)
+        self._check_versions(Tensor)
+        if create_graph:
+            args = self.args
+            out = Tensor._make(self.out_data, self) if self.out_data is not None else None
+            if not isinstance(g, Tensor):
+                g = Tensor._make(g)
+        else:
+            args = [a._data if isinstance(a, Tensor) else a for a in self.args]
+            out = self.out_data
+        prim = self.prim
+        params = self.params
+        grads = []
+        for i, need in enumerate(self.needs):
+            if need:
+                rule = prim.vjp_rule(i)
+                grads.append(None if rule is None else rule(g, *args, out, **params))
+            else:
+                grads.append(None)
+        return grads
+
+
+def _describe(t, version):
+    from ..tensor import type_name
+    return f"[{type_name(t)} [{', '.join(map(str, t.shape))}]]"
+
+
+def _modified_msg(t, version, expected, node=None):
+    if t is None:
+        what = f"output 0 of {node.name()}"
+        head = f"one of the variables needed for gradient computation has been modified by an inplace operation: {what},"
+    elif t._grad_fn is not None:
+        head = (f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+                f"{_describe(t, version)}, which is output 0 of {t._grad_fn.name()},")
+    else:
+        head = (f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+                f"{_describe(t, version)}")
+    return (f"{head} is at version {version}; expected version {expected} instead. Hint: the backtrace further "
+            "above shows the operation that failed to compute its gradient. The variable in question was changed "
+            "in there or anywhere later. Good luck!")

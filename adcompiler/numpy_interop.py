@@ -1,0 +1,235 @@
+"""NumPy calls on Tensors: `np.sin(t)`, `np.sum(t)`, `np.dot(a, b)` ... are
+recorded in the graph by routing `__array_ufunc__` / `__array_function__` to
+the primitive table. This is what lets the tracer run plain NumPy code.
+
+A NumPy function with no primitive behind it raises a clear error naming the
+user's line when a gradient would be lost; on Tensors that need no gradient it
+simply runs on the data.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+
+from . import ops as P
+
+__all__ = ["array_ufunc", "array_function", "user_location", "UntraceableError"]
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class UntraceableError(TypeError):
+    """A traced value reached something that has no derivative rule."""
+
+
+def user_location():
+    """'file.py:LINE' of the innermost stack frame outside adcompiler and NumPy."""
+    f = sys._getframe(1)
+    while f is not None:
+        fn = os.path.abspath(f.f_code.co_filename)
+        if not fn.startswith(_PKG_DIR) and "numpy" not in fn.split(os.sep)[-3:-1] and \
+                not fn.startswith("<__array_function__"):
+            return f"{os.path.basename(fn)}:{f.f_lineno}"
+        f = f.f_back
+    return "<unknown>"
+
+
+_UFUNCS = {
+    np.add: P.add, np.subtract: P.sub, np.multiply: P.mul, np.true_divide: P.div, np.negative: P.neg,
+    np.power: P.power, np.float_power: P.power, np.exp: P.exp, np.log: P.log, np.log1p: P.log1p,
+    np.expm1: P.expm1, np.sqrt: P.sqrt, np.sin: P.sin, np.cos: P.cos, np.tan: P.tan, np.tanh: P.tanh,
+    np.absolute: P.absolute, np.sign: P.sign, np.maximum: P.maximum, np.minimum: P.minimum,
+    np.fmax: P.maximum, np.fmin: P.minimum, np.reciprocal: P.reciprocal, np.matmul: P.matmul,
+    np.equal: P.eq, np.not_equal: P.ne, np.less: P.lt, np.less_equal: P.le, np.greater: P.gt,
+    np.greater_equal: P.ge, np.logical_and: P.logical_and, np.logical_or: P.logical_or,
+    np.logical_not: P.logical_not,
+}
+
+
+def _tensor_cls():
+    from .tensor import Tensor
+    return Tensor
+
+
+def _needs_grad(values):
+    T = _tensor_cls()
+    return any(isinstance(v, T) and v.requires_grad for v in values)
+
+
+def _raw(v):
+    T = _tensor_cls()
+    if isinstance(v, T):
+        return v._data
+    if isinstance(v, (list, tuple)):
+        return type(v)(_raw(x) for x in v)
+    return v
+
+
+def _wrap(out):
+    T = _tensor_cls()
+    if isinstance(out, np.ndarray):
+        return T._make(out)
+    if isinstance(out, tuple):
+        return tuple(_wrap(o) for o in out)
+    if isinstance(out, list):
+        return [_wrap(o) for o in out]
+    return out
+
+
+def _untraceable(what):
+    return UntraceableError(
+        f"{what} has no derivative rule in adcompiler's primitive table, so the gradient through it would be lost "
+        f"({user_location()}). Use an operation from the table (see docs/api.md), or wrap the computation in an "
+        f"adcompiler.autograd.Function with your own backward.")
+
+
+def array_ufunc(ufunc, method, inputs, kwargs):
+    from .tensor import apply_prim
+    if method == "__call__" and not kwargs.get("out") and ufunc in _UFUNCS:
+        kw = {k: v for k, v in kwargs.items() if k not in ("out",)}
+        if not kw:
+            return apply_prim(_UFUNCS[ufunc], tuple(inputs), {})
+    if method == "__call__" and ufunc is np.square and not kwargs:
+        return apply_prim(P.power, (inputs[0], 2), {})
+    if _needs_grad(inputs):
+        raise _untraceable(f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"))
+    kwargs = {k: _raw(v) for k, v in kwargs.items()}
+    return _wrap(getattr(ufunc, method)(*[_raw(i) for i in inputs], **kwargs))
+
+
+def _axis_kw(kwargs, pos_axis=None):
+    axis = kwargs.pop("axis", pos_axis)
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def _reduction(prim):
+    def impl(a, axis=None, dtype=None, out=None, keepdims=False, **kw):
+        from .tensor import apply_prim
+        if out is not None or kw.get("where") is not None:
+            return None
+        axis = tuple(axis) if isinstance(axis, list) else axis
+        x = a.to(dtype) if dtype is not None and hasattr(a, "to") else a
+        return apply_prim(prim, (x,), {"axis": axis, "keepdims": bool(keepdims)})
+    return impl
+
+
+def _var_like(prim):
+    def impl(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False, **kw):
+        from .tensor import apply_prim
+        axis = tuple(axis) if isinstance(axis, list) else axis
+        return apply_prim(prim, (a,), {"axis": axis, "correction": ddof, "keepdims": bool(keepdims)})
+    return impl
+
+
+def _extreme(prim):
+    def impl(a, axis=None, out=None, keepdims=False, **kw):
+        from .tensor import apply_prim
+        if kw.get("initial") is not None or kw.get("where") is not None:
+            return None
+        axis = tuple(axis) if isinstance(axis, list) else axis
+        return apply_prim(prim, (a,), {"axis": axis, "keepdims": bool(keepdims)})
+    return impl
+
+
+def _apply(prim, *args, **params):
+    from .tensor import apply_prim
+    return apply_prim(prim, args, params)
+
+
+def _dot(a, b, out=None):
+    na, nb = np.ndim(_raw(a)), np.ndim(_raw(b))
+    if na == 0 or nb == 0:
+        return _apply(P.mul, a, b)
+    if nb > 2:
+        return None
+    return _apply(P.matmul, a, b)
+
+
+def _outer(a, b, out=None):
+    return _apply(P.mul, _apply(P.reshape, a, shape=(-1, 1)), _apply(P.reshape, b, shape=(-1,)))
+
+
+def _transpose(a, axes=None):
+    nd = np.ndim(_raw(a))
+    axes = tuple(range(nd - 1, -1, -1)) if axes is None else tuple(x % nd for x in axes)
+    return _apply(P.transpose, a, axes=axes)
+
+
+def _clip(a, a_min=None, a_max=None, out=None, **kw):
+    T = _tensor_cls()
+    lo = kw.pop("min", a_min)
+    hi = kw.pop("max", a_max)
+    if isinstance(lo, (T, np.ndarray)) or isinstance(hi, (T, np.ndarray)):
+        out_ = a
+        if lo is not None:
+            out_ = _apply(P.maximum, out_, lo)
+        if hi is not None:
+            out_ = _apply(P.minimum, out_, hi)
+        return out_
+    return _apply(P.clip, a, lo=lo, hi=hi)
+
+
+def _norm(x, ord=None, axis=None, keepdims=False):
+    if ord not in (None, 2, "fro") or (ord == 2 and axis is None and np.ndim(_raw(x)) == 2):
+        return None
+    axis = tuple(axis) if isinstance(axis, list) else axis
+    return _apply(P.norm, x, axis=axis, keepdims=keepdims)
+
+
+def _squeeze(a, axis=None):
+    return _apply(P.squeeze, a, axis=axis)
+
+
+def _zeros_like(a, dtype=None, *args, **kw):
+    T = _tensor_cls()
+    return T._make(np.zeros_like(_raw(a), dtype=dtype))
+
+
+def _ones_like(a, dtype=None, *args, **kw):
+    T = _tensor_cls()
+    return T._make(np.ones_like(_raw(a), dtype=dtype))
+
+
+_FUNCTIONS = {
+    np.sum: _reduction(P.sum_), np.mean: _reduction(P.mean), np.prod: _reduction(P.prod),
+    np.var: _var_like(P.var), np.std: _var_like(P.std),
+    np.max: _extreme(P.amax), np.min: _extreme(P.amin), np.amax: _extreme(P.amax), np.amin: _extreme(P.amin),
+    np.argmax: lambda a, axis=None, out=None, keepdims=False: _apply(P.argmax, a, axis=axis, keepdims=keepdims),
+    np.argmin: lambda a, axis=None, out=None, keepdims=False: _apply(P.argmin, a, axis=axis, keepdims=keepdims),
+    np.dot: _dot, np.matmul: lambda a, b, **kw: _apply(P.matmul, a, b), np.outer: _outer,
+    np.inner: lambda a, b: _apply(P.matmul, a, b) if np.ndim(_raw(a)) == np.ndim(_raw(b)) == 1 else None,
+    np.vdot: lambda a, b: _apply(P.matmul, _apply(P.reshape, a, shape=(-1,)), _apply(P.reshape, b, shape=(-1,))),
+    np.trace: lambda a, offset=0, **kw: _apply(P.trace, a) if offset == 0 and not kw else None,
+    np.transpose: _transpose, np.reshape: lambda a, shape=None, order="C", **kw: _apply(
+        P.reshape, a, shape=tuple(np.atleast_1d(kw.get("newshape", shape)).tolist())),
+    np.squeeze: _squeeze, np.expand_dims: lambda a, axis: _apply(P.expand_dims, a, axis=axis),
+    np.broadcast_to: lambda a, shape, subok=False: _apply(P.broadcast_to, a, shape=tuple(np.atleast_1d(shape).tolist())),
+    np.ravel: lambda a, order="C": _apply(P.reshape, a, shape=(-1,)),
+    np.concatenate: lambda arrays, axis=0, out=None, **kw: _apply(P.concatenate, *arrays, axis=axis),
+    np.stack: lambda arrays, axis=0, out=None, **kw: _apply(P.stack, *arrays, axis=axis),
+    np.hstack: lambda arrays, **kw: _apply(P.concatenate, *arrays, axis=0 if np.ndim(_raw(arrays[0])) == 1 else 1),
+    np.vstack: lambda arrays, **kw: _apply(P.concatenate, *[
+        _apply(P.reshape, a, shape=(1, -1)) if np.ndim(_raw(a)) == 1 else a for a in arrays], axis=0),
+    np.where: lambda c, x=None, y=None: _apply(P.where, c, x, y) if x is not None else None,
+    np.clip: _clip, np.linalg.norm: _norm, np.copy: lambda a, **kw: _apply(P.copy, a),
+    np.zeros_like: _zeros_like, np.ones_like: _ones_like,
+}
+
+_SHAPE_ONLY = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj}
+
+
+def array_function(func, args, kwargs):
+    impl = _FUNCTIONS.get(func)
+    if impl is not None:
+        res = impl(*args, **kwargs)
+        if res is not None:
+            return res
+    if func in _SHAPE_ONLY:
+        return func(*_raw(args), **kwargs)
+    flat = list(args) + list(kwargs.values())
+    flat += [v for a in args if isinstance(a, (list, tuple)) for v in a]
+    if _needs_grad(flat):
+        raise _untraceable(f"np.{func.__name__}" + ("" if impl is None else " with these arguments"))
+    return _wrap(func(*_raw(list(args)), **{k: _raw(v) for k, v in kwargs.items()}))

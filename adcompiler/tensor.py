@@ -1,0 +1,964 @@
+"""Tensor: an ndarray with PyTorch's autograd semantics.
+
+Every operation on Tensors applies a primitive of the table (adcompiler.ops)
+through `bind`; the handler registered here runs the NumPy forward and, when
+grad mode is on and an input requires grad, records a `PrimNode`. In-place
+operations, views and version counters follow torch's rules.
+"""
+from __future__ import annotations
+
+import collections
+import numbers
+import warnings
+
+import numpy as np
+
+from . import _format, dtypes
+from . import ops as P
+from .autograd import engine, grad_mode
+from .autograd.graph import PrimNode
+from .ops.core import register_handler
+from .ops.indexing import is_advanced
+
+__all__ = ["Tensor", "Size", "apply_prim", "type_name", "to_array"]
+
+_F64 = np.dtype(np.float64)
+_state = grad_mode._state
+
+
+class Size(tuple):
+    """A tensor's shape: a tuple that prints as `adcompiler.Size([2, 3])`."""
+
+    def __repr__(self):
+        return f"adcompiler.Size({list(self)})"
+
+    def numel(self):
+        n = 1
+        for d in self:
+            n *= d
+        return n
+
+
+MaxResult = collections.namedtuple("max", ["values", "indices"])
+MinResult = collections.namedtuple("min", ["values", "indices"])
+
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "int64": "LongTensor",
+               "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
+               "bool": "BoolTensor"}
+
+
+def type_name(t):
+    return "adcompiler." + _TYPE_NAMES.get(t._data.dtype.name, "Tensor")
+
+
+def _unwrap(a):
+    return a._data if isinstance(a, Tensor) else a
+
+
+def apply_prim(prim, args, params, name=None):
+    """Run `prim` on Tensor arguments; record a node when gradients are needed."""
+    raw = [a._data if isinstance(a, Tensor) else a for a in args]
+    out = prim.impl(*raw, **params)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    if out.dtype is _F64 or out.dtype == _F64:
+        out = _demote_f64(out, raw)
+    record = False
+    if _state.enabled and prim.differentiable:
+        for a in args:
+            if isinstance(a, Tensor) and (a._grad_fn is not None or a._requires_grad):
+                record = True
+                break
+    res = Tensor._make(out)
+    a0 = args[0] if args else None
+    if isinstance(a0, Tensor) and out.base is not None:
+        base = raw[0]
+        if out.base is base or (base.base is not None and out.base is base.base):
+            res._vc = a0._vc
+            res._base = a0._base if a0._base is not None else a0
+    if record:
+        res._grad_fn = PrimNode(prim, args, params, out, res._vc,
+                                name or prim.grad_fn_name(args, params), Tensor)
+    return res
+
+
+def _demote_f64(out, raw):
+    """Torch keeps float32 when an integer tensor meets a Python float; NumPy would give float64."""
+    for r in raw:
+        if isinstance(r, np.ndarray) and r.dtype == _F64:
+            return out
+        if isinstance(r, np.generic) and r.dtype == _F64:
+            return out
+    return out.astype(dtypes.get_default_dtype().np)
+
+
+def _tensor_handler(prim, args, params):
+    return apply_prim(prim, args, params)
+
+
+def to_array(x, dtype=None):
+    """An ndarray for a Tensor, array, list or scalar (Tensors inside lists too)."""
+    if isinstance(x, Tensor):
+        return x._data
+    if isinstance(x, (list, tuple)) and any(isinstance(v, Tensor) for v in _flatten_list(x)):
+        x = _map_nested(x)
+    return np.asarray(x, dtype=dtype)
+
+
+def _flatten_list(x):
+    for v in x:
+        if isinstance(v, (list, tuple)):
+            yield from _flatten_list(v)
+        else:
+            yield v
+
+
+def _map_nested(x):
+    return [(_map_nested(v) if isinstance(v, (list, tuple)) else (v.item() if isinstance(v, Tensor) else v)) for v in x]
+
+
+def _scalar_or_tensor(other):
+    if isinstance(other, (Tensor, numbers.Number)):
+        return other
+    if isinstance(other, np.ndarray):
+        return Tensor._make(other)
+    if isinstance(other, (list, tuple)):
+        return Tensor._make(to_array(other))
+    return NotImplemented
+
+
+def _dims(args):
+    if len(args) == 1 and isinstance(args[0], (tuple, list, Size)):
+        return tuple(args[0])
+    return tuple(args)
+
+
+def _index(idx):
+    """A torch-style index with Tensors/lists turned into NumPy index arrays."""
+    if isinstance(idx, tuple):
+        return tuple(_index_part(i) for i in idx)
+    return _index_part(idx)
+
+
+def _index_part(i):
+    if isinstance(i, Tensor):
+        if i.ndim == 0 and i._data.dtype.kind in "iu":
+            return int(i._data)
+        return i._data
+    if isinstance(i, list):
+        return np.asarray([_index_part(v) for v in i])
+    return i
+
+
+class Tensor:
+    """A NumPy-backed tensor that records operations for reverse-mode autodiff."""
+
+    __slots__ = ("_data", "_grad_fn", "_requires_grad", "_grad", "_vc", "_base", "_acc", "_retains_grad",
+                 "_name", "__weakref__", "__dict__")
+    __array_priority__ = 1000
+    _output_nr = 0  # which output of a multi-output grad_fn this is (custom Functions)
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        arr = to_array(data, dtype=dtypes.to_numpy_dtype(dtype))
+        if dtype is None and arr.dtype == _F64 and not isinstance(data, np.ndarray):
+            arr = arr.astype(dtypes.get_default_dtype().np)
+        self._data = arr
+        self._grad_fn = None
+        self._requires_grad = False
+        self._grad = None
+        self._vc = [0]
+        self._base = None
+        self._acc = None
+        self._retains_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data, grad_fn=None):
+        t = object.__new__(cls)
+        t._data = data
+        t._grad_fn = grad_fn
+        t._requires_grad = False
+        t._grad = None
+        t._vc = [0]
+        t._base = None
+        t._acc = None
+        t._retains_grad = False
+        return t
+
+    # ---- autograd attributes -------------------------------------------------
+    @property
+    def requires_grad(self):
+        return self._grad_fn is not None or self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, flag):
+        self.requires_grad_(flag)
+
+    def requires_grad_(self, requires_grad=True):
+        if self._grad_fn is not None:
+            if requires_grad:
+                return self
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
+                               "computed variable in a subgraph that doesn't require differentiation use "
+                               "var_no_grad = var.detach().")
+        if requires_grad and self._data.dtype.kind not in "fc":
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+        self._requires_grad = bool(requires_grad)
+        return self
+
+    @property
+    def is_leaf(self):
+        return self._grad_fn is None
+
+    @property
+    def grad_fn(self):
+        return self._grad_fn
+
+    @property
+    def grad(self):
+        if self._grad_fn is not None and not self._retains_grad:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad attribute "
+                "won't be populated during autograd.backward(). If you indeed want the .grad field to be populated "
+                "for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor.", UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__}")
+            if tuple(value.shape) != tuple(self.shape):
+                raise RuntimeError(f"assigned grad has data of a different size: {list(value.shape)} vs "
+                                   f"{list(self.shape)}")
+        self._grad = value
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    def retain_grad(self):
+        if self._grad_fn is None:
+            if not self._requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+            return
+        self._retains_grad = True
+        self._grad_fn.register_retained(self)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate the gradient of this tensor w.r.t. graph leaves into their `.grad`."""
+        engine.backward([self], [gradient], retain_graph=retain_graph, create_graph=create_graph,
+                        inputs=inputs)
+
+    def detach(self):
+        t = Tensor._make(self._data)
+        t._vc = self._vc
+        t._base = self._base if self._base is not None else self
+        return t
+
+    def detach_(self):
+        self._grad_fn = None
+        self._requires_grad = False
+        return self
+
+    @property
+    def data(self):
+        return Tensor._make(self._data)
+
+    @data.setter
+    def data(self, value):
+        self._data = to_array(value)
+
+    @property
+    def _version(self):
+        return self._vc[0]
+
+    def _bump(self):
+        self._vc[0] += 1
+
+    # ---- basic properties ----------------------------------------------------
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[dim]
+
+    @property
+    def dtype(self):
+        return dtypes.from_numpy_dtype(self._data.dtype)
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return int(self._data.size)
+
+    nelement = numel
+
+    @property
+    def is_floating_point_(self):
+        return self._data.dtype.kind == "f"
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    @property
+    def device(self):
+        return "cpu"
+
+    def element_size(self):
+        return self._data.itemsize
+
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def numpy(self, force=False):
+        if self.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self._data
+
+    def data_ptr(self):
+        return int(self._data.__array_interface__["data"][0])
+
+    def is_contiguous(self):
+        return bool(self._data.flags.c_contiguous)
+
+    def contiguous(self):
+        if self._data.flags.c_contiguous:
+            return self
+        return apply_prim(P.copy, (self,), {})
+
+    def clone(self):
+        return apply_prim(P.copy, (self,), {})
+
+    def stride(self, dim=None):
+        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        return st if dim is None else st[dim]
+
+    def cpu(self):
+        return self
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data.reshape(()))
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        d = self._data
+        default = dtypes.get_default_dtype().np
+        if d.size == 0:
+            show = d.dtype != default
+        else:
+            show = d.dtype not in (default, np.dtype(np.int64), np.dtype(np.bool_))
+        return _format.tensor_repr(d, repr(self.dtype), show,
+                                   self._grad_fn.name() if self._grad_fn is not None else None,
+                                   self._requires_grad)
+
+    __str__ = __repr__
+
+    def __format__(self, spec):
+        if self._data.ndim == 0 and spec:
+            return format(self.item(), spec)
+        return format(repr(self), spec)
+
+    # ---- dtype conversion ----------------------------------------------------
+    def to(self, *args, dtype=None, **kwargs):
+        for a in args:
+            if isinstance(a, (dtypes.DType, type, np.dtype)):
+                dtype = a
+        if dtype is None:
+            return self
+        npd = dtypes.to_numpy_dtype(dtype)
+        if npd == self._data.dtype:
+            return self
+        return apply_prim(P.astype, (self,), {"dtype": npd})
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return type_name(self)
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(dtypes.float32)
+
+    def double(self):
+        return self.to(dtypes.float64)
+
+    def half(self):
+        return self.to(dtypes.float16)
+
+    def long(self):
+        return self.to(dtypes.int64)
+
+    def int(self):
+        return self.to(dtypes.int32)
+
+    def bool(self):
+        return self.to(dtypes.bool_)
+
+    # ---- arithmetic ------------------------------------------------------------
+    def _binary(self, prim, other, reverse=False):
+        other = _scalar_or_tensor(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return apply_prim(prim, (other, self) if reverse else (self, other), {})
+
+    def __add__(self, o):
+        return self._binary(P.add, o)
+
+    def __radd__(self, o):
+        return self._binary(P.add, o, True)
+
+    def __sub__(self, o):
+        return self._binary(P.sub, o)
+
+    def __rsub__(self, o):
+        return self._binary(P.sub, o, True)
+
+    def __mul__(self, o):
+        return self._binary(P.mul, o)
+
+    def __rmul__(self, o):
+        return self._binary(P.mul, o, True)
+
+    def __truediv__(self, o):
+        return self._binary(P.div, o)
+
+    def __rtruediv__(self, o):
+        if isinstance(o, numbers.Number):
+            return apply_prim(P.mul, (apply_prim(P.reciprocal, (self,), {}), o), {})
+        return self._binary(P.div, o, True)
+
+    def __pow__(self, o):
+        return self._binary(P.power, o)
+
+    def __rpow__(self, o):
+        return self._binary(P.power, o, True)
+
+    def __matmul__(self, o):
+        return self._binary(P.matmul, o)
+
+    def __rmatmul__(self, o):
+        return self._binary(P.matmul, o, True)
+
+    def __neg__(self):
+        return apply_prim(P.neg, (self,), {})
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
+    def __floordiv__(self, o):
+        return Tensor._make(np.asarray(np.floor_divide(self._data, _unwrap(o))))
+
+    def __mod__(self, o):
+        return Tensor._make(np.asarray(np.mod(self._data, _unwrap(o))))
+
+    def _compare(self, prim, o):
+        o = _scalar_or_tensor(o)
+        if o is NotImplemented:
+            return NotImplemented
+        return apply_prim(prim, (self, o), {})
+
+    def __eq__(self, o):
+        return self._compare(P.eq, o)
+
+    def __ne__(self, o):
+        return self._compare(P.ne, o)
+
+    def __lt__(self, o):
+        return self._compare(P.lt, o)
+
+    def __le__(self, o):
+        return self._compare(P.le, o)
+
+    def __gt__(self, o):
+        return self._compare(P.gt, o)
+
+    def __ge__(self, o):
+        return self._compare(P.ge, o)
+
+    def __and__(self, o):
+        return self._compare(P.logical_and, o) if self._data.dtype == np.bool_ else \
+            Tensor._make(np.asarray(self._data & _unwrap(o)))
+
+    def __or__(self, o):
+        return self._compare(P.logical_or, o) if self._data.dtype == np.bool_ else \
+            Tensor._make(np.asarray(self._data | _unwrap(o)))
+
+    def __invert__(self):
+        return apply_prim(P.logical_not, (self,), {}) if self._data.dtype == np.bool_ else \
+            Tensor._make(np.asarray(~self._data))
+
+    # ---- elementwise methods ----------------------------------------------------
+    def _unary(self, prim):
+        return apply_prim(prim, (self,), {})
+
+    def exp(self):
+        return self._unary(P.exp)
+
+    def log(self):
+        return self._unary(P.log)
+
+    def log1p(self):
+        return self._unary(P.log1p)
+
+    def expm1(self):
+        return self._unary(P.expm1)
+
+    def sqrt(self):
+        return self._unary(P.sqrt)
+
+    def rsqrt(self):
+        return self._unary(P.rsqrt)
+
+    def sin(self):
+        return self._unary(P.sin)
+
+    def cos(self):
+        return self._unary(P.cos)
+
+    def tan(self):
+        return self._unary(P.tan)
+
+    def tanh(self):
+        return self._unary(P.tanh)
+
+    def sigmoid(self):
+        return self._unary(P.sigmoid)
+
+    def relu(self):
+        return self._unary(P.relu)
+
+    def abs(self):
+        return self._unary(P.absolute)
+
+    def sign(self):
+        return self._unary(P.sign)
+
+    def neg(self):
+        return self._unary(P.neg)
+
+    def reciprocal(self):
+        return self._unary(P.reciprocal)
+
+    def square(self):
+        return self ** 2
+
+    def pow(self, exponent):
+        return self.__pow__(exponent)
+
+    def add(self, other, alpha=1):
+        return self + (other * alpha if alpha != 1 else other)
+
+    def sub(self, other, alpha=1):
+        return self - (other * alpha if alpha != 1 else other)
+
+    def mul(self, other):
+        return self * other
+
+    def div(self, other):
+        return self / other
+
+    def matmul(self, other):
+        return self @ other
+
+    def dot(self, other):
+        if self.ndim != 1 or _unwrap(other).ndim != 1:
+            raise RuntimeError(f"1D tensors expected, but got {self.ndim}D and {_unwrap(other).ndim}D tensors")
+        return self @ other
+
+    def mm(self, other):
+        if self.ndim != 2 or _unwrap(other).ndim != 2:
+            raise RuntimeError("self must be a matrix")
+        return self @ other
+
+    def clamp(self, min=None, max=None):
+        if isinstance(min, Tensor) or isinstance(max, Tensor):
+            out = self
+            if min is not None:
+                out = apply_prim(P.maximum, (out, min), {})
+            if max is not None:
+                out = apply_prim(P.minimum, (out, max), {})
+            return out
+        if min is None and max is None:
+            raise RuntimeError("torch.clamp: At least one of 'min' or 'max' must not be None")
+        return apply_prim(P.clip, (self,), {"lo": min, "hi": max})
+
+    clip = clamp
+
+    def maximum(self, other):
+        return apply_prim(P.maximum, (self, other), {})
+
+    def minimum(self, other):
+        return apply_prim(P.minimum, (self, other), {})
+
+    def where(self, condition, other):
+        return apply_prim(P.where, (condition, self, other), {})
+
+    # ---- reductions ------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False, dtype=None, axis=None):
+        x = self.to(dtype) if dtype is not None else self
+        if x._data.dtype.kind in "bu" or (x._data.dtype.kind == "i" and x._data.dtype != np.int64):
+            x = x.to(dtypes.int64)
+        return apply_prim(P.sum_, (x,), {"axis": _axis(dim if axis is None else axis), "keepdims": keepdim})
+
+    def mean(self, dim=None, keepdim=False, dtype=None, axis=None):
+        if self._data.dtype.kind != "f" and dtype is None:
+            raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
+                               f"or complex dtype. Got: {self.dtype.name.capitalize()}")
+        x = self.to(dtype) if dtype is not None else self
+        return apply_prim(P.mean, (x,), {"axis": _axis(dim if axis is None else axis), "keepdims": keepdim})
+
+    def prod(self, dim=None, keepdim=False):
+        return apply_prim(P.prod, (self,), {"axis": _axis(dim), "keepdims": keepdim})
+
+    def var(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return apply_prim(P.var, (self,), {"axis": _axis(dim), "correction": _correction(unbiased, correction),
+                                             "keepdims": keepdim})
+
+    def std(self, dim=None, unbiased=None, keepdim=False, correction=None):
+        return apply_prim(P.std, (self,), {"axis": _axis(dim), "correction": _correction(unbiased, correction),
+                                             "keepdims": keepdim})
+
+    def _extreme(self, prim, argprim, result, dim, keepdim):
+        if isinstance(dim, Tensor):
+            return apply_prim(P.maximum if prim is P.max_ else P.minimum, (self, dim), {})
+        if dim is None:
+            return apply_prim(prim, (self,), {"axis": None, "keepdims": False})
+        values = apply_prim(prim, (self,), {"axis": int(dim), "keepdims": keepdim})
+        indices = apply_prim(argprim, (self,), {"axis": int(dim), "keepdims": keepdim})
+        return result(values, indices)
+
+    def max(self, dim=None, keepdim=False):
+        return self._extreme(P.max_, P.argmax, MaxResult, dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        return self._extreme(P.min_, P.argmin, MinResult, dim, keepdim)
+
+    def amax(self, dim=(), keepdim=False):
+        return apply_prim(P.amax, (self,), {"axis": _axis(dim) if dim != () else None, "keepdims": keepdim})
+
+    def amin(self, dim=(), keepdim=False):
+        return apply_prim(P.amin, (self,), {"axis": _axis(dim) if dim != () else None, "keepdims": keepdim})
+
+    def argmax(self, dim=None, keepdim=False):
+        return apply_prim(P.argmax, (self,), {"axis": dim, "keepdims": keepdim})
+
+    def argmin(self, dim=None, keepdim=False):
+        return apply_prim(P.argmin, (self,), {"axis": dim, "keepdims": keepdim})
+
+    def logsumexp(self, dim, keepdim=False):
+        return apply_prim(P.logsumexp, (self,), {"axis": _axis(dim), "keepdims": keepdim})
+
+    def softmax(self, dim):
+        return apply_prim(P.softmax, (self,), {"axis": dim})
+
+    def log_softmax(self, dim):
+        return apply_prim(P.log_softmax, (self,), {"axis": dim})
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        if p in ("fro", 2, 2.0):
+            return apply_prim(P.norm, (self,), {"axis": _axis(dim), "keepdims": keepdim})
+        if p in (1, 1.0):
+            return self.abs().sum(dim=dim, keepdim=keepdim)
+        if p == float("inf"):
+            return self.abs().amax(dim=dim if dim is not None else (), keepdim=keepdim)
+        return (self.abs() ** p).sum(dim=dim, keepdim=keepdim) ** (1.0 / p)
+
+    def all(self, dim=None):
+        return Tensor._make(np.asarray(np.all(self._data, axis=dim)))
+
+    def any(self, dim=None):
+        return Tensor._make(np.asarray(np.any(self._data, axis=dim)))
+
+    def trace(self):
+        return apply_prim(P.trace, (self,), {})
+
+    # ---- shape ---------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = _dims(shape)
+        return apply_prim(P.reshape, (self,), {"shape": shape})
+
+    def view(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (dtypes.DType, np.dtype)):
+            raise NotImplementedError("view(dtype) is not supported; use .to(dtype)")
+        shape = _dims(shape)
+        if not self._data.flags.c_contiguous:
+            try:
+                np.asarray(self._data).view().shape = shape
+            except (AttributeError, ValueError):
+                raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
+                                   "dimension spans across two contiguous subspaces). Use .reshape(...) instead.") \
+                    from None
+        try:
+            np.empty(self._data.size, dtype=np.bool_).reshape(shape)
+        except ValueError:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {self._data.size}") from None
+        return apply_prim(P.reshape, (self,), {"shape": shape}, name="ViewBackward0")
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        s = self._data.shape
+        start, end = start_dim % len(s), end_dim % len(s)
+        if start == end:
+            return self
+        new = s[:start] + (int(np.prod(s[start:end + 1])),) + s[end + 1:]
+        return self.reshape(new)
+
+    def permute(self, *dims):
+        dims = tuple(d % max(self.ndim, 1) for d in _dims(dims))
+        return apply_prim(P.transpose, (self,), {"axes": dims}, name="PermuteBackward0")
+
+    def transpose(self, dim0, dim1):
+        axes = list(range(self.ndim))
+        d0, d1 = dim0 % self.ndim, dim1 % self.ndim
+        axes[d0], axes[d1] = axes[d1], axes[d0]
+        return apply_prim(P.transpose, (self,), {"axes": tuple(axes)}, name="TransposeBackward0")
+
+    swapaxes = transpose
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        if self.ndim < 2:
+            return self
+        return apply_prim(P.transpose, (self,), {"axes": (1, 0)}, name="TBackward0")
+
+    @property
+    def T(self):
+        if self.ndim < 2:
+            return self
+        return apply_prim(P.transpose, (self,), {"axes": tuple(range(self.ndim - 1, -1, -1))},
+                          name="PermuteBackward0")
+
+    @property
+    def mT(self):
+        return apply_prim(P.transpose, (self,), {"axes": tuple(range(self.ndim - 2)) + (self.ndim - 1, self.ndim - 2)},
+                          name="TransposeBackward0")
+
+    def squeeze(self, dim=None):
+        if dim is not None:
+            dims = _dims((dim,)) if not isinstance(dim, int) else (dim,)
+            dims = tuple(d for d in dims if self._data.shape[d] == 1)
+            if not dims:
+                return self
+            return apply_prim(P.squeeze, (self,), {"axis": dims if len(dims) > 1 else dims[0]})
+        return apply_prim(P.squeeze, (self,), {"axis": None})
+
+    def unsqueeze(self, dim):
+        if not -self.ndim - 1 <= dim <= self.ndim:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-self.ndim - 1}, {self.ndim}], "
+                             f"but got {dim})")
+        return apply_prim(P.expand_dims, (self,), {"axis": dim % (self.ndim + 1)})
+
+    def expand(self, *sizes):
+        sizes = _dims(sizes)
+        lead = len(sizes) - self.ndim
+        shape = tuple(self._data.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+        try:
+            np.broadcast_shapes(self._data.shape, shape)
+        except ValueError:
+            raise RuntimeError(f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
+                               f"({self._data.shape[-1]}) at non-singleton dimension {len(shape) - 1}.  "
+                               f"Target sizes: {list(sizes)}.  Tensor sizes: {list(self._data.shape)}") from None
+        return apply_prim(P.broadcast_to, (self,), {"shape": shape})
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def broadcast_to(self, shape):
+        return self.expand(shape)
+
+    # ---- indexing ------------------------------------------------------------
+    def __getitem__(self, idx):
+        return apply_prim(P.getitem, (self,), {"idx": _index(idx)})
+
+    def __setitem__(self, idx, value):
+        idx = _index(idx)
+        value = value if isinstance(value, Tensor) else _unwrap(value)
+        self._inplace(P.setitem, (value,), {"idx": idx})
+
+    # ---- in-place ------------------------------------------------------------
+    def _check_inplace(self):
+        if not _state.enabled:
+            return
+        if self._grad_fn is None and self._requires_grad:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        base = self._base
+        if base is not None and base.requires_grad:
+            if base.is_leaf:
+                raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
+                                   "operation.")
+            raise RuntimeError("in-place operation on a view of a tensor that requires grad is not supported by "
+                               "adcompiler; apply it to the base tensor, or clone() the view first.")
+
+    def _inplace(self, prim, others, params, name=None):
+        """Apply `prim(self, *others)` and write the result into self's storage."""
+        self._check_inplace()
+        record = _state.enabled and prim.differentiable and (
+            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others))
+        if record:
+            # the node sees self's value before the write: a snapshot with self's autograd identity
+            data = self._data.copy() if 0 in prim.saves else self._data
+            old = Tensor._make(data, self._grad_fn)
+            old._acc = self._acc
+            res = apply_prim(prim, (old,) + tuple(others), params, name)
+            self._write(res._data)
+            self._grad_fn = res._grad_fn
+        else:
+            raw = prim.impl(self._data, *[_unwrap(o) for o in others], **params)
+            self._write(raw)
+        self._bump()
+        return self
+
+    def _write(self, values):
+        if self._data.flags.writeable:
+            np.copyto(self._data, values, casting="unsafe")
+        else:
+            raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to "
+                               "a single memory location. Please clone() the tensor before performing the "
+                               "operation.")
+
+    def _inplace_binary(self, prim, other):
+        other = _scalar_or_tensor(other)
+        if other is NotImplemented:
+            return NotImplemented
+        return self._inplace(prim, (other,), {})
+
+    def add_(self, other, alpha=1):
+        return self._inplace_binary(P.add, other * alpha if alpha != 1 else other)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace_binary(P.sub, other * alpha if alpha != 1 else other)
+
+    def mul_(self, other):
+        return self._inplace_binary(P.mul, other)
+
+    def div_(self, other):
+        return self._inplace_binary(P.div, other)
+
+    def pow_(self, other):
+        return self._inplace_binary(P.power, other)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+    __ipow__ = pow_
+
+    def clamp_(self, min=None, max=None):
+        return self._inplace(P.clip, (), {"lo": min, "hi": max})
+
+    clip_ = clamp_
+
+    def relu_(self):
+        return self._inplace(P.relu, (), {})
+
+    def exp_(self):
+        return self._inplace(P.exp, (), {})
+
+    def neg_(self):
+        return self._inplace(P.neg, (), {})
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        return self._inplace(P.setitem, (value,), {"idx": Ellipsis})
+
+    def copy_(self, src):
+        src = src if isinstance(src, Tensor) else Tensor._make(to_array(src))
+        return self._inplace(P.setitem, (src,), {"idx": Ellipsis})
+
+    def normal_(self, mean=0.0, std=1.0):
+        from .factories import _rng
+        self._check_inplace()
+        self._write(_rng().normal(mean, std, self._data.shape))
+        self._bump()
+        return self
+
+    def uniform_(self, a=0.0, b=1.0):
+        from .factories import _rng
+        self._check_inplace()
+        self._write(_rng().uniform(a, b, self._data.shape))
+        self._bump()
+        return self
+
+    # ---- NumPy interop -------------------------------------------------------
+    def __array__(self, dtype=None, copy=None):
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                               "instead.")
+        return self._data if dtype is None else self._data.astype(dtype)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from .numpy_interop import array_ufunc
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from .numpy_interop import array_function
+        return array_function(func, args, kwargs)
+
+
+def _axis(dim):
+    if isinstance(dim, list):
+        return tuple(dim)
+    return dim
+
+
+def _correction(unbiased, correction):
+    if correction is not None:
+        return correction
+    if unbiased is None:
+        return 1
+    return 1 if unbiased else 0
+
+
+register_handler(Tensor, _tensor_handler, priority=10)
