@@ -75,12 +75,12 @@ def from_numpy(arr):
 
 def zeros(*size, dtype=None, requires_grad=False, device=None):
     return _finish(np.zeros(_shape(size), dtypes.to_numpy_dtype(dtype) or dtypes.get_default_dtype().np), None,
-                   requires_grad)
+                   requires_grad, float_default=False)
 
 
 def ones(*size, dtype=None, requires_grad=False, device=None):
     return _finish(np.ones(_shape(size), dtypes.to_numpy_dtype(dtype) or dtypes.get_default_dtype().np), None,
-                   requires_grad)
+                   requires_grad, float_default=False)
 
 
 def empty(*size, dtype=None, requires_grad=False, device=None):
@@ -91,7 +91,8 @@ def full(size, fill_value, dtype=None, requires_grad=False, device=None):
     if dtype is None:
         dtype = dtypes.get_default_dtype() if isinstance(fill_value, float) else \
             dtypes.bool_ if isinstance(fill_value, bool) else dtypes.int64
-    return _finish(np.full(_shape((size,)), fill_value, dtypes.to_numpy_dtype(dtype)), None, requires_grad)
+    return _finish(np.full(_shape((size,)), fill_value, dtypes.to_numpy_dtype(dtype)), None, requires_grad,
+                   float_default=False)
 
 
 def _like(x, fn, dtype, requires_grad):
@@ -125,7 +126,7 @@ def randn_like(x, dtype=None, requires_grad=False):
 
 def eye(n, m=None, dtype=None, requires_grad=False, device=None):
     return _finish(np.eye(n, m, dtype=dtypes.to_numpy_dtype(dtype) or dtypes.get_default_dtype().np), None,
-                   requires_grad)
+                   requires_grad, float_default=False)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):

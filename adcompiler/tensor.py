@@ -61,8 +61,10 @@ def apply_prim(prim, args, params, name=None):
     out = prim.impl(*raw, **params)
     if type(out) is not np.ndarray:
         out = np.asarray(out)
-    if out.dtype is _F64 or out.dtype == _F64:
-        out = _demote_f64(out, raw)
+    if out.dtype is _F64:
+        r0 = raw[0]
+        if not (r0.__class__ is np.ndarray and r0.dtype is _F64):
+            out = _demote_f64(out, raw)
     record = False
     if _state.enabled and prim.differentiable:
         for a in args:
@@ -786,10 +788,9 @@ class Tensor:
     def squeeze(self, dim=None):
         if dim is not None:
             dims = _dims((dim,)) if not isinstance(dim, int) else (dim,)
-            dims = tuple(d for d in dims if self._data.shape[d] == 1)
-            if not dims:
-                return self
-            return apply_prim(P.squeeze, (self,), {"axis": dims if len(dims) > 1 else dims[0]})
+            dims = tuple(d % max(self.ndim, 1) for d in dims if self.ndim and self._data.shape[d] == 1)
+            return apply_prim(P.squeeze, (self,), {"axis": dims if len(dims) != 1 else dims[0]},
+                              name="SqueezeBackward1")
         return apply_prim(P.squeeze, (self,), {"axis": None})
 
     def unsqueeze(self, dim):

@@ -92,10 +92,14 @@ def edge_of(t):
     return (None, 0)
 
 
+_NO_EDGE = (None, 0)
+_abstract_of = Abstract.of
+
+
 class PrimNode(Node):
     """One recorded application of a primitive."""
 
-    __slots__ = ("prim", "_name", "args", "params", "needs", "saved_versions", "out_data", "out_vc",
+    __slots__ = ("prim", "_name", "args", "params", "saved_versions", "out_data", "out_vc",
                  "out_version", "freed", "has_saved")
 
     def __init__(self, prim, args, params, out_data, out_vc, name, tensor_type):
@@ -104,37 +108,38 @@ class PrimNode(Node):
         self._name = name
         self._retained = None
         saves = prim.saves
-        kept = []
-        needs = []
+        kept = list(args)
         nexts = []
         versions = []
-        for i, a in enumerate(args):
+        i = 0
+        for a in args:
             if isinstance(a, tensor_type):
-                rg = a._grad_fn is not None or a._requires_grad
-                needs.append(rg)
-                nexts.append(edge_of(a) if rg else (None, 0))
+                fn = a._grad_fn
+                if fn is not None:
+                    nexts.append((fn, a._output_nr))
+                elif a._requires_grad:
+                    nexts.append(edge_of(a))
+                else:
+                    nexts.append(_NO_EDGE)
                 if i in saves:
-                    kept.append(a)
                     versions.append(a._vc[0])
                 else:
-                    kept.append(Abstract(a._data.shape, a._data.dtype))
+                    kept[i] = _abstract_of(a._data)
             else:
-                needs.append(False)
-                nexts.append((None, 0))
-                if isinstance(a, np.ndarray) and i not in saves:
-                    kept.append(Abstract(a.shape, a.dtype))
-                else:
-                    kept.append(a)
+                nexts.append(_NO_EDGE)
+                if a.__class__ is np.ndarray and i not in saves:
+                    kept[i] = _abstract_of(a)
+            i += 1
         self.args = kept
-        self.needs = needs
         self.next_functions = tuple(nexts)
         self.saved_versions = versions
-        self.has_saved = bool(versions) or prim.saves_out
         if prim.saves_out:
+            self.has_saved = True
             self.out_data = out_data
             self.out_vc = out_vc
             self.out_version = out_vc[0]
         else:
+            self.has_saved = bool(versions)
             self.out_data = None
             self.out_vc = None
         self.freed = False
@@ -145,7 +150,7 @@ class PrimNode(Node):
     def release(self):
         if self.has_saved:
             self.freed = True
-            self.args = [Abstract(a.shape, a._data.dtype) if hasattr(a, "_data") else a for a in self.args]
+            self.args = None
             self.out_data = None
 
     def _check_versions(self, tensor_type):
@@ -160,28 +165,44 @@ class PrimNode(Node):
             raise RuntimeError(_modified_msg(None, self.out_vc[0], self.out_version, self))
 
     def apply(self, g, create_graph):
-        from ..tensor import Tensor
         if self.freed:
             raise RuntimeError(_FREED_MSG)
-        self._check_versions(Tensor)
+        Tensor = _tensor_type()
+        if self.saved_versions or self.out_vc is not None:
+            self._check_versions(Tensor)
         if create_graph:
             args = self.args
             out = Tensor._make(self.out_data, self) if self.out_data is not None else None
             if not isinstance(g, Tensor):
                 g = Tensor._make(g)
-        else:
+        elif self.saved_versions:
             args = [a._data if isinstance(a, Tensor) else a for a in self.args]
+            out = self.out_data
+        else:
+            args = self.args
             out = self.out_data
         prim = self.prim
         params = self.params
         grads = []
-        for i, need in enumerate(self.needs):
-            if need:
+        i = 0
+        for child, _ in self.next_functions:
+            if child is not None:
                 rule = prim.vjp_rule(i)
                 grads.append(None if rule is None else rule(g, *args, out, **params))
             else:
                 grads.append(None)
+            i += 1
         return grads
+
+
+_TENSOR = []
+
+
+def _tensor_type():
+    if not _TENSOR:
+        from ..tensor import Tensor
+        _TENSOR.append(Tensor)
+    return _TENSOR[0]
 
 
 def _describe(t, version):

@@ -25,6 +25,7 @@ registry: dict[str, "Primitive"] = {}
 
 _handlers: dict[type, tuple[int, object]] = {}
 _handler_cache: dict[type, tuple[int, object] | None] = {}
+_MISS = object()
 
 
 class Abstract:
@@ -39,6 +40,14 @@ class Abstract:
     def __init__(self, shape, dtype):
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
+
+    @classmethod
+    def of(cls, arr):
+        """The Abstract of an ndarray (fast: no conversions)."""
+        a = object.__new__(cls)
+        a.shape = arr.shape
+        a.dtype = arr.dtype
+        return a
 
     @property
     def ndim(self):
@@ -79,7 +88,7 @@ class Primitive:
         self.vjp_argnum = None
         self.saves = tuple(saves)
         self.saves_out = saves_out
-        self._grad_fn = grad_fn
+        self._grad_fn = _camel(name) + "Backward0" if grad_fn is None else grad_fn
         self.shape_rule = shape_rule
         self.differentiable = differentiable
         self.__doc__ = doc or f"The `{name}` primitive."
@@ -109,9 +118,7 @@ class Primitive:
 
     def grad_fn_name(self, args, params):
         gf = self._grad_fn
-        if gf is None:
-            return _camel(self.name) + "Backward0"
-        if isinstance(gf, str):
+        if gf.__class__ is str:
             return gf
         return gf(args, params)
 
@@ -124,7 +131,18 @@ class Primitive:
         return Abstract(out.shape, out.dtype)
 
     def __call__(self, *args, **params):
-        return bind(self, *args, **params)
+        # bind(), inlined: this is on every op's path
+        best = None
+        cache = _handler_cache
+        for a in args:
+            h = cache.get(a.__class__, _MISS)
+            if h is _MISS:
+                h = _lookup(a.__class__)
+            if h is not None and (best is None or h[0] > best[0]):
+                best = h
+        if best is None:
+            return self.impl(*args, **params)
+        return best[1](self, args, params)
 
     def __repr__(self):
         return f"<primitive {self.name}>"

@@ -18,9 +18,9 @@ def _matmul_name(args, params):
         return "MmBackward0"
     if na == 2 and nb == 1:
         return "MvBackward0"
-    if na == 3 and nb == 3:
-        return "BmmBackward0"
-    return "MatmulBackward0"
+    if na == 1:
+        return "SqueezeBackward4"
+    return "UnsafeViewBackward0"
 
 
 def _check_matmul(a, b):
