@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import grad_mode
 from .engine import grad as autograd_grad
 
 __all__ = ["gradcheck", "gradgradcheck", "GradcheckError"]
@@ -31,18 +30,18 @@ def _numerical(func, inputs, i, eps):
     flat = data.reshape(-1) if data.flags.c_contiguous else None
     if flat is None:
         raise ValueError("gradcheck needs contiguous inputs")
-    with grad_mode.no_grad():
-        base = _outputs(func, inputs)
-        jac = [np.zeros((data.size, o.numel())) for o in base]
-        for k in range(data.size):
-            orig = flat[k].item()
-            flat[k] = orig + eps
-            plus = [o._data.astype(np.float64).reshape(-1).copy() for o in _outputs(func, inputs)]
-            flat[k] = orig - eps
-            minus = [o._data.astype(np.float64).reshape(-1).copy() for o in _outputs(func, inputs)]
-            flat[k] = orig
-            for j in range(len(base)):
-                jac[j][k] = (plus[j] - minus[j]) / (2 * eps)
+    # grad mode stays on: func may itself differentiate (gradgradcheck)
+    base = _outputs(func, inputs)
+    jac = [np.zeros((data.size, o.numel())) for o in base]
+    for k in range(data.size):
+        orig = flat[k].item()
+        flat[k] = orig + eps
+        plus = [o._data.astype(np.float64).reshape(-1).copy() for o in _outputs(func, inputs)]
+        flat[k] = orig - eps
+        minus = [o._data.astype(np.float64).reshape(-1).copy() for o in _outputs(func, inputs)]
+        flat[k] = orig
+        for j in range(len(base)):
+            jac[j][k] = (plus[j] - minus[j]) / (2 * eps)
     return jac
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Abstract, Primitive, shape_of, unbroadcast
+from .core import Abstract, Primitive, dtype_of, shape_of, unbroadcast
 from .elementwise import div, eq, mul, where
 from .reductions import expand_back
 from .shape import expand_dims, squeeze, swap_last2
@@ -99,7 +99,7 @@ def _trace(x):
 
 
 trace = Primitive("trace", _trace, shape_rule=lambda a, p: Abstract((), a[0].dtype))
-eye_like = Primitive("eye_like", lambda x: np.eye(*np.shape(x), dtype=np.asarray(x).dtype), differentiable=False)
+eye_like = Primitive("eye_like", lambda x: np.eye(*shape_of(x), dtype=dtype_of(x)), differentiable=False)
 trace.defvjp(lambda g, x, out: mul(g, eye_like(x)))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .core import Abstract, Primitive, shape_of
-from .elementwise import div, eq, exp, mul, sub, where
+from .elementwise import div, exp, mul, sub
 from .shape import broadcast_to, reshape
 
 
@@ -53,7 +53,7 @@ def _reduction_rule(impl):
         keep = params.get("keepdims", False)
         axis = params.get("axis")
         out_shape = reduced_shape(shp, axis, keep)
-        small = np.zeros((1,) * len(shp), dtype=np.dtype(x.dtype))
+        small = np.ones((2,) * len(shp), dtype=np.dtype(x.dtype))
         dtype = np.asarray(impl(small, **params)).dtype
         return Abstract(out_shape, dtype)
     return rule
@@ -128,7 +128,7 @@ def _prod_others(x, axis=None):
     return np.moveaxis(res, tuple(range(x.ndim - len(axes), x.ndim)), axes)
 
 
-prod_others = Primitive("prod_others", _prod_others, saves=(0,), shape_rule=lambda a, p: Abstract(shape_of(a[0]), a[0].dtype))
+prod_others = Primitive("prod_others", _prod_others, saves=(0,), saves_out=True, shape_rule=lambda a, p: Abstract(shape_of(a[0]), a[0].dtype))
 # Second derivative of prod: d(prod_{k!=i} x_k)/dx_j = prod_others / x_j for j != i.
 prod_others.defvjp(lambda g, x, out, axis=None: div(
     sub(expand_back(sum_(mul(g, out), axis=axis, keepdims=True), shape_of(x), axis, True), mul(g, out)), x))

@@ -1,0 +1,172 @@
+"""Sample inputs for every differentiable primitive of the table.
+
+`SAMPLES[name](rng)` returns a list of (args, params) cases: float64 arrays
+(differentiated), Python scalars and integer/bool arrays (held constant).
+`NOT_SMOOTH` lists the primitives whose second derivative is not checked.
+test_table.py fails for any differentiable primitive missing here, so a new
+primitive is tested the day it is added.
+"""
+import numpy as np
+
+from adcompiler.ops import Dyn
+
+
+def _r(rng, *shape):
+    return np.asarray(rng.standard_normal(shape))
+
+
+def _pos(rng, *shape):
+    return np.asarray(rng.uniform(0.5, 2.0, shape))
+
+
+def _unary(gen=_r, shapes=((3,), (2, 3), ())):
+    return lambda rng: [((gen(rng, *s),), {}) for s in shapes]
+
+
+def _binary(gen=_r):
+    def make(rng):
+        return [
+            ((gen(rng, 2, 3), gen(rng, 2, 3)), {}),
+            ((gen(rng, 2, 3), gen(rng, 3)), {}),
+            ((gen(rng, 2, 1), gen(rng, 1, 3)), {}),
+            ((gen(rng, 3), gen(rng)), {}),
+            ((gen(rng, 3), 1.5), {}),
+            ((1.5, gen(rng, 2, 2)), {}),
+        ]
+    return make
+
+
+def _reduce(gen=_r, axes=(None, 0, 1, (0, 1), -1), extra=None):
+    def make(rng):
+        cases = []
+        for axis in axes:
+            for keep in (False, True):
+                p = {"axis": axis, "keepdims": keep}
+                p.update(extra or {})
+                cases.append(((gen(rng, 3, 4),), p))
+        cases.append(((gen(rng, 5),), dict({"axis": None, "keepdims": False}, **(extra or {}))))
+        return cases
+    return make
+
+
+def _distinct(rng, *shape):
+    """Values far apart, so max/min and their finite differences are well defined."""
+    n = int(np.prod(shape)) if shape else 1
+    return (rng.permutation(n) * 0.5 + rng.uniform(-0.1, 0.1, n)).reshape(shape)
+
+
+def _matmul(rng):
+    shapes = [((3,), (3,)), ((2, 3), (3, 4)), ((2, 3), (3,)), ((3,), (3, 2)), ((2, 2, 3), (3, 4)),
+              ((2, 2, 3), (2, 3, 2)), ((3,), (2, 3, 2)), ((2, 1, 2, 3), (3, 3, 2))]
+    return [((_r(rng, *a), _r(rng, *b)), {}) for a, b in shapes]
+
+
+def _linear(rng):
+    return [((_r(rng, 4, 3), _r(rng, 2, 3), _r(rng, 2)), {}),
+            ((_r(rng, 3), _r(rng, 2, 3), _r(rng, 2)), {}),
+            ((_r(rng, 2, 4, 3), _r(rng, 2, 3), _r(rng, 2)), {})]
+
+
+def _getitem(rng):
+    x = _r(rng, 4, 5)
+    return [
+        ((x,), {"idx": 1}),
+        ((x,), {"idx": (slice(1, 3),)}),
+        ((x,), {"idx": (slice(None, None, 2), slice(1, None))}),
+        ((x,), {"idx": (None, Ellipsis, 2)}),
+        ((x,), {"idx": (np.array([0, 2, 2]),)}),
+        ((x,), {"idx": (np.array([[True, False, True, False, False]] * 4),)}),
+        ((x,), {"idx": (1, np.array([0, 4]))}),
+        ((x, 2), {"idx": (Dyn(0),)}),
+        ((x, 1, 3), {"idx": (slice(Dyn(0), Dyn(1)), -1)}),
+    ]
+
+
+def _scatter_add(rng):
+    return [((_r(rng, 2, 5), ), {"idx": (slice(1, 3),), "shape": (4, 5)}),
+            ((_r(rng, 3, 5), ), {"idx": (np.array([0, 2, 2]),), "shape": (4, 5)}),
+            ((_r(rng, 5), 3), {"idx": (Dyn(0),), "shape": (4, 5)})]
+
+
+def _setitem(rng):
+    return [((_r(rng, 4, 5), _r(rng, 2, 5)), {"idx": (slice(1, 3),)}),
+            ((_r(rng, 4, 5), _r(rng, 5)), {"idx": (slice(0, 2),)}),
+            ((_r(rng, 4, 5), 2.0), {"idx": (Ellipsis,)}),
+            ((_r(rng, 4, 5), _r(rng, 2)), {"idx": (1, np.array([0, 3]))}),
+            ((_r(rng, 4, 5), _r(rng, 5), 2), {"idx": (Dyn(0),)})]
+
+
+def _where(rng):
+    return [((rng.random((2, 3)) > 0.5, _r(rng, 2, 3), _r(rng, 2, 3)), {}),
+            ((rng.random((2, 3)) > 0.5, _r(rng, 3), 0.0), {}),
+            ((rng.random(3) > 0.5, 1.0, _r(rng, 2, 3)), {})]
+
+
+def _clip(rng):
+    x = rng.uniform(-2, 2, (3, 4))
+    x[np.abs(np.abs(x) - 1) < 0.05] = 0.3  # keep away from the kinks
+    return [((x,), {"lo": -1.0, "hi": 1.0}), ((x,), {"lo": -1.0, "hi": None}), ((x,), {"lo": None, "hi": 0.5 + 1e-3})]
+
+
+def _away_from_zero(rng, *shape):
+    x = rng.uniform(0.3, 2.0, shape)
+    return np.asarray(x * rng.choice([-1.0, 1.0], shape))
+
+
+def _pow(rng):
+    return [((_pos(rng, 2, 3), 3.0), {}), ((_pos(rng, 2, 3), 2), {}), ((_pos(rng, 3), -1.5), {}),
+            ((2.0, _r(rng, 2, 3)), {}), ((_pos(rng, 2, 3), _r(rng, 3)), {}), ((_pos(rng, 2, 3), 0.5), {})]
+
+
+def _join(rng):
+    return [((_r(rng, 2, 3), _r(rng, 1, 3), _r(rng, 3, 3)), {"axis": 0}),
+            ((_r(rng, 2, 3), _r(rng, 2, 2)), {"axis": 1}),
+            ((_r(rng, 2, 3), _r(rng, 2, 2)), {"axis": -1})]
+
+
+def _stack(rng):
+    return [((_r(rng, 2, 3), _r(rng, 2, 3)), {"axis": 0}), ((_r(rng, 3), _r(rng, 3), _r(rng, 3)), {"axis": 1}),
+            ((_r(rng, 3), _r(rng, 3)), {"axis": -1})]
+
+
+SAMPLES = {
+    "add": _binary(), "sub": _binary(), "mul": _binary(), "div": _binary(_pos),
+    "maximum": _binary(_distinct), "minimum": _binary(_distinct), "pow": _pow,
+    "neg": _unary(), "reciprocal": _unary(_pos), "exp": _unary(), "log": _unary(_pos), "log1p": _unary(_pos),
+    "expm1": _unary(), "sqrt": _unary(_pos), "rsqrt": _unary(_pos), "sin": _unary(), "cos": _unary(),
+    "tan": _unary(lambda rng, *s: np.asarray(rng.uniform(-1.2, 1.2, s))), "tanh": _unary(), "sigmoid": _unary(),
+    "relu": _unary(_away_from_zero), "abs": _unary(_away_from_zero), "sign": _unary(_away_from_zero),
+    "where": _where, "clip": _clip,
+    "sum": _reduce(), "mean": _reduce(), "prod": _reduce(_pos), "var": _reduce(extra={"correction": 1}),
+    "std": _reduce(extra={"correction": 0}), "logsumexp": _reduce(),
+    "max": lambda rng: [((_distinct(rng, 3, 4),), {"axis": None, "keepdims": False}),
+                        ((_distinct(rng, 3, 4),), {"axis": 1, "keepdims": False}),
+                        ((_distinct(rng, 3, 4),), {"axis": 0, "keepdims": True})],
+    "min": lambda rng: [((_distinct(rng, 3, 4),), {"axis": None, "keepdims": False}),
+                        ((_distinct(rng, 3, 4),), {"axis": -1, "keepdims": False})],
+    "amax": _reduce(_distinct, axes=(None, 0, (0, 1))), "amin": _reduce(_distinct, axes=(None, 1)),
+    "softmax": lambda rng: [((_r(rng, 3, 4),), {"axis": -1}), ((_r(rng, 3, 4),), {"axis": 0}),
+                            ((_r(rng, 5),), {"axis": 0})],
+    "log_softmax": lambda rng: [((_r(rng, 3, 4),), {"axis": -1}), ((_r(rng, 3, 4),), {"axis": 0})],
+    "prod_others": lambda rng: [((_pos(rng, 3, 4),), {"axis": None}), ((_pos(rng, 3, 4),), {"axis": 1})],
+    "matmul": _matmul, "linear": _linear,
+    "trace": lambda rng: [((_r(rng, 3, 3),), {}), ((_r(rng, 2, 4),), {})],
+    "norm": lambda rng: [((_r(rng, 3, 4),), {"axis": None, "keepdims": False}),
+                         ((_r(rng, 3, 4),), {"axis": 1, "keepdims": True}), ((_r(rng, 5),), {})],
+    "reshape": lambda rng: [((_r(rng, 2, 3),), {"shape": (3, 2)}), ((_r(rng, 2, 3),), {"shape": (-1,)}),
+                            ((_r(rng, 6),), {"shape": (1, 2, 3)})],
+    "transpose": lambda rng: [((_r(rng, 2, 3),), {"axes": (1, 0)}), ((_r(rng, 2, 3, 4),), {"axes": (2, 0, 1)})],
+    "squeeze": lambda rng: [((_r(rng, 1, 3, 1),), {"axis": None}), ((_r(rng, 1, 3, 1),), {"axis": 0}),
+                            ((_r(rng, 1, 3, 1),), {"axis": (0, 2)})],
+    "expand_dims": lambda rng: [((_r(rng, 2, 3),), {"axis": 0}), ((_r(rng, 2, 3),), {"axis": -1})],
+    "broadcast_to": lambda rng: [((_r(rng, 3),), {"shape": (2, 3)}), ((_r(rng, 2, 1),), {"shape": (2, 4)}),
+                                 ((_r(rng),), {"shape": (2, 2)})],
+    "sum_to": lambda rng: [((_r(rng, 2, 3),), {"shape": (3,)}), ((_r(rng, 2, 3),), {"shape": (2, 1)}),
+                           ((_r(rng, 4, 2, 3),), {"shape": (1, 3)}), ((_r(rng, 2, 3),), {"shape": ()})],
+    "copy": _unary(), "astype": lambda rng: [((_r(rng, 2, 3),), {"dtype": np.float64})],
+    "getitem": _getitem, "scatter_add": _scatter_add, "setitem": _setitem,
+    "concatenate": _join, "stack": _stack,
+}
+
+# Second derivatives are not checked where the first derivative has kinks or jumps.
+NOT_SMOOTH = {"relu", "abs", "sign", "clip", "maximum", "minimum", "max", "min", "amax", "amin"}
