@@ -342,7 +342,9 @@ class Tensor:
     def contiguous(self):
         if self._data.flags.c_contiguous:
             return self
-        return apply_prim(P.copy, (self,), {})
+        res = apply_prim(P.copy, (self,), {})  # copy keeps the layout (like clone); make it row-major
+        res._data = np.ascontiguousarray(res._data)
+        return res
 
     def clone(self):
         return apply_prim(P.copy, (self,), {})
@@ -396,7 +398,7 @@ class Tensor:
     __str__ = __repr__
 
     def __format__(self, spec):
-        if self._data.ndim == 0 and spec:
+        if self._data.ndim == 0:  # torch formats a 0-d tensor as its Python number: f"{t}" == "14.0"
             return format(self.item(), spec)
         return format(repr(self), spec)
 
