@@ -1,0 +1,204 @@
+"""The dynamic-tracing fallback of `adcompiler.grad`.
+
+Runs the user's function on the eager engine: the differentiated arguments
+become Tensors, NumPy calls reach the primitive table through the NumPy
+protocols, and `math.*` functions named in the function's module are swapped
+for versions that accept Tensors. A traced value that would silently leave the
+graph (float(), int(), .item(), np.asarray, a C extension) raises
+`TracingError` naming the user's line instead of losing the gradient.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import types
+
+import numpy as np
+
+from .autograd import engine, grad_mode
+from .numpy_interop import user_location
+from .tensor import Tensor
+
+__all__ = ["TracingError", "trace_value_and_grad", "tracing_active", "check_escape"]
+
+
+class TracingError(TypeError):
+    """A traced value reached something that would lose its gradient."""
+
+
+class _State(threading.local):
+    depth = 0
+
+
+_state = _State()
+
+
+def tracing_active():
+    return _state.depth > 0
+
+
+def check_escape(t, what):
+    """Raise if a traced, grad-requiring tensor is about to become a plain number/array."""
+    if _state.depth > 0 and t.requires_grad:
+        raise TracingError(
+            f"{what} on a traced value would lose its gradient ({user_location()}). Keep it as an array "
+            f"expression (use np.* functions, not math.* or float()); comparisons such as `if x > 0:` are fine.")
+
+
+def _math_fn(name, method):
+    real = getattr(math, name)
+
+    @functools.wraps(real)
+    def fn(x, *rest):
+        if isinstance(x, Tensor) or any(isinstance(r, Tensor) for r in rest):
+            return method(x, *rest)
+        return real(x, *rest)
+    return fn
+
+
+def _pow(x, y):
+    return x ** y
+
+
+_MATH = {
+    "sin": lambda x: x.sin(), "cos": lambda x: x.cos(), "tan": lambda x: x.tan(), "exp": lambda x: x.exp(),
+    "log": lambda x, *b: x.log() if not b else x.log() / math.log(b[0]), "log1p": lambda x: x.log1p(),
+    "expm1": lambda x: x.expm1(), "sqrt": lambda x: x.sqrt(), "tanh": lambda x: x.tanh(), "fabs": lambda x: x.abs(),
+    "pow": _pow,
+}
+_MATH_PROXIES = {name: _math_fn(name, m) for name, m in _MATH.items()}
+
+
+def _proxy_math_module():
+    mod = types.ModuleType("math")
+    mod.__dict__.update({k: v for k, v in vars(math).items() if not k.startswith("__")})
+    mod.__dict__.update(_MATH_PROXIES)
+    return mod
+
+
+_MATH_MODULE = _proxy_math_module()
+
+
+def _rebind(fn, globs):
+    new = types.FunctionType(fn.__code__, globs, fn.__name__, fn.__defaults__, fn.__closure__)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    new.__dict__.update(fn.__dict__)
+    return new
+
+
+def traceable(fn):
+    """`fn` with `math` and `from math import ...` names in its module swapped
+    for Tensor-aware versions; module-level helpers are rebound the same way."""
+    if not isinstance(fn, types.FunctionType):
+        return fn
+    g = fn.__globals__
+    uses_math = any(v is math or (getattr(v, "__self__", None) is math) or
+                    (callable(v) and getattr(v, "__module__", None) == "math") for v in g.values())
+    if not uses_math:
+        return fn
+    globs = dict(g)
+    for k, v in g.items():
+        if v is math:
+            globs[k] = _MATH_MODULE
+        elif getattr(v, "__name__", None) in _MATH_PROXIES and v is getattr(math, v.__name__, None):
+            globs[k] = _MATH_PROXIES[v.__name__]
+    for k, v in g.items():
+        if isinstance(v, types.FunctionType) and v.__globals__ is g:
+            globs[k] = _rebind(v, globs)
+    return _rebind(fn, globs)
+
+
+def _to_leaf(x, name):
+    if isinstance(x, Tensor):
+        if not x.is_floating_point():
+            raise TypeError(f"grad: argument {name!r} is an integer tensor; gradients need float inputs")
+        return x.detach().requires_grad_(True)
+    if isinstance(x, (bool, np.bool_)) or isinstance(x, (int, np.integer)):
+        raise TypeError(f"grad: argument {name!r} is {type(x).__name__} {x!r}; gradients are taken w.r.t. float "
+                        f"inputs — pass {float(x)!r} instead")
+    if isinstance(x, (float, np.floating)):
+        return Tensor._make(np.array(x, dtype=np.float64)).requires_grad_(True)
+    arr = np.asarray(x)
+    if arr.dtype.kind != "f":
+        raise TypeError(f"grad: argument {name!r} has dtype {arr.dtype}; gradients need float arrays")
+    return Tensor._make(arr).requires_grad_(True)
+
+
+def _like_input(g, x):
+    """A gradient with the type of its input: float for float, ndarray for ndarray, Tensor for Tensor."""
+    if isinstance(x, Tensor):
+        return g if g is not None else Tensor._make(np.zeros_like(x._data))
+    arr = g._data if g is not None else np.zeros(np.shape(x))
+    if isinstance(x, (float, np.floating)) and not isinstance(x, np.ndarray):
+        return float(arr)
+    return np.asarray(arr, dtype=np.asarray(x).dtype).reshape(np.shape(x))
+
+
+def scalar_output(out, fn_name):
+    """Check that a function's output is a scalar; return it as a Tensor or float."""
+    if isinstance(out, Tensor):
+        if out.numel() != 1:
+            raise TypeError(f"grad: {fn_name} must return a scalar, but returned an array of shape "
+                            f"{tuple(out.shape)}; reduce it (e.g. .sum()) or use has_aux=True for extra outputs")
+        return out.reshape(()) if out.ndim else out
+    if isinstance(out, (float, int, np.number)) or (isinstance(out, np.ndarray) and out.size == 1):
+        return float(np.asarray(out).reshape(()))
+    if isinstance(out, np.ndarray):
+        raise TypeError(f"grad: {fn_name} must return a scalar, but returned an array of shape {out.shape}")
+    raise TypeError(f"grad: {fn_name} must return a scalar (float or size-1 array), but returned "
+                    f"{type(out).__name__}")
+
+
+def _plain(x):
+    """Aux outputs leave the tracer as NumPy values."""
+    if isinstance(x, Tensor):
+        return x.detach()._data
+    if isinstance(x, tuple):
+        return tuple(_plain(v) for v in x)
+    if isinstance(x, list):
+        return [_plain(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _plain(v) for k, v in x.items()}
+    return x
+
+
+def trace_value_and_grad(fn, bound_args, wrt_names, has_aux=False, fn_name="f"):
+    """Value and gradients of fn at `bound_args` (a name -> value dict) w.r.t. `wrt_names`.
+
+    Returns (value, {name: gradient shaped like the argument}, aux)."""
+    from .pytree import flatten, unflatten
+    traced_args = dict(bound_args)
+    leaves_by_name = {}
+    for name in wrt_names:
+        leaves, td = flatten(bound_args[name])
+        tleaves = [_to_leaf(v, name) for v in leaves]
+        leaves_by_name[name] = (leaves, tleaves, td)
+        traced_args[name] = unflatten(td, tleaves)
+    run = traceable(fn)
+    _state.depth += 1
+    try:
+        with grad_mode.enable_grad():
+            result = run(**traced_args)
+    finally:
+        _state.depth -= 1
+    aux = None
+    if has_aux:
+        if not (isinstance(result, tuple) and len(result) == 2):
+            raise TypeError(f"grad(has_aux=True): {fn_name} must return a pair (scalar, aux)")
+        result, aux = result
+    out = scalar_output(result, fn_name)
+    all_leaves = [t for name in wrt_names for t in leaves_by_name[name][1]]
+    if isinstance(out, Tensor) and out.requires_grad:
+        grads = engine.grad([out], all_leaves, allow_unused=True)
+    else:
+        grads = [None] * len(all_leaves)
+    value = float(out.detach()._data) if isinstance(out, Tensor) else out
+    result_grads = {}
+    k = 0
+    for name in wrt_names:
+        leaves, tleaves, td = leaves_by_name[name]
+        gs = [_like_input(grads[k + i], leaves[i]) for i in range(len(leaves))]
+        k += len(leaves)
+        result_grads[name] = unflatten(td, gs)
+    return value, result_grads, _plain(aux)
