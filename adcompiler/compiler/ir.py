@@ -211,3 +211,31 @@ def _check_regions(op):
         cond, body = op.regions
         if len(cond.args) != n or len(body.args) != n or len(op.operands) != n or len(body.ops[-1].operands) != n:
             raise ValueError("while: carried values, block arguments and yields disagree")
+
+
+def clone(fn):
+    """A deep copy of `fn` (new values and ops; attribute values are shared)."""
+    vmap = {}
+
+    def new_value(v):
+        n = Value(v.type, v.hint)
+        n.active = v.active
+        vmap[id(v)] = n
+        return n
+
+    def copy_block(b):
+        nb = Block()
+        nb.args = [new_value(a) for a in b.args]
+        for op in b.ops:
+            o = Op.__new__(Op)
+            o.name, o.attrs, o.loc = op.name, dict(op.attrs), op.loc
+            o.operands = [vmap.get(id(v), v) for v in op.operands]
+            o.regions = [copy_block(r) for r in op.regions]
+            o.results = [new_value(r) for r in op.results]
+            nb.ops.append(o)
+        return nb
+
+    params = [new_value(p) for p in fn.params]
+    out = Function(fn.name, params, copy_block(fn.body), fn.loc)
+    out.wrt = None if fn.wrt is None else [vmap[id(p)] for p in fn.wrt]
+    return out

@@ -232,3 +232,27 @@ def split_top(s, sep=","):
         cur.append(ch)
     out.append("".join(cur))
     return out
+
+
+def unify(a, b, allow_broadcast=False):
+    """The type both `a` and `b` convert to without loss (a loop variable or an
+    if result seen with both types), or None. Scalars unify by NumPy promotion
+    (weak with weak stays weak); a scalar unifies with an array of another
+    shape only when `allow_broadcast` (a loop known to run at least once)."""
+    if a == b:
+        return a
+    if a.is_tuple and b.is_tuple and len(a.elems) == len(b.elems):
+        elems = [unify(x, y, allow_broadcast) for x, y in zip(a.elems, b.elems)]
+        return None if None in elems else TupleType(elems)
+    if not ((a.is_scalar or a.is_array) and (b.is_scalar or b.is_array)):
+        return None
+    if a.dtype.kind not in "biuf" or b.dtype.kind not in "biuf":
+        return None
+    if a.is_scalar and b.is_scalar:
+        return ScalarType(np.result_type(a.dtype, b.dtype))
+    dtype = np.result_type(*(abstract_arg(t) if t.is_scalar else t.dtype for t in (a, b)))
+    if a.shape == b.shape:
+        return ArrayType(dtype, a.shape)
+    if allow_broadcast and (a.shape == () or b.shape == ()):
+        return ArrayType(dtype, a.shape or b.shape)
+    return None

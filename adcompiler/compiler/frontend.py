@@ -1,0 +1,860 @@
+"""The front end: a Python function's source (libcst) -> typed structured SSA IR.
+
+`compile_function(fn, arg_types)` specialises `fn` on the types of its
+arguments. Statements are converted in order with an environment mapping
+variable names to front-end values (values.py); control flow becomes the IR's
+structured ops:
+
+- `if` on a run-time condition -> an `if` op whose results are the variables
+  either branch assigns (a static condition just picks the branch);
+- `for` over range / an array's first axis / enumerate / zip -> a `for` op with
+  the variables the body reassigns as loop-carried values (a tuple is unrolled);
+- `while`, and a `for` containing break or return -> a `while` op;
+- break / continue / early return -> flags (`broke`, `cont`, `returned`, `ret`)
+  and the rest of a block guarded by an `if` on them; a branch that always
+  returns has the rest of its block moved into the other branch instead.
+
+Calls to user functions are inlined (recursion is not); library calls lower
+through library.py. What cannot be compiled raises UnsupportedSyntax with the
+user's file, line and column.
+"""
+from __future__ import annotations
+
+import builtins
+import inspect
+
+import libcst as cst
+import numpy as np
+
+from .builder import Builder
+from .errors import UnsupportedSyntax
+from .expressions import ExpressionMixin, _static_name
+from .ir import Block, Function, Op, Value, use_counts
+from .scan import always_exits, assigned_names, contains, else_statements, statements, target_names
+from .source import function_source
+from .types import I64, NONE, TupleType, type_of_value, unify
+from .values import BoundMethod, PyTuple, Static, Undefined, static_equal
+
+FLAGS = ("#returned", "#broke", "#cont")
+HINTS = {"#returned": "returned", "#ret": "ret", "#broke": "broke", "#cont": "cont", "#k": "k"}
+_VIEWS = frozenset({"getitem", "reshape", "transpose", "squeeze", "expand_dims", "broadcast_to"})
+_UNSUPPORTED_STMT = {
+    cst.Try: "try/except is not supported", cst.With: "with statements are not supported",
+    cst.FunctionDef: "nested function definitions are not supported (define helpers at module level)",
+    cst.ClassDef: "class definitions are not supported", cst.Raise: "raise is not supported",
+    cst.Global: "global statements are not supported", cst.Nonlocal: "nonlocal statements are not supported",
+    cst.Import: "import inside the function is not supported", cst.ImportFrom: "import inside the function is not supported",
+    cst.Del: "del is not supported",
+}
+if hasattr(cst, "Match"):
+    _UNSUPPORTED_STMT[cst.Match] = "match statements are not supported"
+if hasattr(cst, "TryStar"):
+    _UNSUPPORTED_STMT[cst.TryStar] = "try/except* is not supported"
+_MISSING = object()
+
+
+class _Ctx:
+    """One function being converted: the top-level one or an inlined helper."""
+    __slots__ = ("fn", "src", "closure", "roots", "fresh")
+
+    def __init__(self, fn, src):
+        self.fn, self.src = fn, src
+        code = fn.__code__
+        self.closure = dict(zip(code.co_freevars, fn.__closure__ or ()))
+        self.roots = {}     # id(view value) -> id(the array it views)
+        self.fresh = set()  # ids of arrays created in this function
+
+    def lookup_global(self, name):
+        cell = self.closure.get(name)
+        if cell is not None:
+            try:
+                return cell.cell_contents
+            except ValueError:
+                raise KeyError(name) from None
+        g = self.fn.__globals__
+        if name in g:
+            return g[name]
+        if hasattr(builtins, name):
+            return getattr(builtins, name)
+        raise KeyError(name)
+
+    def root(self, v):
+        return self.roots.get(id(v), id(v))
+
+
+class _Iteration:
+    """What a for loop iterates: k in range(start, stop, step), item(k) bound to the target."""
+
+    def __init__(self, start, stop, step, item, length=None, plain=False):
+        self.start, self.stop, self.step, self.item, self.length = start, stop, step, item, length
+        self.plain = plain   # the item is the counter itself (range)
+
+
+class Frontend(ExpressionMixin):
+    def __init__(self):
+        self.b = Builder()
+        self.ctx = None
+        self.env = {}
+        self.node = None
+        self.callee = self.callee_name = None
+        self._stack = []      # functions being converted (top level, then inlined helpers)
+
+    # ---- errors and values -------------------------------------------------
+    def fail(self, reason, node=None):
+        raise UnsupportedSyntax(reason, *self.ctx.src.loc(node if node is not None else self.node))
+
+    def loc(self, node):
+        return self.ctx.src.loc(node)
+
+    def prim(self, name, *args, weak=True, **params):
+        self.b.loc = self.loc(self.node)
+        vals = [self.val(a) for a in args]
+        try:
+            v = self.b.prim(name, *vals, weak=weak, **params)
+        except UnsupportedSyntax as e:
+            if e.file is None:
+                self.fail(e.reason)
+            raise
+        if name in _VIEWS:
+            self.ctx.roots[id(v)] = self.ctx.root(vals[0])
+        else:
+            self.ctx.fresh.add(id(v))
+        return v
+
+    def val(self, x):
+        """A front-end value as an IR Value (constants are made here, on first run-time use)."""
+        if isinstance(x, Value):
+            return x
+        if isinstance(x, Static):
+            v = x.value
+            if isinstance(v, np.ndarray) and v.size > 1 and v.dtype.kind in "biuf" and (v == v.flat[0]).all():
+                out = self.b.full(v.flat[0].item(), type_of_value(v))
+            elif isinstance(v, (bool, int, float, np.ndarray, np.generic)) or v is None:
+                if isinstance(v, np.ndarray) and v.dtype.kind not in "biuf":
+                    self.fail(f"an array of dtype {v.dtype} cannot be a run-time value")
+                out = self.b.const(v)
+            elif isinstance(v, (tuple, list)):
+                return self.b.tuple([self.val(Static(i)) for i in v])
+            else:
+                self.fail(f"{_static_name(v)} cannot be used as a run-time value")
+            if x.fresh:
+                self.ctx.fresh.add(id(out))
+            return out
+        if isinstance(x, PyTuple):
+            return self.b.tuple([self.val(i) for i in x.items])
+        if isinstance(x, Undefined):
+            self.fail(x.reason)
+        if isinstance(x, BoundMethod):
+            self.fail(f"the method .{x.name} cannot be used as a value (call it)")
+        raise TypeError(f"not a front-end value: {x!r}")
+
+    def truth(self, x, node):
+        """A bool scalar Value (or Static) for `if x:` / `while x:`."""
+        if isinstance(x, Static):
+            return Static(bool(x.value))
+        if isinstance(x, PyTuple):
+            return Static(bool(x.items))
+        v = self.val(x)
+        t = v.type
+        if t.is_tuple:
+            return Static(len(t.elems) > 0)
+        if t == NONE:
+            return Static(False)
+        if t.is_array and t.size != 1:
+            self.fail(f"the truth value of an array of type {t} is ambiguous (use .any() or .all())", node)
+        if t.is_array and t.shape:
+            self.node = node
+            v = self.prim("reshape", v, shape=())
+        if t.dtype == np.bool_:
+            return v
+        self.node = node
+        return self.prim("ne", v, 0)
+
+    def convert(self, v, t):
+        """`v` converted to type `t` (a unified type) in the current block."""
+        if v.type == t:
+            return v
+        if t.is_tuple:
+            parts = self.b.untuple(v)
+            return self.b.tuple([self.convert(p, e) for p, e in zip(parts, t.elems)])
+        if v.type.dtype != t.dtype or v.type.is_scalar != t.is_scalar:
+            v = self.b.prim("astype", v, dtype=t.dtype, weak=t.is_scalar)
+        if v.type.shape != t.shape:
+            v = self.b.prim("broadcast_to", v, shape=t.shape)
+        return v
+
+    def bind(self, name, x):
+        if isinstance(x, Value) and x.hint is None:
+            x.hint = name
+        self.env[name] = x
+
+    # ---- entry -------------------------------------------------------------
+    def compile(self, fn, arg_types):
+        src = function_source(fn)
+        self.ctx = _Ctx(fn, src)
+        self._stack = [fn]
+        self.env = {}
+        self.node = src.node
+        block = Block()
+        self.b = Builder(block, self.loc(src.node))
+        params = []
+        given = dict(arg_types) if isinstance(arg_types, dict) else None
+        for k, (pname, p) in enumerate(inspect.signature(fn).parameters.items()):
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                self.fail(f"*args/**kwargs parameters are not supported ('{pname}')", src.node)
+            if given is not None:
+                t = given.get(pname, _MISSING)
+            else:
+                t = arg_types[k] if k < len(arg_types) else _MISSING
+            if t is _MISSING:
+                if p.default is p.empty:
+                    raise TypeError(f"{fn.__name__}() needs a type for argument '{pname}'")
+                self.env[pname] = Static(p.default)
+                continue
+            v = Value(t, pname)
+            params.append(v)
+            self.env[pname] = Static(None) if t == NONE else v
+        self.block(statements(src.node.body))
+        result = self.finish(src.node)
+        self.b.loc = self.loc(src.node)
+        self.b.return_(self.val(result))
+        return Function(fn.__name__, params, block, self.loc(src.node))
+
+    def finish(self, def_node):
+        returned = self.env.get("#returned")
+        if returned is None or isinstance(returned, Static) and not returned.value:
+            return Static(None)
+        ret = self.env["#ret"]
+        if isinstance(returned, Static):
+            return ret
+        if self.type_of(ret) == NONE:
+            return Static(None)
+        self.fail(f"'{def_node.name.value}' can reach its end without a return statement on some paths "
+                  "(it would return None there)", def_node)
+
+    def inline(self, fn, args, kwargs, node):
+        name = fn.__name__
+        if any(c is fn for c in self._stack):
+            self.fail(f"recursive call to '{name}' is not supported", node)
+        try:
+            src = function_source(fn)
+        except UnsupportedSyntax as e:
+            self.fail(f"cannot inline '{name}': {e.reason}", node)
+        sig = inspect.signature(fn)
+        for pname, p in sig.parameters.items():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                self.fail(f"cannot inline '{name}': *args/**kwargs parameters are not supported", node)
+        try:
+            bound = sig.bind(*args, **kwargs)
+        except TypeError as e:
+            self.fail(f"bad call to '{name}': {e}", node)
+        env = {p: bound.arguments.get(p, _MISSING) for p in sig.parameters}
+        for p, v in env.items():
+            if v is _MISSING:
+                env[p] = Static(sig.parameters[p].default)
+        saved = (self.ctx, self.env, self.node)
+        self.ctx, self.env = _Ctx(fn, src), env
+        self._stack.append(fn)
+        try:
+            self.block(statements(src.node.body))
+            return self.finish(src.node)
+        finally:
+            self._stack.pop()
+            self.ctx, self.env, self.node = saved
+
+    # ---- statements --------------------------------------------------------
+    def block(self, stmts):
+        for i, s in enumerate(stmts):
+            rest = stmts[i + 1:]
+            if isinstance(s, cst.If) and rest and self._restructure(s, rest):
+                return
+            self.stmt(s)
+            exit_ = self._exit_condition(s)
+            if exit_ is True:
+                return
+            if exit_ is not None and rest:
+                self._guard(*exit_, rest)
+                return
+
+    def _restructure(self, s, rest):
+        """`if c: ...return` followed by more statements: the rest becomes the else branch."""
+        if always_exits(statements(s.body)):
+            self.stmt_If(s, extra_else=rest)
+            return True
+        if s.orelse is not None and always_exits(else_statements(s)):
+            self.stmt_If(s, extra_then=rest)
+            return True
+        return False
+
+    def _exit_condition(self, node):
+        dynamic = []
+        for f in FLAGS:
+            v = self.env.get(f)
+            if isinstance(v, Static):
+                if v.value:
+                    return True
+            elif v is not None:
+                dynamic.append(f)
+        if not dynamic:
+            return None
+        self.node = node
+        cond = self.env[dynamic[0]]
+        for f in dynamic[1:]:
+            cond = self.prim("logical_or", cond, self.env[f])
+        return cond, dynamic
+
+    def _guard(self, cond, flags, rest):
+        """Run `rest` only when no exit flag is set: if cond { (exit) } else { rest }."""
+        def exiting():
+            if len(flags) == 1:
+                self.env[flags[0]] = Static(True)
+            return []
+
+        def going_on():
+            for f in flags:
+                self.env[f] = Static(False)
+            self.block(rest)
+            return []
+        self.branch(cond, exiting, going_on, rest[0])
+
+    def stmt(self, node):
+        self.node = node
+        method = getattr(self, "stmt_" + type(node).__name__, None)
+        if method is None:
+            self.fail(_UNSUPPORTED_STMT.get(type(node), f"the statement {type(node).__name__} is not supported"),
+                      node)
+        method(node)
+
+    def stmt_Pass(self, node):
+        pass
+
+    def stmt_Expr(self, node):
+        if isinstance(node.value, (cst.SimpleString, cst.ConcatenatedString, cst.Ellipsis)):
+            return   # docstring
+        self.expr(node.value)
+
+    def stmt_Assign(self, node):
+        value = self.expr(node.value)
+        for t in node.targets:
+            self.assign(t.target, value, node)
+
+    def stmt_AnnAssign(self, node):
+        if node.value is not None:
+            self.assign(node.target, self.expr(node.value), node)
+
+    def stmt_AugAssign(self, node):
+        op = _augop(node.operator)
+        t = node.target
+        if isinstance(t, cst.Name):
+            cur = self.lookup(t.value, t)
+            if isinstance(cur, Value) and cur.type.is_array and cur.type.shape:
+                self._check_inplace(t.value, node)
+            self.bind(t.value, self.binop_node(op, cur, self.expr(node.value), node))
+        elif isinstance(t, cst.Subscript):
+            cur = self.expr_Subscript(t)
+            self.assign(t, self.binop_node(op, cur, self.expr(node.value), node), node)
+        else:
+            self.fail("augmented assignment to this target is not supported", t)
+
+    def stmt_Return(self, node):
+        self.env["#ret"] = Static(None) if node.value is None else self.expr(node.value)
+        self.env["#returned"] = Static(True)
+
+    def stmt_Break(self, node):
+        self.env["#broke"] = Static(True)
+
+    def stmt_Continue(self, node):
+        self.env["#cont"] = Static(True)
+
+    def stmt_Assert(self, node):
+        test = self.expr(node.test)
+        if not isinstance(test, Static):
+            self.fail("assert on a run-time value is not supported", node)
+        if not test.value:
+            self.fail("this assertion always fails", node)
+
+    # ---- assignment --------------------------------------------------------
+    def assign(self, target, value, node):
+        if isinstance(target, cst.Name):
+            self.bind(target.value, value)
+        elif isinstance(target, (cst.Tuple, cst.List)):
+            elems = target.elements
+            if any(isinstance(e, cst.StarredElement) for e in elems):
+                self.fail("starred assignment targets are not supported", target)
+            for e, item in zip(elems, self.unpack(value, len(elems), target)):
+                self.assign(e.value, item, node)
+        elif isinstance(target, cst.Subscript):
+            self._assign_item(target, value, node)
+        elif isinstance(target, cst.Attribute):
+            self.fail("assigning to an attribute is not supported", target)
+        else:
+            self.fail(f"assignment to {type(target).__name__} is not supported", target)
+
+    def unpack(self, value, n, node):
+        if isinstance(value, PyTuple):
+            items = value.items
+        elif isinstance(value, Static) and isinstance(value.value, (tuple, list)):
+            items = [Static(v) for v in value.value]
+        else:
+            v = self.val(value)
+            if v.type.is_tuple:
+                self.b.loc = self.loc(node)
+                items = list(self.b.untuple(v))
+            elif v.type.is_array and v.type.shape and v.type.shape[0] == n:
+                self.node = node
+                items = [self.prim("getitem", v, idx=k) for k in range(n)]
+            else:
+                self.fail(f"cannot unpack a value of type {v.type} into {n} names", node)
+        if len(items) != n:
+            self.fail(f"cannot unpack {len(items)} values into {n} names", node)
+        return items
+
+    def _assign_item(self, target, value, node):
+        if not isinstance(target.value, cst.Name):
+            self.fail("assignment into a nested subscript is not supported (use x[i, j] = ...)", target)
+        name = target.value.value
+        self.lookup(name, target.value)
+        self._check_inplace(name, target)
+        cur = self.val(self.env[name])
+        parts, dyn = self.index(target)
+        self.node = node
+        self.bind(name, self.prim("setitem", cur, value, *dyn, idx=parts))
+
+    def _check_inplace(self, name, node):
+        """In-place updates become functional ops; refuse where Python would change another array."""
+        cur = self.env[name]
+        if isinstance(cur, Static):
+            if not cur.fresh:
+                self.fail(f"'{name}' is a constant array defined outside the function; changing it in place is "
+                          "not supported (copy it first)", node)
+            others = [n for n, v in self.env.items() if v is cur and n != name]
+        else:
+            if not isinstance(cur, Value) or self.ctx.root(cur) not in self.ctx.fresh:
+                self.fail(f"changing '{name}' in place would modify an array the caller passed in; "
+                          f"copy it first ({name} = {name}.copy())", node)
+            root = self.ctx.root(cur)
+            others = [n for n, v in self.env.items()
+                      if n != name and isinstance(v, Value) and self.ctx.root(v) == root]
+        if others:
+            self.fail(f"'{name}' shares its data with '{others[0]}'; changing it in place would change both "
+                      "(use .copy())", node)
+
+    # ---- if ----------------------------------------------------------------
+    def stmt_If(self, node, extra_then=(), extra_else=()):
+        test = self.expr(node.test)
+        cond = self.truth(test, node.test)
+        then_stmts = statements(node.body) + list(extra_then)
+        else_stmts = else_statements(node) + list(extra_else)
+        if isinstance(cond, Static):
+            self.block(then_stmts if cond.value else else_stmts)
+            return
+        self.branch(cond, lambda: self.block(then_stmts) or [], lambda: self.block(else_stmts) or [], node)
+
+    def if_values(self, cond, then_fn, else_fn, node):
+        return self.branch(cond, then_fn, else_fn, node)[0]
+
+    def branch(self, cond, then_fn, else_fn, node):
+        """Build an `if` op: each fn runs in its own region on a copy of the
+        environment and returns extra values to yield; variables either branch
+        changed become results. Returns the merged extra values."""
+        if isinstance(cond, Static):
+            return (then_fn if cond.value else else_fn)()
+        loc = self.loc(node)
+        before = self.env
+        blocks, envs, extras = [Block(), Block()], [], []
+        for blk, fn in zip(blocks, (then_fn, else_fn)):
+            self.env = dict(before)
+            with self.b.at(blk):
+                extras.append(fn())
+            envs.append(self.env)
+        merged = dict(before)
+        slots = []          # (name or None, [then value, else value])
+        for n in dict.fromkeys(list(envs[0]) + list(envs[1])):
+            vals = [e.get(n, _MISSING) for e in envs]
+            if all(v is before.get(n, _MISSING) for v in vals):
+                continue
+            if _MISSING in vals:
+                if n in FLAGS:
+                    vals = [Static(False) if v is _MISSING else v for v in vals]
+                elif n != "#ret":
+                    merged[n] = Undefined(f"'{n}' is assigned on only one branch of the if at line {loc[1]}")
+                    continue
+            undefined = [v for v in vals if isinstance(v, Undefined)]
+            if undefined:
+                merged[n] = undefined[0]
+                continue
+            if all(isinstance(v, Static) for v in vals) and static_equal(*vals):
+                merged[n] = vals[0]
+                continue
+            slots.append((n, vals))
+        slots += [(None, [a, b]) for a, b in zip(*extras)]
+        yields, types, names = [[], []], [], []
+        for n, vals in slots:
+            mats = [None, None]
+            for j in (0, 1):
+                if vals[j] is not _MISSING:
+                    with self.b.at(blocks[j]), self.b.located(loc):
+                        mats[j] = self.val(vals[j])
+            for j in (0, 1):     # a return value missing on one side: zeros of its type
+                if mats[j] is None:
+                    with self.b.at(blocks[j]), self.b.located(loc):
+                        mats[j] = self.b.zeros(mats[1 - j].type)
+            t = unify(mats[0].type, mats[1].type)
+            if t is None:
+                why = f"on one branch of the if at line {loc[1]} and {mats[1].type} on the other"
+                if n is None:
+                    self.fail(f"the branches give values of different types: {mats[0].type} {why}", node)
+                merged[n] = Undefined(f"'{n}' has type {mats[0].type} {why}")
+                continue
+            for j in (0, 1):
+                with self.b.at(blocks[j]), self.b.located(loc):
+                    yields[j].append(self.convert(mats[j], t))
+            types.append(t)
+            names.append(n)
+        for j in (0, 1):
+            with self.b.at(blocks[j]), self.b.located(loc):
+                self.b.yield_(yields[j])
+        op = self.b.add(Op("if", [self.val(cond)], types, regions=blocks, loc=loc,
+                           hints=[HINTS.get(n, n) for n in names]))
+        out = []
+        for n, r, ys in zip(names, op.results, zip(*yields)):
+            if all(self.ctx.root(y) in self.ctx.fresh for y in ys):
+                self.ctx.fresh.add(id(r))
+            if n is None:
+                out.append(r)
+            else:
+                merged[n] = r
+        self.env = merged
+        return out
+
+    # ---- loops -------------------------------------------------------------
+    def stmt_For(self, node):
+        if node.orelse is not None:
+            self.fail("for ... else is not supported", node)
+        if node.asynchronous is not None:
+            self.fail("async for is not supported", node)
+        body = statements(node.body)
+        it = self.iteration(node.iter)
+        if isinstance(it, list):
+            self._unroll(node, body, it)
+        elif contains(body, (cst.Break,), True) or contains(body, (cst.Return,), False):
+            self._while_loop(node, body, it)
+        else:
+            self._for_loop(node, body, it)
+
+    def stmt_While(self, node):
+        if node.orelse is not None:
+            self.fail("while ... else is not supported", node)
+        self._while_loop(node, statements(node.body), None)
+
+    def iteration(self, node):
+        """What `for ... in node` iterates: an _Iteration, or a list of items to unroll."""
+        if isinstance(node, cst.Call):
+            fn = self.expr(node.func)
+            if isinstance(fn, Static) and fn.value in (range, enumerate, zip):
+                args = [a for a in node.args]
+                if any(a.star for a in args):
+                    self.fail("starred arguments are not supported here", node)
+                pos = [a.value for a in args if a.keyword is None]
+                kw = {a.keyword.value: a.value for a in args if a.keyword is not None}
+                if fn.value is range:
+                    return self._range(node, [self.expr(a) for a in pos], kw)
+                if fn.value is enumerate:
+                    return self._enumerate(node, pos, kw)
+                return self._zip(node, pos, kw)
+        x = self.expr(node)
+        return self._iterate_value(x, node)
+
+    def _iterate_value(self, x, node):
+        if isinstance(x, PyTuple):
+            return list(x.items)
+        if isinstance(x, Static):
+            if isinstance(x.value, (tuple, list)):
+                return [Static(v) for v in x.value]
+            if isinstance(x.value, range):
+                r = x.value
+                return self._range(node, [Static(r.start), Static(r.stop), Static(r.step)], {})
+            if not isinstance(x.value, np.ndarray):
+                self.fail(f"cannot iterate over {_static_name(x.value)}", node)
+        v = self.val(x)
+        if v.type.is_tuple:
+            return list(self.b.untuple(v))
+        if not v.type.is_array or not v.type.shape:
+            self.fail(f"cannot iterate over a value of type {v.type}", node)
+
+        def item(k):
+            self.node = node
+            return self.prim("getitem", v, k, idx=_dyn0())
+        return _Iteration(Static(0), Static(v.type.shape[0]), Static(1), item, v.type.shape[0])
+
+    def _range(self, node, args, kw):
+        if kw or not 1 <= len(args) <= 3:
+            self.fail("range() takes 1 to 3 positional arguments", node)
+        if len(args) == 1:
+            args = [Static(0)] + args
+        if len(args) == 2:
+            args = args + [Static(1)]
+        for a in args:
+            t = self.type_of(a)
+            if not (t.is_scalar or t.is_array and t.shape == ()) or t.dtype.kind not in "iub":
+                self.fail(f"range() needs integers, got {t}", node)
+        start, stop, step = args
+        if isinstance(step, Static) and step.value == 0:
+            self.fail("range() step must not be zero", node)
+        length = None
+        if all(isinstance(a, Static) for a in args):
+            length = len(range(start.value, stop.value, step.value))
+        return _Iteration(start, stop, step, lambda k: k, length, plain=True)
+
+    def _counted(self, node, x):
+        """An iterable inside enumerate/zip as (length, item(k)) over k = 0, 1, ..."""
+        it = self.iteration(x)
+        if isinstance(it, list) or it.length is None:
+            self.fail("enumerate/zip need iterables of a length known at compile time", node)
+        if isinstance(it.start, Static) and isinstance(it.step, Static) and (it.start.value, it.step.value) == (0, 1):
+            return it.length, it.item
+
+        def item(k):
+            self.node = node
+            return it.item(self.binop("add", it.start, self.binop("mul", k, it.step)))
+        return it.length, item
+
+    def _enumerate(self, node, pos, kw):
+        if len(pos) != 1 or set(kw) - {"start"}:
+            self.fail("enumerate() takes one iterable (and start=)", node)
+        n, inner = self._counted(node, pos[0])
+        start = self.expr(kw["start"]) if "start" in kw else Static(0)
+
+        def item(k):
+            self.node = node
+            idx = k if isinstance(start, Static) and start.value == 0 else self.binop("add", k, start)
+            return PyTuple([idx, inner(k)])
+        return _Iteration(Static(0), Static(n), Static(1), item, n)
+
+    def _zip(self, node, pos, kw):
+        if kw or not pos:
+            self.fail("zip() takes one or more iterables", node)
+        parts = [self._counted(node, p) for p in pos]
+        n = min(p[0] for p in parts)
+        return _Iteration(Static(0), Static(n), Static(1), lambda k: PyTuple([f(k) for _, f in parts]), n)
+
+    def _unroll(self, node, body, items):
+        if contains(body, (cst.Break, cst.Continue), True) or contains(body, (cst.Return,), False):
+            self.fail("break/continue/return in a loop over a tuple is not supported", node)
+        for item in items:
+            self.assign(node.target, item, node)
+            self.block(body)
+
+    def _loop_names(self, body, node):
+        targets = target_names(node.target, []) if isinstance(node, cst.For) else []
+        assigned = [n for n in assigned_names(body) if n not in targets]
+        carried = [n for n in assigned if n in self.env and not isinstance(self.env[n], Undefined)]
+        return carried, assigned + targets
+
+    def _after_loop(self, before, names, results, assigned, node, saved_flags):
+        self.env = before
+        for n, r in zip(names, results):
+            self.env[n] = r
+        line = self.loc(node)[1]
+        for n in assigned:
+            if n in names:
+                continue
+            self.env[n] = Undefined(f"'{n}' is set inside the loop at line {line}; using it after the loop is "
+                                    "not supported (assign it before the loop to carry it out)")
+        for f in ("#broke", "#cont", "#k"):
+            self.env.pop(f, None)
+        self.env.update(saved_flags)
+
+    def _enter_loop(self):
+        saved = {f: self.env.pop(f) for f in ("#broke", "#cont") if f in self.env}
+        return dict(self.env), saved
+
+    def _for_loop(self, node, body, it):
+        loc = self.loc(node)
+        self.b.loc = loc
+        before, saved = self._enter_loop()
+        names, local = self._loop_names(body, node)
+        bounds = [self.val(x) for x in (it.start, it.stop, it.step)]
+        inits = [self.val(before[n]) for n in names]
+        iv_hint = node.target.value if isinstance(node.target, cst.Name) and it.plain else "i"
+
+        def attempt(names, inits):
+            types = [v.type for v in inits]
+            blk = Block([I64] + types, hints=[iv_hint] + [HINTS.get(n, n) for n in names])
+            self._enter_body(before, names, blk.args[1:], inits)
+            with self.b.at(blk):
+                self.assign(node.target, it.item(blk.args[0]), node)
+                self.env["#cont"] = Static(False)
+                self.block(body)
+            return blk, [blk]
+
+        blk, names, inits, types = self._fixpoint(node, names, inits, attempt, it.length is not None and it.length > 0)
+        op = self.b.add(Op("for", bounds + inits, types, regions=[blk], loc=loc, hints=[HINTS.get(n, n) for n in names]))
+        self._mark_carried_fresh(op.results, inits)
+        self._after_loop(before, names, op.results, local, node, saved)
+
+    def _enter_body(self, before, names, args, inits):
+        self.env = dict(before)
+        for n, a, i in zip(names, args, inits):
+            self.env[n] = a
+        self._mark_carried_fresh(args, inits)
+
+    def _mark_carried_fresh(self, values, inits):
+        for v, i in zip(values, inits):
+            if self.ctx.root(i) in self.ctx.fresh:
+                self.ctx.fresh.add(id(v))
+
+    def _fixpoint(self, node, names, inits, attempt, runs_once):
+        """Convert a loop body until the types of the carried variables settle.
+
+        attempt(names, inits) builds the regions for those carried variables and returns
+        (region that yields, all regions); the variables' values at the end of
+        the body are read from the environment it leaves. A variable whose
+        type changes is converted before the loop (weak -> strong scalar,
+        int -> float, scalar -> array when the loop surely runs)."""
+        names, inits = list(names), list(inits)
+        loc = self.loc(node)
+        for _ in range(6):
+            types = [v.type for v in inits]
+            yblock, regions = attempt(names, inits)
+            self.env.pop("#cont", None)
+            with self.b.at(yblock), self.b.located(loc):
+                ends = []
+                for n in names:
+                    v = self.env.get(n, _MISSING)
+                    if v is _MISSING or isinstance(v, Undefined):
+                        self.fail(v.reason if isinstance(v, Undefined) else f"'{n}' is undefined at the end of the loop body", node)
+                    ends.append(self.val(v))
+            new = [n for n in ("#returned", "#ret") if n in self.env and n not in names]
+            retry = False
+            for k in reversed(range(len(names))):
+                t = unify(types[k], ends[k].type, runs_once)
+                if t is None:
+                    args = yblock.args[-len(names):] if names else []
+                    counts = {}
+                    for r in regions:
+                        counts.update(use_counts(r))
+                    if not counts.get(id(args[k])):
+                        # reassigned before being read: local to each iteration
+                        names.pop(k), inits.pop(k)
+                        retry = True
+                        continue
+                    self.fail(f"'{names[k]}' changes type in the loop: {types[k]} before it, {ends[k].type} after an "
+                              "iteration (give it its final type before the loop)", node)
+                if t != types[k]:
+                    with self.b.located(loc):
+                        inits[k] = self.convert(inits[k], t)
+                    retry = True
+            for n in new:
+                with self.b.located(loc):
+                    v = self.val(self.env[n])
+                    inits.append(self.b.const(False) if n == "#returned" else self.b.zeros(v.type))
+                names.append(n)
+                retry = True
+            if retry:
+                continue
+            with self.b.at(yblock), self.b.located(loc):
+                self.b.yield_([self.convert(e, t) for e, t in zip(ends, types)])
+            return yblock if len(regions) == 1 else regions, names, inits, types
+        self.fail("the types of the loop's variables do not settle", node)
+
+    def _while_loop(self, node, body, it):
+        """A `while` op: a user while loop, or a for loop containing break/return."""
+        loc = self.loc(node)
+        self.b.loc = loc
+        before, saved = self._enter_loop()
+        names, local = self._loop_names(body, node)
+        inits = [self.val(before[n]) for n in names]
+        flags = []
+        if contains(body, (cst.Break,), True):
+            flags.append("#broke")
+        if contains(body, (cst.Return,), False):
+            flags += [f for f in ("#returned", "#ret") if f in before]
+            if "#returned" not in flags:
+                flags.append("#returned")
+        for f in flags:
+            names.append(f)
+            inits.append(self.val(before.get(f, Static(False))))
+        if it is not None:
+            if not isinstance(it.step, Static):
+                self.fail("a for loop with break or return needs a range() step known at compile time", node)
+            names.insert(0, "#k")
+            inits.insert(0, self.val(it.start))
+            stop = self.val(it.stop)
+
+        counter = node.target.value if it is not None and it.plain and isinstance(node.target, cst.Name) else "k"
+        hint = lambda n: counter if n == "#k" else HINTS.get(n, n)   # noqa: E731
+
+        def attempt(names, inits):
+            types = [v.type for v in inits]
+            hints = [hint(n) for n in names]
+            cond, blk = Block(types, hints), Block(types, hints)
+            # the condition: not (broke or returned) and (the user's test, or k < stop)
+            self._enter_body(before, names, cond.args, inits)
+            with self.b.at(cond), self.b.located(loc):
+                self.node = node
+                stop_flags = [self.env[f] for f in ("#broke", "#returned") if f in names]
+                exit_ = stop_flags[0] if stop_flags else None
+                for f in stop_flags[1:]:
+                    exit_ = self.prim("logical_or", exit_, f)
+                if it is not None:
+                    test = self.prim("lt" if it.step.value > 0 else "gt", self.env["#k"], stop)
+                    c = test if exit_ is None else self.prim("logical_and", self.prim("logical_not", exit_), test)
+                elif exit_ is None:
+                    c = self.truth(self.expr(node.test), node.test)
+                else:
+                    c = self.if_values(exit_, lambda: [Static(False)],
+                                       lambda: [self.truth(self.expr(node.test), node.test)], node.test)
+                if isinstance(c, Static):
+                    if c.value:
+                        self.fail("while True loops are supported only with a condition that can become false "
+                                  "(use a flag or a condition)", node)
+                    c = self.b.const(False)
+                self.b.condition(self.val(c))
+            self._enter_body(before, names, blk.args, inits)
+            with self.b.at(blk), self.b.located(loc):
+                if it is not None:
+                    k = self.env["#k"]
+                    self.node = node
+                    self.bind("#k", self.prim("add", k, it.step, hint=counter))
+                    self.assign(node.target, it.item(k), node)
+                self.env["#cont"] = Static(False)
+                self.block(body)
+            return blk, [cond, blk]
+
+        regions, names, inits, types = self._fixpoint(node, names, inits, attempt, False)
+        op = self.b.add(Op("while", inits, types, regions=regions, loc=loc, hints=[hint(n) for n in names]))
+        self._mark_carried_fresh(op.results, inits)
+        self._after_loop(before, names, op.results, local, node, saved)
+
+
+def _augop(op):
+    from .expressions import _AUGOPS
+    return _AUGOPS[type(op)]
+
+
+def _dyn0():
+    from ..ops import Dyn
+    return Dyn(0)
+
+
+_cache = {}
+
+
+def compile_function(fn, arg_types):
+    """The IR of `fn` specialised on `arg_types` (a list by position, or a dict
+    by name, of IR types; parameters left out take their default as a
+    constant). Cached per (function, types). Raises UnsupportedSyntax."""
+    key = (fn, tuple(arg_types.items()) if isinstance(arg_types, dict) else tuple(arg_types))
+    hit = _cache.get(key)
+    if hit is None:
+        hit = Frontend().compile(fn, arg_types)
+        _cache[key] = hit
+    return hit
+
+
+def compile_for_args(fn, *args, **kwargs):
+    """The IR of `fn` specialised on the types of these run-time arguments."""
+    sig = inspect.signature(fn)
+    bound = sig.bind(*args, **kwargs)
+    return compile_function(fn, {k: type_of_value(v) for k, v in bound.arguments.items()})

@@ -1,0 +1,56 @@
+"""What the front end's expressions evaluate to, before they become IR values.
+
+- `Value` (ir.py): a run-time value in the IR.
+- `Static`: a Python object known at compile time (literals, shapes, modules,
+  functions, constant arrays). Operations on statics run in Python at compile
+  time; a static becomes an IR constant only when a run-time op needs it.
+- `PyTuple`: a tuple or list display whose items are any of these (so
+  `a, b = b, a` or returning a tuple from an inlined helper costs no op).
+- `BoundMethod`: `x.sum` before it is called.
+- `Undefined`: a variable that has no value on some path; using it raises
+  UnsupportedSyntax with the stored reason.
+"""
+from __future__ import annotations
+
+
+class Static:
+    __slots__ = ("value", "fresh")
+
+    def __init__(self, value, fresh=False):
+        self.value = value
+        self.fresh = fresh       # a new array made in this function (may be assigned into)
+
+    def __repr__(self):
+        return f"Static({self.value!r})"
+
+
+class PyTuple:
+    __slots__ = ("items", "is_list")
+
+    def __init__(self, items, is_list=False):
+        self.items = list(items)
+        self.is_list = is_list
+
+
+class BoundMethod:
+    __slots__ = ("obj", "name")
+
+    def __init__(self, obj, name):
+        self.obj, self.name = obj, name
+
+
+class Undefined:
+    __slots__ = ("reason",)
+
+    def __init__(self, reason):
+        self.reason = reason
+
+
+def static_equal(a, b):
+    """Whether two statics are the same compile-time value (scalars by value, objects by identity)."""
+    x, y = a.value, b.value
+    if x is y:
+        return True
+    if type(x) in (int, float, bool) and type(y) is type(x):
+        return x == y
+    return False
