@@ -1,0 +1,90 @@
+"""`adc ir`: print the IR of a function, optionally after passes and with activity."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+from .cli import CLIError, command
+
+
+def load_function(target):
+    """'path/to/file.py::func' -> the function object (CLIError when it cannot be found)."""
+    path, sep, name = target.rpartition("::")
+    if not sep or not path or not name:
+        raise CLIError(f"expected path/to/file.py::function, got {target!r}")
+    if not os.path.isfile(path):
+        raise CLIError(f"no such file: {path}")
+    mod_name = "_adc_user_" + os.path.splitext(os.path.basename(path))[0]
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        raise CLIError(f"cannot import {path}: {type(e).__name__}: {e}") from None
+    fn = getattr(module, name, None)
+    if fn is None or not callable(fn):
+        raise CLIError(f"no function {name!r} in {path}")
+    return fn
+
+
+def parse_arg_specs(specs, fn):
+    """['x=f64[3]', 'n=i64'] -> {name: IR type}, checked against fn's parameters."""
+    import inspect
+
+    from .compiler.types import parse_type
+    params = inspect.signature(fn).parameters
+    out = {}
+    for spec in specs or ():
+        name, eq, text = spec.partition("=")
+        name = name.strip()
+        if not eq or not name:
+            raise CLIError(f"bad --arg {spec!r}: expected NAME=TYPE, e.g. x=f64[3] or n=i64")
+        if name not in params:
+            raise CLIError(f"bad --arg {spec!r}: {fn.__name__}() has no parameter {name!r}")
+        try:
+            out[name] = parse_type(text)
+        except ValueError:
+            raise CLIError(f"bad --arg {spec!r}: types are f64, i64, bool, f32[3,4], (f64, i64), "
+                           "none, opaque (array shapes must be given in full)") from None
+    missing = [p for p, v in params.items() if p not in out and v.default is inspect.Parameter.empty]
+    if missing:
+        raise CLIError(f"missing --arg for parameter {missing[0]!r} (e.g. --arg {missing[0]}=f64[3])")
+    return out
+
+
+def _add_arguments(p):
+    from .compiler.passes import PIPELINE
+    p.add_argument("target", metavar="FILE::FUNC", help="the function, as path/to/file.py::name")
+    p.add_argument("--arg", action="append", default=[], metavar="NAME=TYPE",
+                   help="type of a parameter: f64, i64, bool (Python scalars), f64[3,4], f32[] (arrays), "
+                        "(f64, f64[2]) (tuples); repeat for each parameter without a default")
+    p.add_argument("--after", choices=[n for n, _ in PIPELINE], metavar="PASS",
+                   help="print after running the passes up to PASS: " + ", ".join(n for n, _ in PIPELINE))
+    p.add_argument("--wrt", action="append", default=[], metavar="NAME",
+                   help="mark the values active for derivatives with respect to these parameters")
+
+
+def run(args):
+    from .compiler import UnsupportedSyntax, activity, compile_function, optimize, print_function
+    fn = load_function(args.target)
+    types = parse_arg_specs(args.arg, fn)
+    try:
+        ir = compile_function(fn, types)
+    except UnsupportedSyntax as e:
+        raise CLIError(str(e)) from None
+    if args.after:
+        ir = optimize(ir, until=args.after)
+    if args.wrt:
+        names = [w for spec in args.wrt for w in spec.split(",") if w]
+        bad = [w for w in names if w not in types]
+        if bad:
+            raise CLIError(f"--wrt {bad[0]!r} is not a parameter given with --arg")
+        ir = activity(ir, names)
+    sys.stdout.write(print_function(ir))
+    return 0
+
+
+run.add_arguments = _add_arguments
+command("ir", "Print a function's typed SSA IR (optionally after passes, with activity).")(run)

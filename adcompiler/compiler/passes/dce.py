@@ -1,0 +1,79 @@
+"""Dead-code elimination: ops whose results are never used (every op is pure),
+results of `if` nobody reads, and loop-carried values that feed nothing but
+themselves."""
+from __future__ import annotations
+
+from ..ir import clone, walk
+
+
+def dce(fn):
+    fn = clone(fn)
+    _block(fn.body)
+    return fn
+
+
+def _block(block):
+    term = block.ops[-1]
+    live = {id(v) for v in term.operands}
+    kept = [term]
+    for op in reversed(block.ops[:-1]):
+        if op.regions:
+            _prune_region_op(op, live)
+            if not op.results:
+                continue
+        elif not any(id(r) in live for r in op.results):
+            continue
+        kept.append(op)
+        live.update(id(v) for v in op.operands)
+        for r in op.regions:
+            for inner in walk(r):
+                live.update(id(v) for v in inner.operands)
+    kept.reverse()
+    block.ops[:] = kept
+
+
+def _prune_region_op(op, live):
+    keep = [k for k, r in enumerate(op.results) if id(r) in live]
+    if op.name in ("for", "while"):
+        keep = _live_carried(op, set(keep))
+    n_lead = 3 if op.name == "for" else 0       # for: start, stop, step
+    arg_lead = 1 if op.name == "for" else 0     # for: the induction variable
+    op.results = [op.results[k] for k in keep]
+    if op.name != "if":
+        op.operands = op.operands[:n_lead] + [op.operands[n_lead + k] for k in keep]
+        for r in op.regions:
+            r.args = r.args[:arg_lead] + [r.args[arg_lead + k] for k in keep]
+    for r in op.regions:
+        term = r.ops[-1]
+        if term.name == "yield":
+            term.operands = [term.operands[k] for k in keep]
+        _block(r)
+
+
+def _live_carried(op, keep):
+    """Carried indices needed: those whose result is used, and those the body
+    (or the while condition) needs to compute them."""
+    lead = 1 if op.name == "for" else 0
+    while True:
+        needed = set()
+        for r in op.regions:
+            term = r.ops[-1]
+            roots = term.operands if term.name == "condition" else [term.operands[k] for k in keep]
+            needed |= _needed(r, {id(v) for v in roots})
+        grown = keep | {k for k in range(len(op.results))
+                        if any(id(r.args[lead + k]) in needed for r in op.regions)}
+        if grown == keep:
+            return sorted(keep)
+        keep = grown
+
+
+def _needed(block, roots):
+    """Ids of values needed in `block` to compute `roots` (conservative for nested regions)."""
+    need = set(roots)
+    for op in reversed(block.ops[:-1]):
+        if any(id(r) in need for r in op.results):
+            need.update(id(v) for v in op.operands)
+            for r in op.regions:
+                for inner in walk(r):
+                    need.update(id(v) for v in inner.operands)
+    return need

@@ -1,0 +1,354 @@
+"""Reverse-mode transform on the structured IR.
+
+`reverse(fn, wrt)` returns a new IR function with the same parameters that
+returns `(value, d value/d wrt_0, ...)`. It has two sweeps:
+
+- forward sweep: a copy of `fn`'s body in which every `for`/`while` iteration
+  pushes the loop-carried values it starts from onto a tape (`tape_push`);
+- reverse sweep: the ops again, last to first; for each primitive call the
+  table's VJP rules are called with IR values, and the builder turns what they
+  compute into ops — no derivative formula lives here. A region (branch or
+  loop body) is reversed by recomputing its ops from its inputs (popped from
+  the tape for loops) and sweeping those backwards. Adjoints of values from
+  outside a region come out of it as results (loop-carried in reverse loops).
+
+Only active values (depending on a wrt parameter and reaching the output) get
+adjoints. The result is IR again, so passes and backends apply to it.
+"""
+from __future__ import annotations
+
+from .. import ops
+from .builder import Builder
+from .ir import Block, Function, Op, Value, walk
+from .types import ScalarType, TupleType
+
+__all__ = ["reverse", "TAPE"]
+
+class _TapeType(TupleType):
+    """The type of a tape: an opaque stack of tuples of values."""
+
+    def __init__(self):
+        super().__init__(())
+
+    def __str__(self):
+        return "tape"
+
+    def __eq__(self, o):
+        return isinstance(o, _TapeType)
+
+    def __hash__(self):
+        return hash("tape")
+
+
+TAPE = _TapeType()
+_I64 = ScalarType("int64")
+
+
+# ---- activity ------------------------------------------------------------------
+
+def _varied(fn, wrt):
+    """ids of values that depend on a wrt parameter (fixed point through loop-carried values)."""
+    varied = {id(fn.params[i]) for i in wrt}
+
+    def visit(block):
+        changed = False
+        for op in block.ops:
+            if op.name == "for":
+                body = op.regions[0]
+                carried_in = op.operands[3:]
+                while True:
+                    for a, init, y in zip(body.args[1:], carried_in, body.ops[-1].operands):
+                        if (id(init) in varied or id(y) in varied) and id(a) not in varied:
+                            varied.add(id(a))
+                            changed = True
+                    if not visit(body):
+                        break
+                    changed = True
+                for r, a in zip(op.results, body.args[1:]):
+                    if id(a) in varied and id(r) not in varied:
+                        varied.add(id(r))
+                        changed = True
+            elif op.name == "while":
+                cond, body = op.regions
+                while True:
+                    grew = False
+                    for k, init in enumerate(op.operands):
+                        y = body.ops[-1].operands[k]
+                        if id(init) in varied or id(y) in varied:
+                            for v in (cond.args[k], body.args[k], op.results[k]):
+                                if id(v) not in varied:
+                                    varied.add(id(v))
+                                    grew = changed = True
+                    if not (visit(body) or grew):
+                        break
+                visit(cond)
+            elif op.name == "if":
+                for r in op.regions:
+                    visit(r)
+                for k, res in enumerate(op.results):
+                    if any(id(r.ops[-1].operands[k]) in varied for r in op.regions) and id(res) not in varied:
+                        varied.add(id(res))
+                        changed = True
+            elif op.is_prim and not op.prim.differentiable:
+                continue
+            elif op.name not in ("yield", "condition", "return", "const", "full"):
+                if any(id(v) in varied for v in op.operands):
+                    for r in op.results:
+                        if id(r) not in varied:
+                            varied.add(id(r))
+                            changed = True
+        return changed
+
+    visit(fn.body)
+    return varied
+
+
+def _free_values(block):
+    """Values used in `block` (and nested regions) but defined outside it, in first-use order."""
+    defined = set()
+    free = {}
+    for op in walk(block):
+        for r in op.regions:
+            defined.update(id(a) for a in r.args)
+        for v in op.operands:
+            if id(v) not in defined:
+                free.setdefault(id(v), v)
+        defined.update(id(r) for r in op.results)
+    defined.update(id(a) for a in block.args)
+    return [v for k, v in free.items() if k not in defined]
+
+
+# ---- the transform ---------------------------------------------------------------
+
+class _Reverser:
+    def __init__(self, fn, wrt):
+        self.fn = fn
+        self.wrt = wrt
+        self.varied = _varied(fn, wrt)
+        self.b = Builder(loc=fn.loc)
+
+    def active(self, v):
+        return id(v) in self.varied and _differentiable_type(v.type)
+
+    # -- cloning with tapes ---------------------------------------------------
+    def clone_block(self, src, dst, env, tape_loops):
+        """Copy the ops of `src` into `dst`, renaming through `env` (old id -> new Value).
+        With `tape_loops`, loops push their carried values each iteration."""
+        with self.b.at(dst):
+            for op in src.ops:
+                self.clone_op(op, env, tape_loops)
+
+    def clone_op(self, op, env, tape_loops):
+        new_operands = [env.get(id(v), v) for v in op.operands]
+        new = Op(op.name, new_operands, [r.type for r in op.results], op.attrs, (), op.loc,
+                 [r.hint for r in op.results])
+        for r_old, r_new in zip(op.results, new.results):
+            env[id(r_old)] = r_new
+        for region in op.regions:
+            blk = Block([a.type for a in region.args], [a.hint for a in region.args])
+            for a_old, a_new in zip(region.args, blk.args):
+                env[id(a_old)] = a_new
+            new.regions.append(blk)
+        if tape_loops and op.name in ("for", "while") and self._loop_is_active(op):
+            tape = self.b.add(Op("tape_new", (), [TAPE], loc=op.loc, hints=["tape"])).result
+            env[("tape", id(op))] = tape
+            body_new = new.regions[-1]
+            with self.b.at(body_new):
+                self.b.add(Op("tape_push", [tape] + list(body_new.args), (), loc=op.loc))
+        for region, blk in zip(op.regions, new.regions):
+            # nested loops get their tapes when the reverse sweep recomputes this region
+            self.clone_block(region, blk, env, tape_loops=False)
+        self.b.add(new)
+        return new
+
+    def _loop_is_active(self, op):
+        return any(self.active(r) for r in op.results) or any(
+            self.active(v) for v in _free_values(op.regions[-1]))
+
+    # -- adjoint bookkeeping ------------------------------------------------------
+    @staticmethod
+    def accumulate(adj, v, g):
+        if g is None:
+            return
+        old = adj.get(id(v))
+        if old is None:
+            adj[id(v)] = g
+        elif isinstance(old, list):
+            adj[id(v)] = [a if c is None else c if a is None else ops.add(a, c) for a, c in zip(old, g)]
+        else:
+            adj[id(v)] = ops.add(old, g)
+
+    def materialize(self, g, type_):
+        """An adjoint as an IR value of `type_` (zeros where there is none)."""
+        if isinstance(g, list):
+            return self.b.tuple([self.materialize(e, t) for e, t in zip(g, type_.elems)])
+        if g is None:
+            return self.b.zeros(type_)
+        return g
+
+    # -- the reverse sweep -----------------------------------------------------------
+    def sweep(self, block, adj, env):
+        """Emit the adjoint of `block`'s ops (already computed, values renamed by `env`)."""
+        for op in reversed(block.ops):
+            if op.name in ("yield", "condition", "return", "const", "full"):
+                continue
+            with self.b.located(op.loc):
+                if op.is_prim:
+                    self.sweep_prim(op, adj, env)
+                elif op.name == "tuple":
+                    g = adj.get(id(op.result))
+                    if g is not None:
+                        gs = g if isinstance(g, list) else self.b.untuple(g)
+                        for v, gv in zip(op.operands, gs):
+                            if self.active(v):
+                                self.accumulate(adj, v, gv)
+                elif op.name == "untuple":
+                    gs = [adj.get(id(r)) for r in op.results]
+                    if any(g is not None for g in gs) and self.active(op.operands[0]):
+                        self.accumulate(adj, op.operands[0], gs)
+                elif op.name == "if":
+                    self.sweep_if(op, adj, env)
+                elif op.name in ("for", "while"):
+                    self.sweep_loop(op, adj, env)
+
+    def sweep_prim(self, op, adj, env):
+        g = adj.get(id(op.result))
+        if g is None or not op.prim.differentiable:
+            return
+        args = [env.get(id(v), v) for v in op.operands]
+        out = env.get(id(op.result), op.result)
+        for i, v in enumerate(op.operands):
+            if not self.active(v):
+                continue
+            rule = op.prim.vjp_rule(i)
+            if rule is None:
+                continue
+            self.accumulate(adj, v, rule(g, *args, out, **op.attrs))
+
+    def _region_reverse(self, region, seeds, free, adj_in_region_args, env, popped=None):
+        """Recompute `region` into the current block, sweep it backwards from `seeds`
+        (yield position -> adjoint), and return adjoints of `free` values and of the
+        region's arguments."""
+        renv = dict(env)
+        if popped is not None:
+            for a, p in zip(region.args, popped):
+                renv[id(a)] = p
+        self.clone_block(_without_terminator(region), self.b.block, renv, tape_loops=True)
+        radj = {}
+        for (k, g) in seeds:
+            y = region.ops[-1].operands[k]
+            if g is not None and self.active(y):
+                self.accumulate(radj, y, g)
+        self.sweep(_without_terminator(region), radj, renv)
+        return [radj.get(id(v)) for v in free], [radj.get(id(a)) for a in adj_in_region_args]
+
+    def sweep_if(self, op, adj, env):
+        gs = [adj.get(id(r)) for r in op.results]
+        if all(g is None for g in gs):
+            return
+        free = [v for v in _free_values_regions(op) if self.active(v)]
+        if not free:
+            return
+        types = [v.type for v in free]
+        cond = env.get(id(op.operands[0]), op.operands[0])
+        new = Op("if", [cond], types, loc=op.loc, hints=[_adj_hint(v) for v in free])
+        for region in op.regions:
+            blk = Block()
+            new.regions.append(blk)
+            with self.b.at(blk):
+                gfree, _ = self._region_reverse(region, list(enumerate(gs)), free, [], env)
+                self.b.yield_([self.materialize(g, t) for g, t in zip(gfree, types)])
+        self.b.add(new)
+        for v, r in zip(free, new.results):
+            self.accumulate(adj, v, r)
+
+    def sweep_loop(self, op, adj, env):
+        tape = env.get(("tape", id(op)))
+        if tape is None:
+            return
+        body = op.regions[-1]
+        is_for = op.name == "for"
+        carried_args = body.args[1:] if is_for else body.args
+        inits = op.operands[3:] if is_for else op.operands
+        free = [v for v in _free_values(body) if self.active(v)]
+        c_types = [a.type for a in carried_args]
+        f_types = [v.type for v in free]
+        g_res = [self.materialize(adj.get(id(r)) if self.active(r) else None, t)
+                 for r, t in zip(op.results, c_types)]
+        g_free = [self.b.zeros(t) for t in f_types]
+        n = self.b.add(Op("tape_len", [tape], [_I64], loc=op.loc, hints=["n"])).result
+        zero, one = self.b.const(0), self.b.const(1)
+        rloop = Op("for", [zero, n, one] + g_res + g_free, c_types + f_types, loc=op.loc,
+                   hints=[_adj_hint(a) for a in carried_args] + [_adj_hint(v) for v in free])
+        blk = Block([_I64] + c_types + f_types, ["_k"] + [_adj_hint(a) for a in carried_args] +
+                    [_adj_hint(v) for v in free])
+        rloop.regions.append(blk)
+        with self.b.at(blk):
+            popped = self.b.add(Op("tape_pop", [tape], [a.type for a in body.args], loc=op.loc,
+                                   hints=[a.hint for a in body.args])).results
+            seeds = list(enumerate(blk.args[1:1 + len(c_types)]))
+            gfree, gargs = self._region_reverse(body, seeds, free, carried_args, env, popped)
+            acc_free = [a if g is None else ops.add(a, g) for a, g in zip(blk.args[1 + len(c_types):], gfree)]
+            self.b.yield_([self.materialize(g, t) for g, t in zip(gargs, c_types)] + acc_free)
+        self.b.add(rloop)
+        for init, r in zip(inits, rloop.results[:len(c_types)]):
+            if self.active(init):
+                self.accumulate(adj, init, r)
+        for v, r in zip(free, rloop.results[len(c_types):]):
+            self.accumulate(adj, v, r)
+
+    # -- driver --------------------------------------------------------------------------
+    def run(self):
+        fn = self.fn
+        params = [Value(p.type, p.hint) for p in fn.params]
+        env = {id(p): q for p, q in zip(fn.params, params)}
+        body = Block()
+        self.b.block = body
+        with self.b:
+            self.clone_block(_without_terminator(fn.body), body, env, tape_loops=True)
+            out_old = fn.return_op.operands[0]
+            out = env.get(id(out_old), out_old)
+            adj = {}
+            if self.active(out_old):
+                with self.b.located(fn.return_op.loc):
+                    adj[id(out_old)] = self.b.full(1.0, out.type, hint="d" + (out_old.hint or "out"))
+                self.sweep(_without_terminator(fn.body), adj, env)
+            grads = []
+            for i in self.wrt:
+                p = fn.params[i]
+                g = adj.get(id(p))
+                g = self.materialize(g, p.type)
+                grads.append(g)
+            self.b.return_(self.b.tuple([out] + grads))
+        new = Function(fn.name + "_grad", params, body, fn.loc)
+        return new
+
+
+def _without_terminator(block):
+    blk = Block.__new__(Block)
+    blk.args = block.args
+    blk.ops = block.ops[:-1] if block.terminator is not None else block.ops
+    return blk
+
+
+def _free_values_regions(op):
+    seen = {}
+    for r in op.regions:
+        for v in _free_values(r):
+            seen.setdefault(id(v), v)
+    return list(seen.values())
+
+
+def _adj_hint(v):
+    return "d" + v.hint if v.hint else None
+
+
+def _differentiable_type(t):
+    if t.is_tuple:
+        return any(_differentiable_type(e) for e in t.elems)
+    return (t.is_scalar or t.is_array) and t.dtype.kind == "f"
+
+
+def reverse(fn, wrt):
+    """The adjoint function of `fn` w.r.t. parameter indices `wrt` (see the module docstring)."""
+    return _Reverser(fn, list(wrt)).run()
