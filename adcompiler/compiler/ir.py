@@ -26,7 +26,10 @@ from __future__ import annotations
 
 from .. import ops as _ops
 
-STRUCTURAL = frozenset({"const", "full", "tuple", "untuple", "if", "for", "while", "yield", "condition", "return"})
+STRUCTURAL = frozenset({"const", "full", "tuple", "untuple", "if", "for", "while", "yield", "condition", "return",
+                        "tape_new", "tape_push", "tape_pop", "tape_len"})  # tapes: see reverse.py
+# Ops that act on a tape: never removed, merged or reordered by passes.
+EFFECTS = frozenset({"tape_new", "tape_push", "tape_pop"})
 TERMINATORS = frozenset({"yield", "condition", "return"})
 assert not STRUCTURAL & set(_ops.registry), "a primitive name clashes with a structural op"
 

@@ -164,7 +164,8 @@ class _Parser:
         if opening:
             return self.region_op(kind, rhs, names, types, loc)
         if kind in ("const", "full"):
-            op = Op(kind, (), types, {"value": self.const(rest, types[0])}, loc=loc)
+            value = self.const(rest, types[0]) if kind == "const" else self.literal(rest)
+            op = Op(kind, (), types, {"value": value}, loc=loc)
         else:
             operands, attrs = rest, {}
             brace = rest.find("{")
@@ -182,11 +183,14 @@ class _Parser:
         except (ValueError, SyntaxError) as e:
             self.fail(f"bad attributes {text!r}: {e}")
 
-    def const(self, text, type_):
+    def literal(self, text):
         try:
-            v = parse_literal(text)
+            return parse_literal(text)
         except (ValueError, SyntaxError) as e:
             self.fail(f"bad constant {text!r}: {e}")
+
+    def const(self, text, type_):
+        v = self.literal(text)
         if type_.is_array:
             return np.asarray(v, dtype=type_.dtype).reshape(type_.shape)
         return v

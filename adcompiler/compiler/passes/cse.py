@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import clone, replace_uses
+from ..ir import EFFECTS, clone, replace_uses
 from ...ops import Dyn
 
 
@@ -24,7 +24,7 @@ def _block(block, table, mapping):
         if op.regions:
             for r in op.regions:
                 _block(r, dict(table), mapping)
-        elif op.results:
+        elif op.results and op.name not in EFFECTS:
             key = (op.name, tuple(id(v) for v in op.operands), freeze(op.attrs), tuple(r.type for r in op.results))
             prev = table.get(key)
             if prev is not None:

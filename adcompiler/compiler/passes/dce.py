@@ -3,7 +3,7 @@ results of `if` nobody reads, and loop-carried values that feed nothing but
 themselves."""
 from __future__ import annotations
 
-from ..ir import clone, walk
+from ..ir import EFFECTS, clone, walk
 
 
 def dce(fn):
@@ -21,7 +21,7 @@ def _block(block):
             _prune_region_op(op, live)
             if not op.results:
                 continue
-        elif not any(id(r) in live for r in op.results):
+        elif op.name not in EFFECTS and not any(id(r) in live for r in op.results):
             continue
         kept.append(op)
         live.update(id(v) for v in op.operands)
