@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from .. import ops
-from ..tensor import Tensor
+from ..tensor import Tensor, type_name
 
 __all__ = ["linear", "relu", "tanh", "sigmoid", "softmax", "log_softmax", "mse_loss", "nll_loss", "cross_entropy"]
 
@@ -91,10 +91,16 @@ def _classes_last(input):
     return input.permute(*perm).reshape(-1, input.shape[1])
 
 
+def _scalar_type(arr):
+    """torch's scalar-type word for an array's dtype: Float, Double, Long, ..."""
+    return type_name(Tensor._make(arr))[len("adcompiler."):-len("Tensor")]
+
+
 def _check_target(input, target):
     t = target._data if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind not in "iu":
-        raise RuntimeError(f"expected scalar type Long but found {Tensor._make(t).dtype.name.capitalize()}")
+        raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_scalar_type(t)}"
+                           " (class indices), or a floating-point target of the input's shape (class probabilities)")
     batch = () if input.ndim == 1 else (input.shape[0],) + tuple(input.shape[2:])
     if t.shape != batch:
         raise ValueError(f"Expected input batch_size ({input.shape[0] if input.ndim > 1 else 1}) to match target "
@@ -127,9 +133,7 @@ def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     dim = 0 if input.ndim == 1 else 1
     logp = input.log_softmax(dim)
-    if isinstance(target, Tensor) and target.is_floating_point():
-        if tuple(target.shape) != tuple(input.shape):
-            raise RuntimeError(f"Expected target size {list(input.shape)}, got {list(target.shape)}")
+    if isinstance(target, Tensor) and target.is_floating_point() and tuple(target.shape) == tuple(input.shape):
         n_classes = input.shape[dim]
         if label_smoothing:
             target = target * (1 - label_smoothing) + label_smoothing / n_classes
