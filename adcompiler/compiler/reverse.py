@@ -20,6 +20,7 @@ from __future__ import annotations
 from .. import ops
 from .builder import Builder
 from .ir import Block, Function, Op, Value, walk
+from .passes.activity import active_values
 from .types import ScalarType, TupleType
 
 __all__ = ["reverse", "TAPE"]
@@ -44,65 +45,6 @@ TAPE = _TapeType()
 _I64 = ScalarType("int64")
 
 
-# ---- activity ------------------------------------------------------------------
-
-def _varied(fn, wrt):
-    """ids of values that depend on a wrt parameter (fixed point through loop-carried values)."""
-    varied = {id(fn.params[i]) for i in wrt}
-
-    def visit(block):
-        changed = False
-        for op in block.ops:
-            if op.name == "for":
-                body = op.regions[0]
-                carried_in = op.operands[3:]
-                while True:
-                    for a, init, y in zip(body.args[1:], carried_in, body.ops[-1].operands):
-                        if (id(init) in varied or id(y) in varied) and id(a) not in varied:
-                            varied.add(id(a))
-                            changed = True
-                    if not visit(body):
-                        break
-                    changed = True
-                for r, a in zip(op.results, body.args[1:]):
-                    if id(a) in varied and id(r) not in varied:
-                        varied.add(id(r))
-                        changed = True
-            elif op.name == "while":
-                cond, body = op.regions
-                while True:
-                    grew = False
-                    for k, init in enumerate(op.operands):
-                        y = body.ops[-1].operands[k]
-                        if id(init) in varied or id(y) in varied:
-                            for v in (cond.args[k], body.args[k], op.results[k]):
-                                if id(v) not in varied:
-                                    varied.add(id(v))
-                                    grew = changed = True
-                    if not (visit(body) or grew):
-                        break
-                visit(cond)
-            elif op.name == "if":
-                for r in op.regions:
-                    visit(r)
-                for k, res in enumerate(op.results):
-                    if any(id(r.ops[-1].operands[k]) in varied for r in op.regions) and id(res) not in varied:
-                        varied.add(id(res))
-                        changed = True
-            elif op.is_prim and not op.prim.differentiable:
-                continue
-            elif op.name not in ("yield", "condition", "return", "const", "full"):
-                if any(id(v) in varied for v in op.operands):
-                    for r in op.results:
-                        if id(r) not in varied:
-                            varied.add(id(r))
-                            changed = True
-        return changed
-
-    visit(fn.body)
-    return varied
-
-
 def _free_values(block):
     """Values used in `block` (and nested regions) but defined outside it, in first-use order."""
     defined = set()
@@ -124,11 +66,11 @@ class _Reverser:
     def __init__(self, fn, wrt):
         self.fn = fn
         self.wrt = wrt
-        self.varied = _varied(fn, wrt)
+        self.varied = active_values(fn, [fn.params[i] for i in wrt])
         self.b = Builder(loc=fn.loc)
 
     def active(self, v):
-        return id(v) in self.varied and _differentiable_type(v.type)
+        return id(v) in self.varied
 
     # -- cloning with tapes ---------------------------------------------------
     def clone_block(self, src, dst, env, tape_loops):
@@ -341,12 +283,6 @@ def _free_values_regions(op):
 
 def _adj_hint(v):
     return "d" + v.hint if v.hint else None
-
-
-def _differentiable_type(t):
-    if t.is_tuple:
-        return any(_differentiable_type(e) for e in t.elems)
-    return (t.is_scalar or t.is_array) and t.dtype.kind == "f"
 
 
 def reverse(fn, wrt):

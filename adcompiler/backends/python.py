@@ -1,0 +1,368 @@
+"""IR -> readable Python/NumPy source, compiled into a callable.
+
+One statement per line, the user's variable names (`x`, `x_1` for a later
+version, `dx` for an adjoint), Python arithmetic on Python scalars (so scalar
+loops run at interpreter speed), NumPy on arrays, and a comment quoting the
+user's source line above each group of statements that came from it. The
+source is compiled under a file name registered in `linecache`, so tracebacks
+and `inspect.getsource` show the generated code.
+
+Primitives without a NumPy spelling here are called through the table
+(`prim.sum_to(g, shape=(3,))`), which keeps the generated code differentiable
+again by the tracer and by the compiler.
+"""
+from __future__ import annotations
+
+import itertools
+import keyword
+import linecache
+import math
+import os
+import types
+
+import numpy as np
+
+from .. import ops
+from ..ops.indexing import Dyn
+
+__all__ = ["emit_source", "compile_function", "CompiledSource"]
+
+_INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@",
+          "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_NUMPY_UNARY = {"exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sign"}
+_MATH_UNARY = {"exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh"}
+_NUMPY_CALL = {"maximum": "np.maximum", "minimum": "np.minimum", "where": "np.where", "abs": "np.abs",
+               "logical_and": "np.logical_and", "logical_or": "np.logical_or", "logical_not": "np.logical_not",
+               "zeros_like": "np.zeros_like", "ones_like": "np.ones_like", "copy": "np.array"}
+_REDUCTIONS = {"sum": "np.sum", "mean": "np.mean", "prod": "np.prod", "amax": "np.max", "amin": "np.min",
+               "argmax": "np.argmax", "argmin": "np.argmin"}
+_SHAPE_OPS = {"reshape": ("np.reshape", "shape"), "transpose": ("np.transpose", "axes"),
+              "broadcast_to": ("np.broadcast_to", "shape")}
+_counter = itertools.count()
+
+
+class _Names:
+    """Unique Python identifiers for values: the user's name, then name_1, name_2 ..."""
+
+    def __init__(self, reserved=()):
+        self.used = set(reserved)
+        self.of = {}
+
+    def fresh(self, base):
+        base = base if base and base.isidentifier() and not keyword.iskeyword(base) else "t"
+        if base == "t" or base in self.used:
+            for k in itertools.count(1):
+                cand = f"{base}_{k}" if base != "t" else f"t{k}"
+                if cand not in self.used:
+                    base = cand
+                    break
+        self.used.add(base)
+        return base
+
+    def bind(self, v, name=None):
+        n = name or self.fresh(v.hint)
+        self.of[id(v)] = n
+        return n
+
+    def __call__(self, v):
+        return self.of[id(v)]
+
+
+class _Emitter:
+    def __init__(self, fn):
+        self.fn = fn
+        self.lines = []
+        self.consts = {}
+        self.names = _Names(reserved={"np", "math", "prim", "Dyn"})
+        self.inline = {}
+        self.last_line = None
+        self.src_lines = _source_lines(fn)
+
+    # -- values -------------------------------------------------------------------
+    def ref(self, v):
+        s = self.inline.get(id(v))
+        return s if s is not None else self.names(v)
+
+    def const_ref(self, value):
+        if value is None or isinstance(value, (bool, int, float, str)):
+            return _literal(value)
+        name = f"_c{len(self.consts)}"
+        self.consts[name] = value
+        return name
+
+    # -- statements ------------------------------------------------------------------
+    def emit(self, indent, text, loc=None):
+        if loc is not None and loc[1] != self.last_line and self.src_lines is not None:
+            self.last_line = loc[1]
+            src = self.src_lines.get(loc[1])
+            if src:
+                self.lines.append("    " * indent + f"# {os.path.basename(loc[0])}:{loc[1]}: {src}")
+        self.lines.append("    " * indent + text)
+
+    def block(self, block, indent):
+        for op in block.ops:
+            self.op(op, indent)
+
+    def op(self, op, indent):
+        name = op.name
+        if name == "const":
+            v = op.attrs["value"]
+            if v is None or isinstance(v, (bool, int, float)):
+                self.inline[id(op.result)] = _literal(v)
+            else:
+                self.inline[id(op.result)] = self.const_ref(np.asarray(v))
+            return
+        if name == "full":
+            t, v = op.result.type, op.attrs["value"]
+            if t.is_scalar:
+                self.inline[id(op.result)] = _literal(v)
+            else:
+                fill = "np.zeros" if v == 0 else "np.ones" if v == 1 else None
+                shape = repr(tuple(t.shape))
+                expr = f"{fill}({shape}, np.{t.dtype.name})" if fill else \
+                    f"np.full({shape}, {_literal(v)}, np.{t.dtype.name})"
+                self.emit(indent, f"{self.names.bind(op.result)} = {expr}", op.loc)
+            return
+        if name == "return":
+            self.emit(indent, f"return {self.ref(op.operands[0])}", op.loc)
+            return
+        if name in ("yield", "condition"):
+            return  # handled by the enclosing structured op
+        if name == "if":
+            return self.emit_if(op, indent)
+        if name == "for":
+            return self.emit_for(op, indent)
+        if name == "while":
+            return self.emit_while(op, indent)
+        if name == "tuple":
+            items = ", ".join(self.ref(v) for v in op.operands)
+            self.inline[id(op.result)] = f"({items}{',' if len(op.operands) == 1 else ''})"
+            return
+        if name == "untuple":
+            targets = [self.names.bind(r) for r in op.results]
+            self.emit(indent, f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = {self.ref(op.operands[0])}",
+                      op.loc)
+            return
+        if name == "tape_new":
+            self.emit(indent, f"{self.names.bind(op.result)} = []", op.loc)
+            return
+        if name == "tape_push":
+            items = ", ".join(self.ref(v) for v in op.operands[1:])
+            self.emit(indent, f"{self.ref(op.operands[0])}.append(({items}{',' if len(op.operands) == 2 else ''}))",
+                      op.loc)
+            return
+        if name == "tape_pop":
+            targets = [self.names.bind(r) for r in op.results]
+            self.emit(indent, f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = "
+                              f"{self.ref(op.operands[0])}.pop()", op.loc)
+            return
+        if name == "tape_len":
+            self.emit(indent, f"{self.names.bind(op.result)} = len({self.ref(op.operands[0])})", op.loc)
+            return
+        if name == "setitem":
+            x, v, *dyn = [self.ref(a) for a in op.operands]
+            out = self.names.bind(op.result)
+            self.emit(indent, f"{out} = np.array({x})", op.loc)
+            self.emit(indent, f"{out}[{self.index(op.attrs['idx'], dyn)}] = {v}", op.loc)
+            return
+        if name == "scatter_add":
+            g, *dyn = [self.ref(a) for a in op.operands]
+            out = self.names.bind(op.result)
+            idx = op.attrs["idx"]
+            self.emit(indent, f"{out} = np.zeros({op.attrs['shape']!r}, np.{op.result.type.dtype.name})", op.loc)
+            if ops.indexing.is_advanced(_resolve_for_check(idx)):
+                self.emit(indent, f"np.add.at({out}, ({self.index(idx, dyn)}), {g})", op.loc)
+            else:
+                self.emit(indent, f"{out}[{self.index(idx, dyn)}] += {g}", op.loc)
+            return
+        expr = self.expr(op)
+        self.emit(indent, f"{self.names.bind(op.result)} = {expr}", op.loc)
+
+    def expr(self, op):
+        name = op.name
+        args = [self.ref(a) for a in op.operands]
+        types_ = [a.type for a in op.operands]
+        scalar_only = all(t.is_scalar for t in types_)
+        if name in _INFIX and len(args) == 2:
+            return f"{_paren(args[0])} {_INFIX[name]} {_paren(args[1])}"
+        if name == "neg":
+            return f"-{_paren(args[0])}"
+        if name in _MATH_UNARY and scalar_only and op.result.type.is_scalar:
+            return f"math.{name}({args[0]})"
+        if name in _NUMPY_UNARY:
+            return f"np.{name}({args[0]})"
+        if name in _NUMPY_CALL and not op.attrs:
+            return f"{_NUMPY_CALL[name]}({', '.join(args)})"
+        if name in _REDUCTIONS and set(op.attrs) <= {"axis", "keepdims"}:
+            extra = ""
+            if op.attrs.get("axis") is not None:
+                extra += f", axis={op.attrs['axis']!r}"
+            if op.attrs.get("keepdims"):
+                extra += ", keepdims=True"
+            return f"{_REDUCTIONS[name]}({args[0]}{extra})"
+        if name in _SHAPE_OPS:
+            fn_name, key = _SHAPE_OPS[name]
+            return f"{fn_name}({args[0]}, {op.attrs[key]!r})"
+        if name == "getitem":
+            return f"{_paren(args[0])}[{self.index(op.attrs['idx'], args[1:])}]"
+        params = "".join(f", {k}={self.attr(v)}" for k, v in op.attrs.items())
+        if not args:
+            params = params[2:]
+        return f"prim.{name}({', '.join(args)}{params})"
+
+    def attr(self, v):
+        if isinstance(v, np.dtype):
+            return f"np.{v.name}"
+        if isinstance(v, np.ndarray):
+            return self.const_ref(v)
+        if isinstance(v, tuple) and any(isinstance(x, (np.ndarray, Dyn)) for x in v):
+            return "(" + ", ".join(self.attr(x) for x in v) + ("," if len(v) == 1 else "") + ")"
+        if isinstance(v, Dyn):
+            return f"Dyn({v.k})"
+        if isinstance(v, slice):
+            return f"slice({self.attr(v.start)}, {self.attr(v.stop)}, {self.attr(v.step)})"
+        if isinstance(v, (type(Ellipsis),)):
+            return "Ellipsis"
+        return repr(v)
+
+    def index(self, idx, dyn):
+        parts = idx if isinstance(idx, tuple) else (idx,)
+        out = [self.index_part(p, dyn) for p in parts]
+        if not out:
+            return "()"
+        return ", ".join(out) + ("," if len(out) == 1 and isinstance(idx, tuple) and not
+                                 isinstance(parts[0], (int, slice, Dyn)) else "")
+
+    def index_part(self, p, dyn):
+        if isinstance(p, Dyn):
+            return dyn[p.k]
+        if isinstance(p, slice):
+            f = lambda x: "" if x is None else self.index_part(x, dyn)
+            s = f"{f(p.start)}:{f(p.stop)}"
+            return s + (f":{f(p.step)}" if p.step is not None else "")
+        if p is None:
+            return "None"
+        if p is Ellipsis:
+            return "..."
+        if isinstance(p, (np.ndarray, list)):
+            return self.const_ref(np.asarray(p))
+        return repr(p)
+
+    # -- structured control flow ---------------------------------------------------
+    def assign(self, indent, targets, values, loc):
+        if not targets:
+            return
+        pairs = [(t, v) for t, v in zip(targets, values) if t != v]
+        if pairs:
+            lhs = ", ".join(t for t, _ in pairs)
+            rhs = ", ".join(v for _, v in pairs)
+            self.emit(indent, f"{lhs} = {rhs}", loc)
+
+    def emit_if(self, op, indent):
+        results = [self.names.bind(r) for r in op.results]
+        cond = self.ref(op.operands[0])
+        then, other = op.regions
+        self.emit(indent, f"if {cond}:", op.loc)
+        self.region_yielding(then, results, indent + 1)
+        self.emit(indent, "else:")
+        self.region_yielding(other, results, indent + 1)
+
+    def region_yielding(self, block, targets, indent):
+        n = len(self.lines)
+        self.block(block, indent)
+        self.assign(indent, targets, [self.ref(v) for v in block.ops[-1].operands], None)
+        if len(self.lines) == n:
+            self.emit(indent, "pass")
+
+    def emit_for(self, op, indent):
+        body = op.regions[0]
+        carried = [self.names.bind(r) for r in op.results]
+        for a, n in zip(body.args[1:], carried):
+            self.names.bind(a, n)
+        self.assign(indent, carried, [self.ref(v) for v in op.operands[3:]], op.loc)
+        i = self.names.bind(body.args[0])
+        start, stop, step = (self.ref(v) for v in op.operands[:3])
+        rng = f"range({stop})" if start == "0" and step == "1" else \
+            f"range({start}, {stop})" if step == "1" else f"range({start}, {stop}, {step})"
+        self.emit(indent, f"for {i} in {rng}:", op.loc)
+        self.region_yielding(body, carried, indent + 1)
+
+    def emit_while(self, op, indent):
+        cond, body = op.regions
+        carried = [self.names.bind(r) for r in op.results]
+        for a, b, n in zip(cond.args, body.args, carried):
+            self.names.bind(a, n)
+            self.names.bind(b, n)
+        self.assign(indent, carried, [self.ref(v) for v in op.operands], op.loc)
+        self.emit(indent, "while True:", op.loc)
+        self.block(cond, indent + 1)
+        self.emit(indent + 1, f"if not {self.ref(cond.ops[-1].operands[0])}:")
+        self.emit(indent + 2, "break")
+        self.region_yielding(body, carried, indent + 1)
+
+
+def _resolve_for_check(idx):
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    return tuple(0 if isinstance(p, Dyn) else p for p in parts)
+
+
+def _literal(v):
+    if isinstance(v, float):
+        if math.isinf(v) or math.isnan(v):
+            return f"float({str(v)!r})"
+        return repr(v)
+    return repr(v)
+
+
+def _paren(s):
+    if s.isidentifier() or s.replace(".", "").replace("_", "").isalnum() or (s.startswith("(") and s.endswith(")")):
+        return s
+    if s.startswith("-") and s[1:].replace(".", "").isalnum():
+        return f"({s})"
+    return f"({s})"
+
+
+def _source_lines(fn):
+    loc = fn.loc
+    if not loc or not loc[0]:
+        return None
+    lines = linecache.getlines(loc[0])
+    if not lines:
+        return None
+    return {i + 1: line.strip() for i, line in enumerate(lines)}
+
+
+def emit_source(fn):
+    """(source text, constants) of a Python function for IR function `fn`."""
+    em = _Emitter(fn)
+    params = [em.names.bind(p) for p in fn.params]
+    em.lines.append(f"def {fn.name}({', '.join(params)}):")
+    n = len(em.lines)
+    em.block(fn.body, 1)
+    if len(em.lines) == n:
+        em.lines.append("    pass")
+    return "\n".join(em.lines) + "\n", em.consts
+
+
+class CompiledSource:
+    """A generated function with its source text and the file name it is registered under."""
+
+    def __init__(self, func, source, filename):
+        self.func = func
+        self.source = source
+        self.filename = filename
+
+    def __call__(self, *args):
+        return self.func(*args)
+
+
+def compile_function(fn):
+    """Compile IR function `fn` to Python; the source is registered in linecache."""
+    source, consts = emit_source(fn)
+    filename = f"<adcompiler-generated {fn.name} #{next(_counter)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace = {"np": np, "math": math, "prim": types.SimpleNamespace(**ops.registry), "Dyn": Dyn, **consts}
+    exec(compile(source, filename, "exec"), namespace)
+    func = namespace[fn.name]
+    func.__source__ = source
+    return CompiledSource(func, source, filename)

@@ -1,0 +1,86 @@
+"""The compiled path of `adcompiler.grad`: front end -> reverse -> passes -> Python.
+
+`compile_value_and_grad(fn, values, wrt_names)` specialises `fn` on the types
+of `values`, builds the adjoint IR, optimises it and compiles it with the
+Python backend. Anything the compiler cannot handle raises `UnsupportedSyntax`
+(the API then falls back to tracing).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..backends import python as python_backend
+from .errors import UnsupportedSyntax
+from .frontend import compile_function
+from .ir import verify
+from .passes import optimize
+from .reverse import reverse
+from .types import type_of_value
+
+__all__ = ["compile_value_and_grad", "CompiledGrad", "UnsupportedSyntax", "adjoint_ir"]
+
+
+def _plain(v):
+    from ..tensor import Tensor
+    return v._data if isinstance(v, Tensor) else v
+
+
+def _check_wrt(name, value):
+    v = _plain(value)
+    if isinstance(v, (bool, np.bool_)) or isinstance(v, (int, np.integer)):
+        raise TypeError(f"grad: argument {name!r} is {type(v).__name__} {v!r}; gradients are taken w.r.t. float "
+                        f"inputs — pass {float(v)!r} instead")
+    if isinstance(v, np.ndarray) and v.dtype.kind != "f":
+        raise TypeError(f"grad: argument {name!r} has dtype {v.dtype}; gradients need float arrays")
+    if not isinstance(v, (float, np.floating, np.ndarray)):
+        raise UnsupportedSyntax(f"differentiating w.r.t. a {type(v).__name__} argument ({name!r}) is traced")
+
+
+def adjoint_ir(fn, values, wrt_names):
+    """(forward IR, optimised adjoint IR) of `fn` for these argument values."""
+    for n in wrt_names:
+        _check_wrt(n, values[n])
+    types = {k: type_of_value(_plain(v)) for k, v in values.items()}
+    fwd = compile_function(fn, types)
+    out_t = fwd.result_type
+    if not (out_t.is_scalar or (out_t.is_array and int(np.prod(out_t.shape)) == 1)):
+        raise TypeError(f"grad: {fn.__name__} must return a scalar, but returns {out_t}; reduce it (e.g. np.sum) "
+                        f"or use has_aux=True for extra outputs")
+    names = [p.hint for p in fwd.params]
+    wrt = [names.index(n) for n in wrt_names]
+    adj = optimize(reverse(fwd, wrt))
+    verify(adj)
+    return fwd, adj
+
+
+class CompiledGrad:
+    """A compiled value-and-gradient function for one argument signature."""
+
+    def __init__(self, fn, values, wrt_names):
+        self.fn = fn
+        self.forward_ir, self.ir = adjoint_ir(fn, values, wrt_names)
+        self.param_names = [p.hint for p in self.forward_ir.params]
+        self.wrt_names = list(wrt_names)
+        self.compiled = python_backend.compile_function(self.ir)
+        self.source = self.compiled.source
+
+    def run(self, values):
+        from ..tensor import Tensor
+        out = self.compiled(*[_plain(values[n]) for n in self.param_names])
+        value, grads = out[0], out[1:]
+        result = {}
+        for name, g in zip(self.wrt_names, grads):
+            x = values[name]
+            if isinstance(x, Tensor):
+                result[name] = Tensor._make(np.array(np.broadcast_to(g, x.shape), dtype=x._data.dtype))
+            elif isinstance(x, np.ndarray):
+                result[name] = np.array(np.broadcast_to(g, x.shape), dtype=x.dtype)
+            else:
+                result[name] = float(g)
+        return float(np.asarray(value).reshape(())), result, None
+
+
+def compile_value_and_grad(fn, values, wrt_names, has_aux=False):
+    if has_aux:
+        raise UnsupportedSyntax("has_aux=True is handled by tracing for now")
+    return CompiledGrad(fn, values, wrt_names)
