@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import dtypes
-from .tensor import Tensor, to_array
+from .tensor import Tensor, _flatten_list, to_array
 
 __all__ = ["tensor", "as_tensor", "from_numpy", "zeros", "ones", "zeros_like", "ones_like", "full", "full_like",
            "empty", "empty_like", "eye", "arange", "linspace", "rand", "randn", "randint", "rand_like", "randn_like",
@@ -43,8 +43,12 @@ def _finish(arr, dtype, requires_grad, float_default=True):
 
 def _shape(size):
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        return tuple(size[0])
-    return tuple(int(s) for s in size)
+        size = size[0]
+    shape = tuple(int(s) for s in size)
+    for d in shape:
+        if d < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {d}: {list(shape)}")
+    return shape
 
 
 def tensor(data, dtype=None, requires_grad=False, device=None):
@@ -52,10 +56,35 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     if isinstance(data, Tensor):
         data = data._data
     keep = isinstance(data, np.ndarray) or isinstance(data, np.generic)
-    arr = np.array(to_array(data), copy=True)
+    try:
+        arr = np.array(to_array(data), copy=True)
+    except ValueError:
+        raise ValueError(_ragged(data)) from None
+    if arr.dtype.kind not in "biuf":
+        leaf = next(_flatten_list(data), None) if isinstance(data, (list, tuple)) else data
+        raise TypeError(f"new(): invalid data type '{type(leaf).__name__}'")
+    if arr.dtype == np.float64 and isinstance(data, (list, tuple)):
+        # as torch: a NumPy float64 scalar inside the list makes the tensor float64
+        keep = any(isinstance(v, np.float64) for v in _flatten_list(data))
     if arr.dtype == np.float16 and dtype is None:
         keep = True
     return _finish(arr, dtype, requires_grad, float_default=not keep)
+
+
+def _ragged(data, dim=0):
+    """torch's message for a nested list whose rows differ in length."""
+    rows = [r for r in data if isinstance(r, (list, tuple))]
+    if rows and len(rows) != len(data):
+        return f"expected sequence of length {len(data[0]) if isinstance(data[0], (list, tuple)) else 0} at dim " \
+               f"{dim + 1} (got {len(rows[0]) if not isinstance(data[0], (list, tuple)) else 0})"
+    for r in rows[1:]:
+        if len(r) != len(rows[0]):
+            return f"expected sequence of length {len(rows[0])} at dim {dim + 1} (got {len(r)})"
+    for r in rows:
+        msg = _ragged(r, dim + 1)
+        if msg:
+            return msg
+    return "" if dim else "could not make a tensor of this nested sequence"
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -132,6 +161,10 @@ def eye(n, m=None, dtype=None, requires_grad=False, device=None):
 def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None):
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if (end - start) * step < 0:
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     is_float = any(isinstance(v, float) for v in (start, end, step))
     arr = np.arange(start, end, step)
     if dtype is None:
@@ -140,6 +173,8 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False, device=None
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    if int(steps) < 0:
+        raise RuntimeError("number of steps must be non-negative")
     return _finish(np.linspace(start, end, int(steps)), dtype, requires_grad)
 
 

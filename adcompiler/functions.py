@@ -102,13 +102,17 @@ def where(condition, x, y):
 
 
 def outer(a, b):
-    return _t(a).reshape(-1, 1) * _t(b).reshape(-1)
+    a, b = _t(a), _t(b)
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"outer: Expected 1-D argument self, but got {a.ndim}-D" if a.ndim != 1 else
+                           f"outer: Expected 1-D argument vec2, but got {b.ndim}-D")
+    return a.reshape(-1, 1) * b
 
 
 def cat(tensors, dim=0):
     tensors = list(tensors)
     if not tensors:
-        raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
+        raise ValueError("adcompiler.cat(): expected a non-empty list of Tensors")
     return apply_prim(P.concatenate, tuple(tensors), {"axis": dim})
 
 
@@ -117,6 +121,8 @@ concat = cat
 
 def stack(tensors, dim=0):
     tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
     shapes = {tuple(_t(x).shape) for x in tensors}
     if len(shapes) > 1:
         s = [list(_t(x).shape) for x in tensors]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import numbers
+import re
 import warnings
 
 import numpy as np
@@ -23,6 +24,7 @@ from .ops.indexing import is_advanced
 __all__ = ["Tensor", "Size", "apply_prim", "type_name", "to_array"]
 
 _F64 = np.dtype(np.float64)
+_AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
 _state = grad_mode._state
 
 
@@ -39,8 +41,17 @@ class Size(tuple):
         return n
 
 
-MaxResult = collections.namedtuple("max", ["values", "indices"])
-MinResult = collections.namedtuple("min", ["values", "indices"])
+def _return_type(name):
+    """torch.return_types.max and friends: a (values, indices) named tuple printed as torch prints it."""
+    base = collections.namedtuple(name, ["values", "indices"])
+
+    def __repr__(self):
+        return f"adcompiler.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+    return type(name, (base,), {"__slots__": (), "__repr__": __repr__})
+
+
+MaxResult = _return_type("max")
+MinResult = _return_type("min")
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor", "int64": "LongTensor",
                "int32": "IntTensor", "int16": "ShortTensor", "int8": "CharTensor", "uint8": "ByteTensor",
@@ -58,13 +69,16 @@ def _unwrap(a):
 def apply_prim(prim, args, params, name=None):
     """Run `prim` on Tensor arguments; record a node when gradients are needed."""
     raw = [a._data if isinstance(a, Tensor) else a for a in args]
-    out = prim.impl(*raw, **params)
+    try:
+        out = prim.impl(*raw, **params)
+    except (ValueError, IndexError) as e:  # never a bare NumPy error: say it as torch does
+        raise torch_error(prim.name, raw, params, e) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if out.dtype is _F64:
         r0 = raw[0]
         if not (r0.__class__ is np.ndarray and r0.dtype is _F64):
-            out = _demote_f64(out, raw)
+            out = _demote_f64(out, raw, params)
     record = False
     if _state.enabled and prim.differentiable:
         for a in args:
@@ -84,14 +98,89 @@ def apply_prim(prim, args, params, name=None):
     return res
 
 
-def _demote_f64(out, raw):
-    """Torch keeps float32 when an integer tensor meets a Python float; NumPy would give float64."""
+def _demote_f64(out, raw, params):
+    """Torch keeps float32 when an integer tensor meets a Python float (np.float64 is one); NumPy would give
+    float64. An explicit conversion (`.double()`, `.to(float64)`) keeps what it asked for."""
+    if params.get("dtype") is not None:
+        return out
     for r in raw:
         if isinstance(r, np.ndarray) and r.dtype == _F64:
             return out
-        if isinstance(r, np.generic) and r.dtype == _F64:
-            return out
     return out.astype(dtypes.get_default_dtype().np)
+
+
+# ---- torch-style errors for what NumPy refuses -------------------------------------
+_BROADCASTING = {"add", "sub", "mul", "div", "pow", "maximum", "minimum", "where", "eq", "ne", "lt", "le", "gt",
+                 "ge", "logical_and", "logical_or", "setitem", "clip"}
+
+
+def broadcast_error(shapes):
+    """torch's message for the first pair of `shapes` that do not broadcast (None if they all do)."""
+    for i in range(len(shapes)):
+        for j in range(i + 1, len(shapes)):
+            sa, sb = shapes[i], shapes[j]
+            n = max(len(sa), len(sb))
+            for k in range(1, n + 1):
+                da = sa[-k] if k <= len(sa) else 1
+                db = sb[-k] if k <= len(sb) else 1
+                if da != db and da != 1 and db != 1:
+                    return RuntimeError(f"The size of tensor a ({da}) must match the size of tensor b ({db}) at "
+                                        f"non-singleton dimension {n - k}")
+    return None
+
+
+def dim_error(dim, ndim):
+    lo, hi = -max(ndim, 1), max(ndim, 1) - 1
+    return IndexError(f"Dimension out of range (expected to be in range of [{lo}, {hi}], but got {dim})")
+
+
+def wrap_dim(dim, ndim):
+    """`dim` as a non-negative axis of an `ndim`-D tensor, or torch's IndexError."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise dim_error(dim, ndim)
+    return dim % n
+
+
+def torch_error(name, raw, params, exc):
+    """The exception torch raises where NumPy raised `exc` running primitive `name` on `raw`."""
+    shapes = [tuple(np.shape(r)) for r in raw if isinstance(r, (np.ndarray, np.generic, numbers.Number))]
+    if isinstance(exc, _AxisError):
+        return dim_error(exc.axis, exc.ndim)
+    if name in _BROADCASTING or (name == "matmul" and min(map(len, shapes)) > 2):
+        if name == "matmul":  # the batch dimensions must broadcast
+            shapes = [s[:-2] for s in shapes]
+        err = broadcast_error(shapes)
+        if err is not None:
+            return err
+    if name == "concatenate":
+        nd = {len(s) for s in shapes}
+        if len(nd) > 1:
+            return RuntimeError(f"Tensors must have same number of dimensions: got {len(shapes[0])} and "
+                                f"{next(len(s) for s in shapes if len(s) != len(shapes[0]))}")
+        ax = params.get("axis", 0) % max(len(shapes[0]), 1)
+        for k, s in enumerate(shapes[1:], 1):
+            for d, (x, y) in enumerate(zip(shapes[0], s)):
+                if d != ax and x != y:
+                    return RuntimeError(f"Sizes of tensors must match except in dimension {ax}. Expected size {x} "
+                                        f"but got size {y} for tensor number {k} in the list.")
+    if name == "stack" and not shapes:
+        return RuntimeError("stack expects a non-empty TensorList")
+    if name == "reshape":
+        size = int(np.prod(shapes[0], dtype=np.int64)) if shapes else 1
+        return RuntimeError(f"shape '{list(params['shape'])}' is invalid for input of size {size}")
+    if name in ("getitem", "setitem") and isinstance(exc, IndexError):
+        msg = str(exc)
+        if msg.startswith("too many indices"):
+            return IndexError(f"too many indices for tensor of dimension {len(shapes[0])}")
+        m = re.search(r"along axis (\d+); size of axis is (\d+) but size of corresponding boolean axis is (\d+)", msg)
+        if m:
+            ax, have, mask = m.groups()
+            return IndexError(f"The shape of the mask [{mask}] at index {ax} does not match the shape of the "
+                              f"indexed tensor [{have}] at index {ax}")
+        return IndexError(msg.replace("for axis", "for dimension").replace("array", "tensor"))
+    listed = ", ".join(str(list(s)) for s in shapes)
+    return RuntimeError(f"{name}: {exc} (argument shapes: {listed})")
 
 
 def _tensor_handler(prim, args, params):
@@ -448,7 +537,7 @@ class Tensor:
         return self._binary(P.add, o)
 
     def __radd__(self, o):
-        return self._binary(P.add, o, True)
+        return self._binary(P.add, o)  # commutative: `1 + x` is recorded as x + 1, as in torch
 
     def __sub__(self, o):
         return self._binary(P.sub, o)
@@ -460,7 +549,7 @@ class Tensor:
         return self._binary(P.mul, o)
 
     def __rmul__(self, o):
-        return self._binary(P.mul, o, True)
+        return self._binary(P.mul, o)
 
     def __truediv__(self, o):
         return self._binary(P.div, o)
@@ -649,7 +738,7 @@ class Tensor:
     def mean(self, dim=None, keepdim=False, dtype=None, axis=None):
         if self._data.dtype.kind != "f" and dtype is None:
             raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating point "
-                               f"or complex dtype. Got: {self.dtype.name.capitalize()}")
+                               f"or complex dtype. Got: {type_name(self)[11:-6]}")
         x = self.to(dtype) if dtype is not None else self
         return apply_prim(P.mean, (x,), {"axis": _axis(dim if axis is None else axis), "keepdims": keepdim})
 
@@ -720,13 +809,13 @@ class Tensor:
 
     # ---- shape ---------------------------------------------------------------
     def reshape(self, *shape):
-        shape = _dims(shape)
+        shape = _check_shape(_dims(shape))
         return apply_prim(P.reshape, (self,), {"shape": shape})
 
     def view(self, *shape):
         if len(shape) == 1 and isinstance(shape[0], (dtypes.DType, np.dtype)):
             raise NotImplementedError("view(dtype) is not supported; use .to(dtype)")
-        shape = _dims(shape)
+        shape = _check_shape(_dims(shape))
         if not self._data.flags.c_contiguous:
             try:
                 np.asarray(self._data).view().shape = shape
@@ -750,19 +839,27 @@ class Tensor:
         if self.ndim == 0:
             return self.reshape(1)
         s = self._data.shape
-        start, end = start_dim % len(s), end_dim % len(s)
+        start, end = wrap_dim(start_dim, len(s)), wrap_dim(end_dim, len(s))
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
         if start == end:
             return self
         new = s[:start] + (int(np.prod(s[start:end + 1])),) + s[end + 1:]
         return self.reshape(new)
 
     def permute(self, *dims):
-        dims = tuple(d % max(self.ndim, 1) for d in _dims(dims))
+        dims = tuple(wrap_dim(d, self.ndim) for d in _dims(dims))
+        if len(dims) != self.ndim:
+            raise RuntimeError(f"permute(): number of dimensions in the tensor input does not match the length of "
+                               f"the desired ordering of dimensions i.e. input.dim() = {self.ndim} is not equal to "
+                               f"len(dims) = {len(dims)}")
+        if len(set(dims)) != len(dims):
+            raise RuntimeError("permute(): duplicate dims are not allowed.")
         return apply_prim(P.transpose, (self,), {"axes": dims}, name="PermuteBackward0")
 
     def transpose(self, dim0, dim1):
         axes = list(range(self.ndim))
-        d0, d1 = dim0 % self.ndim, dim1 % self.ndim
+        d0, d1 = wrap_dim(dim0, self.ndim), wrap_dim(dim1, self.ndim)
         axes[d0], axes[d1] = axes[d1], axes[d0]
         return apply_prim(P.transpose, (self,), {"axes": tuple(axes)}, name="TransposeBackward0")
 
@@ -790,7 +887,8 @@ class Tensor:
     def squeeze(self, dim=None):
         if dim is not None:
             dims = _dims((dim,)) if not isinstance(dim, int) else (dim,)
-            dims = tuple(d % max(self.ndim, 1) for d in dims if self.ndim and self._data.shape[d] == 1)
+            dims = tuple(wrap_dim(d, self.ndim) for d in dims)
+            dims = tuple(d for d in dims if self.ndim and self._data.shape[d] == 1)
             return apply_prim(P.squeeze, (self,), {"axis": dims if len(dims) != 1 else dims[0]},
                               name="SqueezeBackward1")
         return apply_prim(P.squeeze, (self,), {"axis": None})
@@ -805,23 +903,31 @@ class Tensor:
         sizes = _dims(sizes)
         lead = len(sizes) - self.ndim
         shape = tuple(self._data.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
-        try:
-            np.broadcast_shapes(self._data.shape, shape)
-        except ValueError:
-            raise RuntimeError(f"The expanded size of the tensor ({shape[-1]}) must match the existing size "
-                               f"({self._data.shape[-1]}) at non-singleton dimension {len(shape) - 1}.  "
-                               f"Target sizes: {list(sizes)}.  Tensor sizes: {list(self._data.shape)}") from None
+        if lead < 0:
+            raise RuntimeError(f"expand(adcompiler.{type_name(self)[11:]}{{{list(self._data.shape)}}}, size={list(sizes)}): "
+                               f"the number of sizes provided ({len(sizes)}) must be greater or equal to the number "
+                               f"of dimensions in the tensor ({self.ndim})")
+        for i, have in enumerate(self._data.shape):
+            want = shape[i + lead]
+            if have != want and have != 1:
+                raise RuntimeError(f"The expanded size of the tensor ({want}) must match the existing size ({have}) "
+                                   f"at non-singleton dimension {i + lead}.  Target sizes: {list(sizes)}.  "
+                                   f"Tensor sizes: {list(self._data.shape)}")
         return apply_prim(P.broadcast_to, (self,), {"shape": shape})
 
     def expand_as(self, other):
         return self.expand(other.shape)
 
-    def broadcast_to(self, shape):
-        return self.expand(shape)
+    def broadcast_to(self, *shape):
+        return self.expand(*shape)
 
     # ---- indexing ------------------------------------------------------------
     def __getitem__(self, idx):
-        return apply_prim(P.getitem, (self,), {"idx": _index(idx)})
+        idx = _index(idx)
+        parts = idx if isinstance(idx, tuple) else (idx,)
+        if not is_advanced(idx) and not any(p is Ellipsis for p in parts):
+            idx = parts + (Ellipsis,)  # x[0] of a vector is then a 0-d view (NumPy would copy a scalar out)
+        return apply_prim(P.getitem, (self,), {"idx": idx})
 
     def __setitem__(self, idx, value):
         idx = _index(idx)
@@ -856,14 +962,23 @@ class Tensor:
             self._write(res._data)
             self._grad_fn = res._grad_fn
         else:
-            raw = prim.impl(self._data, *[_unwrap(o) for o in others], **params)
-            self._write(raw)
+            raw = [self._data] + [_unwrap(o) for o in others]
+            try:
+                out = prim.impl(*raw, **params)
+            except (ValueError, IndexError) as e:
+                raise torch_error(prim.name, raw, params, e) from None
+            self._write(out)
         self._bump()
         return self
 
     def _write(self, values):
         if self._data.flags.writeable:
-            np.copyto(self._data, values, casting="unsafe")
+            try:
+                np.copyto(self._data, values, casting="unsafe")
+            except ValueError:
+                mine, theirs = self._data.shape, np.shape(values)
+                raise broadcast_error([mine, theirs]) or RuntimeError(
+                    f"output with shape {list(mine)} doesn't match the broadcast shape {list(theirs)}") from None
         else:
             raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to "
                                "a single memory location. Please clone() the tensor before performing the "
@@ -914,6 +1029,9 @@ class Tensor:
         return self.fill_(0)
 
     def fill_(self, value):
+        if isinstance(value, Tensor) and value.ndim:
+            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} "
+                               f"dimensions.")
         return self._inplace(P.setitem, (value,), {"idx": Ellipsis})
 
     def copy_(self, src):
@@ -948,6 +1066,16 @@ class Tensor:
     def __array_function__(self, func, types, args, kwargs):
         from .numpy_interop import array_function
         return array_function(func, args, kwargs)
+
+
+def _check_shape(shape):
+    """A view/reshape target with at most one -1 and no other negative size."""
+    if sum(1 for d in shape if d == -1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    for d in shape:
+        if d < -1:
+            raise RuntimeError(f"invalid shape dimension {d}")
+    return shape
 
 
 def _axis(dim):

@@ -28,16 +28,14 @@ def _root_grad(t, g, create_graph, i):
             raise RuntimeError("grad can be implicitly created only for scalar outputs")
         data = np.ones(t.shape, dtype=t._data.dtype)
         return Tensor._make(data) if create_graph else data
-    if isinstance(g, Tensor):
-        if tuple(g.shape) != tuple(t.shape):
-            raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of torch.Size({list(g.shape)}) and "
-                               f"output[{i}] has a shape of torch.Size({list(t.shape)}).")
-        return g if create_graph else g._data
-    arr = np.asarray(g, dtype=t._data.dtype)
-    if arr.shape != tuple(t.shape):
-        raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of torch.Size({list(arr.shape)}) and "
-                           f"output[{i}] has a shape of torch.Size({list(t.shape)}).")
-    return Tensor._make(arr) if create_graph else arr
+    if not isinstance(g, Tensor):
+        raise TypeError(f"gradients can be either Tensors or None, but got {type(g).__name__}")
+    if tuple(g.shape) != tuple(t.shape):
+        raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of adcompiler.Size({list(g.shape)}) "
+                           f"and output[{i}] has a shape of adcompiler.Size({list(t.shape)}).")
+    if g._data.dtype != t._data.dtype:
+        g = g.to(t.dtype)  # as torch's engine: the gradient takes the output's dtype
+    return g if create_graph else g._data
 
 
 def _graph(roots):
@@ -49,7 +47,7 @@ def _graph(roots):
         seen.add(n)
     while stack:
         node = stack.pop()
-        for child, _ in node.next_functions:
+        for child, _ in node._edges:
             if child is None:
                 continue
             deps[child] = deps.get(child, 0) + 1
@@ -65,7 +63,7 @@ def _needed(nodes, targets):
     for start in nodes:
         if start in needed:
             continue
-        stack = [(start, iter(start.next_functions))]
+        stack = [(start, iter(start._edges))]
         needed[start] = start in targets
         while stack:
             node, it = stack[-1]
@@ -75,7 +73,7 @@ def _needed(nodes, targets):
                     continue
                 if child not in needed:
                     needed[child] = child in targets
-                    stack.append((child, iter(child.next_functions)))
+                    stack.append((child, iter(child._edges)))
                     advanced = True
                     break
                 if needed[child]:
@@ -136,7 +134,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 if g is not None and accumulate and (captures is None or node in captures):
                     node.accumulate(g, create_graph)
                 continue
-            nexts = node.next_functions
+            nexts = node._edges
             grads = node.apply(g, create_graph) if g is not None else None
             if not retain_graph:
                 node.release()
@@ -163,8 +161,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     for k, r in enumerate(results):
         if r is None:
             if not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been used in the graph. "
-                                   "Set allow_unused=True if this is the desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {k} appears to not have been used in the "
+                                   f"graph. Set allow_unused=True if this is the desired behavior.")
             out.append(None)
             continue
         x = inputs[k]

@@ -28,7 +28,7 @@ class FunctionCtx(Node):
         self._freed = False
         self._materialize = True
         self._retained = None
-        self.next_functions = ()
+        self._edges = ()
         self.n_outputs = 1
         self.needs_input_grad = ()
 
@@ -128,7 +128,7 @@ class Function(metaclass=_FunctionMeta):
         if not (grad_mode.is_grad_enabled() and any(ctx.needs_input_grad)):
             return outputs
         ctx._tensor_positions = [(i, tuple(a.shape)) for i, a in enumerate(args) if isinstance(a, Tensor)]
-        ctx.next_functions = tuple(edge_of(args[i]) for i, _ in ctx._tensor_positions)
+        ctx._edges = tuple(edge_of(args[i]) for i, _ in ctx._tensor_positions)
         ctx.n_outputs = len(outs)
         ctx._out_meta = [(tuple(o.shape), o._data.dtype) if isinstance(o, Tensor) else ((), np.float64)
                          for o in outs]

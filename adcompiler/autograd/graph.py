@@ -23,14 +23,21 @@ _FREED_MSG = (
 
 
 class Node:
-    """A node of the backward graph. Subclasses set `next_functions` and implement
-    `apply(grad, create_graph) -> tuple of grads, one per next_functions entry`."""
+    """A node of the backward graph. Subclasses set `_edges` (one (node, output_nr) per input; the engine's
+    view, which `next_functions` shows as torch does) and implement
+    `apply(grad, create_graph) -> grads, one per edge`."""
 
-    __slots__ = ("next_functions", "_retained", "__weakref__")
+    __slots__ = ("_edges", "_retained", "__weakref__")
     n_outputs = 1
 
     def name(self):
         return type(self).__name__
+
+    @property
+    def next_functions(self):
+        """((node, output_nr), ...) of the inputs this node sends gradient to; (None, 0) for inputs that
+        need none."""
+        return self._edges
 
     def __repr__(self):
         return f"<{self.name()} object at {hex(id(self))}>"
@@ -51,7 +58,7 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable):
         self.variable = variable
-        self.next_functions = ()
+        self._edges = ()
         self._retained = None
 
     def accumulate(self, g, create_graph):
@@ -93,6 +100,7 @@ def edge_of(t):
 
 
 _NO_EDGE = (None, 0)
+_HIDDEN_EDGE = {"PowBackward0": 1, "PowBackward2": 0, "RsubBackward1": 0, "WhereBackward0": 0}
 _abstract_of = Abstract.of
 
 
@@ -131,7 +139,7 @@ class PrimNode(Node):
                     kept[i] = _abstract_of(a)
             i += 1
         self.args = kept
-        self.next_functions = tuple(nexts)
+        self._edges = tuple(nexts)
         self.saved_versions = versions
         if prim.saves_out:
             self.has_saved = True
@@ -146,6 +154,15 @@ class PrimNode(Node):
 
     def name(self):
         return self._name
+
+    @property
+    def next_functions(self):
+        # torch lists no edge for a Python-number exponent/base (`x ** 2`, `2 ** x`, `1 - x`) nor for
+        # where's condition; the engine keeps one edge per argument (always (None, 0) for these)
+        hide = _HIDDEN_EDGE.get(self._name)
+        if hide is None:
+            return self._edges
+        return self._edges[:hide] + self._edges[hide + 1:]
 
     def release(self):
         if self.has_saved:
@@ -185,7 +202,7 @@ class PrimNode(Node):
         params = self.params
         grads = []
         i = 0
-        for child, _ in self.next_functions:
+        for child, _ in self._edges:
             if child is not None:
                 rule = prim.vjp_rule(i)
                 grads.append(None if rule is None else rule(g, *args, out, **params))
