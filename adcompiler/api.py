@@ -75,7 +75,7 @@ class GradFunction:
         self._cache = {}
         self._last = None
         self._warned = False
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(self, fn, updated=())
 
     # ---- argument handling -------------------------------------------------
     def _resolve_wrt(self, wrt):

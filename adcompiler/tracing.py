@@ -109,8 +109,11 @@ def traceable(fn):
     return _rebind(fn, globs)
 
 
-def _to_leaf(x, name):
+def _to_leaf(x, name, nested):
     if isinstance(x, Tensor):
+        if nested and x.requires_grad:
+            return x  # an outer trace differentiates through this one
+
         if not x.is_floating_point():
             raise TypeError(f"grad: argument {name!r} is an integer tensor; gradients need float inputs")
         return x.detach().requires_grad_(True)
@@ -169,10 +172,11 @@ def trace_value_and_grad(fn, bound_args, wrt_names, has_aux=False, fn_name="f"):
     Returns (value, {name: gradient shaped like the argument}, aux)."""
     from .pytree import flatten, unflatten
     traced_args = dict(bound_args)
+    nested = tracing_active()
     leaves_by_name = {}
     for name in wrt_names:
         leaves, td = flatten(bound_args[name])
-        tleaves = [_to_leaf(v, name) for v in leaves]
+        tleaves = [_to_leaf(v, name, nested) for v in leaves]
         leaves_by_name[name] = (leaves, tleaves, td)
         traced_args[name] = unflatten(td, tleaves)
     run = traceable(fn)
@@ -190,10 +194,13 @@ def trace_value_and_grad(fn, bound_args, wrt_names, has_aux=False, fn_name="f"):
     out = scalar_output(result, fn_name)
     all_leaves = [t for name in wrt_names for t in leaves_by_name[name][1]]
     if isinstance(out, Tensor) and out.requires_grad:
-        grads = engine.grad([out], all_leaves, allow_unused=True)
+        grads = engine.grad([out], all_leaves, allow_unused=True, create_graph=nested)
     else:
         grads = [None] * len(all_leaves)
-    value = float(out.detach()._data) if isinstance(out, Tensor) else out
+    if nested and isinstance(out, Tensor):
+        value = out
+    else:
+        value = float(out.detach()._data) if isinstance(out, Tensor) else out
     result_grads = {}
     k = 0
     for name in wrt_names:

@@ -159,22 +159,6 @@ class _Emitter:
         if name == "tape_len":
             self.emit(indent, f"{self.names.bind(op.result)} = len({self.ref(op.operands[0])})", op.loc)
             return
-        if name == "setitem":
-            x, v, *dyn = [self.ref(a) for a in op.operands]
-            out = self.names.bind(op.result)
-            self.emit(indent, f"{out} = np.array({x})", op.loc)
-            self.emit(indent, f"{out}[{self.index(op.attrs['idx'], dyn)}] = {v}", op.loc)
-            return
-        if name == "scatter_add":
-            g, *dyn = [self.ref(a) for a in op.operands]
-            out = self.names.bind(op.result)
-            idx = op.attrs["idx"]
-            self.emit(indent, f"{out} = np.zeros({op.attrs['shape']!r}, np.{op.result.type.dtype.name})", op.loc)
-            if ops.indexing.is_advanced(_resolve_for_check(idx)):
-                self.emit(indent, f"np.add.at({out}, ({self.index(idx, dyn)}), {g})", op.loc)
-            else:
-                self.emit(indent, f"{out}[{self.index(idx, dyn)}] += {g}", op.loc)
-            return
         expr = self.expr(op)
         self.emit(indent, f"{self.names.bind(op.result)} = {expr}", op.loc)
 

@@ -66,6 +66,11 @@ class CompiledGrad:
 
     def run(self, values):
         from ..tensor import Tensor
+        from .. import tracing
+        if tracing.tracing_active() and any(isinstance(v, Tensor) and v.requires_grad for v in values.values()):
+            # differentiated again (grad of grad): run the generated code on the outer tracer's Tensors
+            out = tracing.traceable(self.compiled.func)(*[values[n] for n in self.param_names])
+            return out[0], dict(zip(self.wrt_names, out[1:])), None
         out = self.compiled(*[_plain(values[n]) for n in self.param_names])
         value, grads = out[0], out[1:]
         result = {}
@@ -81,6 +86,9 @@ class CompiledGrad:
 
 
 def compile_value_and_grad(fn, values, wrt_names, has_aux=False):
+    from ..api import GradFunction
+    if isinstance(fn, GradFunction):
+        raise UnsupportedSyntax("a gradient of a gradient is traced through the generated adjoint code")
     if has_aux:
         raise UnsupportedSyntax("has_aux=True is handled by tracing for now")
     return CompiledGrad(fn, values, wrt_names)
