@@ -355,9 +355,9 @@ class ExpressionMixin:
             v = self.val(v)
         v = self.val(v)
         if v.type.dtype == np.bool_:
-            self.fail("boolean mask indexing is not supported (the result's shape depends on the data)", s)
+            self.fail("boolean mask indexing is not supported (the result's shape depends on the data)", s.value)
         if v.type.dtype.kind not in "iu":
-            self.fail(f"an index must be an integer, not {v.type}", s)
+            self.fail(f"an index must be an integer, not {v.type}", s.value)
         dyn.append(v)
         return Dyn(len(dyn) - 1)
 

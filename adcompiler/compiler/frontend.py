@@ -807,11 +807,14 @@ class Frontend(ExpressionMixin):
                                        lambda: [self.truth(self.expr(node.test), node.test)], node.test)
                 if isinstance(c, Static):
                     if c.value:
-                        self.fail("while True loops are supported only with a condition that can become false "
-                                  "(use a flag or a condition)", node)
+                        self.fail("this while loop never ends (its condition is always true and it has no "
+                                  "break or return)", node)
                     c = self.b.const(False)
                 self.b.condition(self.val(c))
             self._enter_body(before, names, blk.args, inits)
+            for f in ("#broke", "#returned"):
+                if f in names:          # the body runs only while these are false
+                    self.env[f] = Static(False)
             with self.b.at(blk), self.b.located(loc):
                 if it is not None:
                     k = self.env["#k"]

@@ -140,3 +140,12 @@ def loop_over_tuple(x):
     for scale in (1.0, 2.0, 3.0):
         total = total + (x * scale).sum()
     return total
+
+
+@case(x="f64", values={"x": 0.7})
+def while_true_break(x):
+    while True:
+        x = x * 2.0
+        if x > 10.0:
+            break
+    return x

@@ -46,12 +46,38 @@ def _block(block, consts, tuples, mapping):
             for r, v in zip(op.results, op.operands[3:]):
                 mapping[id(r)] = v
             continue
+        elif name == "if" and _is_bool_select(op):
+            # if %c {yield true} else {yield false} -> %c (or logical_not %c)
+            if _yields(op.regions[0]):
+                mapping[id(op.result)] = op.operands[0]
+                continue
+            op.name, op.regions, op.attrs = "logical_not", [], {}
+            out.append(op)
+            continue
         elif op.is_prim and op.results and all(id(v) in consts for v in op.operands):
             _try_fold(op, consts)
         for r in op.regions:
             _block(r, dict(consts), tuples, mapping)
         out.append(op)
     block.ops[:] = out
+
+
+def _yields(region):
+    """The constant a branch of a boolean select yields."""
+    return bool(region.ops[0].attrs["value"])
+
+
+def _is_bool_select(op):
+    if len(op.results) != 1 or op.result.type != op.operands[0].type:
+        return False
+    if op.result.type.dtype != np.bool_:
+        return False
+    vals = []
+    for r in op.regions:
+        if len(r.ops) != 2 or r.ops[0].name != "const" or r.ops[-1].operands[0] is not r.ops[0].result:
+            return False
+        vals.append(bool(r.ops[0].attrs["value"]))
+    return vals[0] != vals[1]
 
 
 def _try_fold(op, consts):
