@@ -19,7 +19,7 @@ def _block(block):
     for op in reversed(block.ops[:-1]):
         if op.regions:
             _prune_region_op(op, live)
-            if not op.results:
+            if not op.results and not _has_effects(op):
                 continue
         elif op.name not in EFFECTS and not any(id(r) in live for r in op.results):
             continue
@@ -50,6 +50,17 @@ def _prune_region_op(op, live):
         _block(r)
 
 
+def _has_effects(op):
+    """Whether `op` or an op nested in its regions acts on a tape (must run)."""
+    if op.name in EFFECTS:
+        return True
+    return any(inner.name in EFFECTS for r in op.regions for inner in walk(r))
+
+
+def _effect_operands(block):
+    return [v for inner in walk(block) if inner.name in EFFECTS for v in inner.operands]
+
+
 def _live_carried(op, keep):
     """Carried indices needed: those whose result is used, and those the body
     (or the while condition) needs to compute them."""
@@ -59,6 +70,7 @@ def _live_carried(op, keep):
         for r in op.regions:
             term = r.ops[-1]
             roots = term.operands if term.name == "condition" else [term.operands[k] for k in keep]
+            roots = list(roots) + _effect_operands(r)
             needed |= _needed(r, {id(v) for v in roots})
         grown = keep | {k for k in range(len(op.results))
                         if any(id(r.args[lead + k]) in needed for r in op.regions)}
@@ -71,7 +83,7 @@ def _needed(block, roots):
     """Ids of values needed in `block` to compute `roots` (conservative for nested regions)."""
     need = set(roots)
     for op in reversed(block.ops[:-1]):
-        if any(id(r) in need for r in op.results):
+        if any(id(r) in need for r in op.results) or _has_effects(op):
             need.update(id(v) for v in op.operands)
             for r in op.regions:
                 for inner in walk(r):
