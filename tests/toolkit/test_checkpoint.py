@@ -115,10 +115,10 @@ def _peak(fn):
 
 
 def test_lower_peak_memory_on_a_deep_stack():
-    depth, width = 24, 256
+    depth, width, batch = 48, 64, 512       # activations (128 KiB each) dominate the weights (16 KiB)
     ad.manual_seed(0)
     blocks = [nn.Sequential(nn.Linear(width, width), nn.Tanh()) for _ in range(depth)]
-    x = ad.randn(128, width, requires_grad=True)
+    x = ad.randn(batch, width, requires_grad=True)
 
     def plain():
         h = x
@@ -141,8 +141,8 @@ def test_lower_peak_memory_on_a_deep_stack():
     ckpt_peak = _peak(checkpointed)
     for r, p in zip(ref, [p for b in blocks for p in b.parameters()]):
         np.testing.assert_allclose(p.grad.numpy(), r, rtol=1e-5, atol=1e-6)
-    activation = 128 * width * 4
-    # plain keeps ~2 activations per block (linear input, tanh output); checkpointing keeps 4 segment inputs
-    # plus one segment's worth during its recomputation
+    activation = batch * width * 4
+    # plain keeps one activation per block (tanh's output is also the next linear's saved input): ~48;
+    # checkpointing keeps the 8 segment inputs plus one segment's 6 during its recomputation
     assert plain_peak > 40 * activation
-    assert ckpt_peak < 0.6 * plain_peak, (plain_peak, ckpt_peak)
+    assert ckpt_peak < 0.5 * plain_peak, (plain_peak, ckpt_peak)
