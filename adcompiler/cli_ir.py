@@ -15,18 +15,34 @@ def load_function(target):
         raise CLIError(f"expected path/to/file.py::function, got {target!r}")
     if not os.path.isfile(path):
         raise CLIError(f"no such file: {path}")
-    mod_name = "_adc_user_" + os.path.splitext(os.path.basename(path))[0]
-    spec = importlib.util.spec_from_file_location(mod_name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[mod_name] = module
     try:
-        spec.loader.exec_module(module)
+        module = _import_file(os.path.abspath(path))
     except Exception as e:
         raise CLIError(f"cannot import {path}: {type(e).__name__}: {e}") from None
     fn = getattr(module, name, None)
     if fn is None or not callable(fn):
         raise CLIError(f"no function {name!r} in {path}")
     return fn
+
+
+def _import_file(path):
+    """Import a file; inside a package (folders with __init__.py) as its dotted
+    module, so relative imports work; else as a standalone module."""
+    parts = [os.path.splitext(os.path.basename(path))[0]]
+    folder = os.path.dirname(path)
+    while os.path.isfile(os.path.join(folder, "__init__.py")):
+        parts.insert(0, os.path.basename(folder))
+        folder = os.path.dirname(folder)
+    if len(parts) > 1:
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+        return importlib.import_module(".".join(parts))
+    name = "_adc_user_" + parts[0]
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def parse_arg_specs(specs, fn):

@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 
+from .. import ops
 from .attrs import parse_attrs, parse_literal
 from .errors import IRParseError
 from .ir import Block, Function, Op, Value
@@ -172,7 +173,7 @@ class _Parser:
             if brace >= 0:
                 operands, attrs = rest[:brace], self.attrs(rest[brace:])
             op = Op(kind, self.uses(operands), types, attrs, loc=loc)
-            if kind not in ("tuple", "untuple") and not op.is_prim:
+            if kind not in ("tuple", "untuple") and kind not in ops.registry:
                 self.fail(f"unknown op {kind!r}")
         self.define_all(names, op.results)
         return op
