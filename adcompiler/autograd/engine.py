@@ -214,7 +214,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         for x, gx in zip(inputs, grads):
             if gx is not None:
                 gx = gx if create_graph else gx.detach()
-                x.grad = gx.clone() if x.grad is None else x.grad + gx
+                x.grad = gx.clone() if x._grad is None else x._grad + gx
+            if x._grad_fn is not None and not x._retains_grad:
+                x.retain_grad()  # as torch: a non-leaf input retains its grad from now on
         return
     run_backward(tensors, grad_tensors, retain_graph, create_graph)
 
