@@ -24,6 +24,7 @@ from .ops.indexing import is_advanced
 __all__ = ["Tensor", "Size", "apply_prim", "type_name", "to_array"]
 
 _F64 = np.dtype(np.float64)
+_escape_hook = None  # set by adcompiler.tracing: raises when a traced value would leave the graph
 _AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
 _state = grad_mode._state
 
@@ -80,12 +81,15 @@ def apply_prim(prim, args, params, name=None):
         if not (r0.__class__ is np.ndarray and r0.dtype is _F64):
             out = _demote_f64(out, raw, params)
     record = False
-    if _state.enabled and prim.differentiable:
-        for a in args:
-            if isinstance(a, Tensor) and (a._grad_fn is not None or a._requires_grad):
+    cls = Tensor
+    enabled = _state.enabled and prim.differentiable
+    for a in args:
+        if isinstance(a, Tensor):
+            if a._sticky:
+                cls = a.__class__
+            if enabled and (a._grad_fn is not None or a._requires_grad):
                 record = True
-                break
-    res = Tensor._make(out)
+    res = cls._make(out)
     a0 = args[0] if args else None
     if isinstance(a0, Tensor) and out.base is not None:
         base = raw[0]
@@ -247,6 +251,7 @@ class Tensor:
     __slots__ = ("_data", "_grad_fn", "_requires_grad", "_grad", "_vc", "_base", "_acc", "_retains_grad",
                  "_name", "__weakref__", "__dict__")
     __array_priority__ = 1000
+    _sticky = False  # results of ops on a sticky subclass keep its class (the tracer's TracedArray)
     _output_nr = 0  # which output of a multi-output grad_fn this is (custom Functions)
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -410,6 +415,8 @@ class Tensor:
         return self._data.itemsize
 
     def item(self):
+        if _escape_hook is not None and self.requires_grad:
+            _escape_hook(self, ".item()")
         if self._data.size != 1:
             raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
         return self._data.reshape(()).item()
@@ -461,9 +468,13 @@ class Tensor:
         return bool(self._data.reshape(()))
 
     def __float__(self):
+        if _escape_hook is not None and self.requires_grad:
+            _escape_hook(self, "float()")
         return float(self.item())
 
     def __int__(self):
+        if _escape_hook is not None and self.requires_grad:
+            _escape_hook(self, "int()")
         return int(self.item())
 
     def __index__(self):
@@ -1054,6 +1065,8 @@ class Tensor:
 
     # ---- NumPy interop -------------------------------------------------------
     def __array__(self, dtype=None, copy=None):
+        if _escape_hook is not None and self.requires_grad:
+            _escape_hook(self, "converting to a NumPy array (np.asarray, or assigning into an ndarray)")
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                                "instead.")

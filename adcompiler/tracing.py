@@ -16,9 +16,11 @@ import types
 
 import numpy as np
 
+from . import ops as P
+from . import tensor as _tensor_module
 from .autograd import engine, grad_mode
 from .numpy_interop import user_location
-from .tensor import Tensor
+from .tensor import Tensor, apply_prim
 
 __all__ = ["TracingError", "trace_value_and_grad", "tracing_active", "check_escape"]
 
@@ -44,6 +46,163 @@ def check_escape(t, what):
         raise TracingError(
             f"{what} on a traced value would lose its gradient ({user_location()}). Keep it as an array "
             f"expression (use np.* functions, not math.* or float()); comparisons such as `if x > 0:` are fine.")
+
+
+_tensor_module._escape_hook = check_escape
+
+
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+class TracedArray(Tensor):
+    """What the tracer runs NumPy code on: a Tensor whose methods follow NumPy
+    (`x.std()` is the population std, `x.max(axis=0)`, `x.copy()`, `x.size`),
+    and whose op results stay TracedArrays."""
+
+    _sticky = True
+
+    def _red(self, prim, axis, keepdims, **extra):
+        return apply_prim(prim, (self,), dict({"axis": _axis(axis), "keepdims": bool(keepdims)}, **extra))
+
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+        return self._red(P.sum_, axis, keepdims)
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
+        return self._red(P.mean, axis, keepdims)
+
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False):
+        return self._red(P.prod, axis, keepdims)
+
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+        return self._red(P.var, axis, keepdims, correction=ddof)
+
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+        return self._red(P.std, axis, keepdims, correction=ddof)
+
+    def max(self, axis=None, out=None, keepdims=False):
+        return self._red(P.amax, axis, keepdims)
+
+    def min(self, axis=None, out=None, keepdims=False):
+        return self._red(P.amin, axis, keepdims)
+
+    def argmax(self, axis=None, out=None, keepdims=False):
+        return self._red(P.argmax, axis, keepdims)
+
+    def argmin(self, axis=None, out=None, keepdims=False):
+        return self._red(P.argmin, axis, keepdims)
+
+    def copy(self):
+        return apply_prim(P.copy, (self,), {})
+
+    def astype(self, dtype):
+        return apply_prim(P.astype, (self,), {"dtype": np.dtype(dtype)})
+
+    def reshape(self, *shape, order="C"):
+        shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        return apply_prim(P.reshape, (self,), {"shape": tuple(int(s) for s in shape)})
+
+    def flatten(self):
+        return self.reshape(-1).copy()
+
+    def ravel(self):
+        return self.reshape(-1)
+
+    def transpose(self, *axes):
+        axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        return np.transpose(self, axes or None)
+
+    @property
+    def T(self):
+        return np.transpose(self)
+
+    def squeeze(self, axis=None):
+        return apply_prim(P.squeeze, (self,), {"axis": axis})
+
+    def dot(self, other):
+        return np.dot(self, other)
+
+    def clip(self, a_min=None, a_max=None):
+        return np.clip(self, a_min, a_max)
+
+    @property
+    def size(self):
+        return int(self._data.size)
+
+    # `a += b` rebinds `a` to a new value, as the compiler reads it (and as `y[0] += 1` needs)
+    def __iadd__(self, o):
+        return self + o
+
+    def __isub__(self, o):
+        return self - o
+
+    def __imul__(self, o):
+        return self * o
+
+    def __itruediv__(self, o):
+        return self / o
+
+    def __ipow__(self, o):
+        return self ** o
+
+    def tolist(self):
+        check_escape(self, ".tolist()")
+        return self._data.tolist()
+
+
+def _traced(arr):
+    return TracedArray._make(np.asarray(arr))
+
+
+def _np_array(obj, dtype=None, copy=True, **kw):
+    if isinstance(obj, Tensor):
+        out = obj.astype(dtype) if dtype is not None else obj
+        return out.copy() if copy else out
+    if isinstance(obj, (list, tuple)) and any(isinstance(v, Tensor) for v in _leaves(obj)):
+        parts = [_np_array(v, dtype) if isinstance(v, (list, tuple)) else v for v in obj]
+        parts = [p if isinstance(p, Tensor) else _traced(np.asarray(p, dtype=dtype or np.float64)) for p in parts]
+        return np.stack(parts)
+    return _traced(np.array(obj, dtype=dtype, **kw))
+
+
+def _leaves(x):
+    for v in x:
+        if isinstance(v, (list, tuple)):
+            yield from _leaves(v)
+        else:
+            yield v
+
+
+def _creator(fn):
+    @functools.wraps(fn)
+    def make(*args, **kwargs):
+        return _traced(fn(*args, **kwargs))
+    return make
+
+
+def _creator_like(fn):
+    @functools.wraps(fn)
+    def make(a, *args, **kwargs):
+        return _traced(fn(a._data if isinstance(a, Tensor) else a, *args, **kwargs))
+    return make
+
+
+def _proxy_numpy_module():
+    """numpy, except that arrays made inside traced code are TracedArrays, so
+    `out = np.zeros(n); out[i] = x[i]` records the assignment in the graph."""
+    mod = types.ModuleType("numpy")
+    mod.__dict__.update({k: v for k, v in vars(np).items() if not k.startswith("__")})
+    for name in ("zeros", "ones", "empty", "full", "eye", "identity", "arange", "linspace"):
+        setattr(mod, name, _creator(getattr(np, name)))
+    for name in ("zeros_like", "ones_like", "empty_like", "full_like"):
+        setattr(mod, name, _creator_like(getattr(np, name)))
+    mod.array = _np_array
+    mod.asarray = lambda obj, dtype=None, **kw: _np_array(obj, dtype, copy=False)
+    mod.asanyarray = mod.asarray
+    return mod
+
+
+_NUMPY_MODULE = _proxy_numpy_module()
 
 
 def _math_fn(name, method):
@@ -88,19 +247,17 @@ def _rebind(fn, globs):
 
 
 def traceable(fn):
-    """`fn` with `math` and `from math import ...` names in its module swapped
-    for Tensor-aware versions; module-level helpers are rebound the same way."""
+    """`fn` with `math`/`numpy` and `from math import ...` names in its module
+    swapped for Tensor-aware versions; module-level helpers are rebound the same way."""
     if not isinstance(fn, types.FunctionType):
         return fn
     g = fn.__globals__
-    uses_math = any(v is math or (getattr(v, "__self__", None) is math) or
-                    (callable(v) and getattr(v, "__module__", None) == "math") for v in g.values())
-    if not uses_math:
-        return fn
     globs = dict(g)
     for k, v in g.items():
         if v is math:
             globs[k] = _MATH_MODULE
+        elif v is np:
+            globs[k] = _NUMPY_MODULE
         elif getattr(v, "__name__", None) in _MATH_PROXIES and v is getattr(math, v.__name__, None):
             globs[k] = _MATH_PROXIES[v.__name__]
     for k, v in g.items():
@@ -121,11 +278,11 @@ def _to_leaf(x, name, nested):
         raise TypeError(f"grad: argument {name!r} is {type(x).__name__} {x!r}; gradients are taken w.r.t. float "
                         f"inputs — pass {float(x)!r} instead")
     if isinstance(x, (float, np.floating)):
-        return Tensor._make(np.array(x, dtype=np.float64)).requires_grad_(True)
+        return TracedArray._make(np.array(x, dtype=np.float64)).requires_grad_(True)
     arr = np.asarray(x)
     if arr.dtype.kind != "f":
         raise TypeError(f"grad: argument {name!r} has dtype {arr.dtype}; gradients need float arrays")
-    return Tensor._make(arr).requires_grad_(True)
+    return TracedArray._make(arr).requires_grad_(True)
 
 
 def _like_input(g, x):
