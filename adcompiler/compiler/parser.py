@@ -12,7 +12,7 @@ import numpy as np
 from .. import ops
 from .attrs import parse_attrs, parse_literal
 from .errors import IRParseError
-from .ir import Block, Function, Op, Value
+from .ir import STRUCTURAL, Block, Function, Op, Value
 from .types import parse_type, split_top
 
 _FUNC = re.compile(r"^func @(\w+)\((.*)\) -> (.+) \{$")
@@ -173,7 +173,7 @@ class _Parser:
             if brace >= 0:
                 operands, attrs = rest[:brace], self.attrs(rest[brace:])
             op = Op(kind, self.uses(operands), types, attrs, loc=loc)
-            if kind not in ("tuple", "untuple") and kind not in ops.registry:
+            if kind not in STRUCTURAL and kind not in ops.registry:
                 self.fail(f"unknown op {kind!r}")
         self.define_all(names, op.results)
         return op

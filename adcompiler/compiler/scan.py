@@ -44,15 +44,23 @@ def contains(stmts, kinds, skip_loops):
 
 
 def _walk(stmts, skip_loops):
+    """Statements (small ones included) in `stmts` and their nested blocks, pre-order."""
     stack = list(reversed(stmts))
     while stack:
         n = stack.pop()
         yield n
         if isinstance(n, _SCOPES) or (skip_loops and isinstance(n, _LOOPS)):
             continue
-        if isinstance(n, cst.BaseExpression):
-            continue
-        stack.extend(reversed([c for c in n.children if isinstance(c, (cst.CSTNode,))]))
+        kids = []
+        for field in ("body", "orelse", "handlers", "finalbody"):
+            c = getattr(n, field, None)
+            if c is None:
+                continue
+            if isinstance(c, (list, tuple)):
+                kids.extend(c)
+            elif isinstance(c, cst.CSTNode):
+                kids.append(c)
+        stack.extend(reversed(kids))
 
 
 def statements(suite):
