@@ -36,30 +36,25 @@ def sigmoid(input):
     return input.sigmoid()
 
 
-def _softmax_dim(ndim):
-    return 0 if ndim in (0, 1, 3) else 1
-
-
-def softmax(input, dim=None, dtype=None):
-    """exp(x) / sum(exp(x)) along `dim` (torch's implicit-dim choice, with its warning, when dim is None)."""
+def _along(method, input, dim, dtype):
+    """input.<method>(dim), with torch's implicit-dim choice (and its deprecation warning) when dim is None."""
     if dtype is not None:
         input = input.to(dtype)
     if dim is None:
-        warnings.warn("Implicit dimension choice for softmax has been deprecated. Change the call to include dim=X "
-                      "as an argument.", UserWarning, stacklevel=2)
-        dim = _softmax_dim(input.ndim)
-    return input.softmax(dim)
+        warnings.warn(f"Implicit dimension choice for {method} has been deprecated. Change the call to include "
+                      "dim=X as an argument.", UserWarning, stacklevel=3)
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    return getattr(input, method)(dim)
+
+
+def softmax(input, dim=None, dtype=None):
+    """exp(x) / sum(exp(x)) along `dim`."""
+    return _along("softmax", input, dim, dtype)
 
 
 def log_softmax(input, dim=None, dtype=None):
     """log(softmax(x)) along `dim`, computed stably."""
-    if dtype is not None:
-        input = input.to(dtype)
-    if dim is None:
-        warnings.warn("Implicit dimension choice for log_softmax has been deprecated. Change the call to include "
-                      "dim=X as an argument.", UserWarning, stacklevel=2)
-        dim = _softmax_dim(input.ndim)
-    return input.log_softmax(dim)
+    return _along("log_softmax", input, dim, dtype)
 
 
 def _reduce(loss, reduction):

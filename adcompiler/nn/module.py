@@ -105,35 +105,29 @@ class Module:
         if name in self.__dict__ and not any(name in r for r in self._registries()):
             raise KeyError(f"attribute '{name}' already exists")
 
+    def _register(self, kind, name, value, expected, type_label):
+        self._registries()
+        self._check_name(name, kind)
+        if value is not None and not isinstance(value, expected):
+            raise TypeError(f"cannot assign '{type(value).__name__}' object to {kind} '{name}' "
+                            f"({type_label} or None required)")
+        self._forget(name)
+
     def register_parameter(self, name, param):
         """Add `param` (a Parameter or None) under `name`."""
-        self._registries()
-        self._check_name(name, "parameter")
-        if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
-                            f"(adcompiler.nn.Parameter or None required)")
-        self._forget(name)
+        self._register("parameter", name, param, Parameter, "adcompiler.nn.Parameter")
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
         """Add a non-trained tensor (or None) to the module's state; `persistent=False` keeps it out of state_dict."""
-        self._registries()
-        self._check_name(name, "buffer")
-        if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
-                            f"(adcompiler.Tensor or None required)")
-        self._forget(name)
+        self._register("buffer", name, tensor, Tensor, "adcompiler.Tensor")
         self._buffers[name] = tensor
         if not persistent:
             self._non_persistent.add(name)
 
     def add_module(self, name, module):
         """Add a child module (or None) under `name`."""
-        self._registries()
-        self._check_name(name, "module")
-        if module is not None and not isinstance(module, Module):
-            raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        self._forget(name)
+        self._register("module", name, module, Module, "adcompiler.nn.Module")
         self._modules[name] = module
 
     register_module = add_module

@@ -142,3 +142,22 @@ def test_cross_entropy_probabilities_and_smoothing_match_torch():
     got = F.cross_entropy(ad.tensor(x), ad.tensor(t), label_smoothing=0.1).item()
     ref = torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(t), label_smoothing=0.1).item()
     assert got == pytest.approx(ref)
+
+
+def test_softmax_modules_and_implicit_dim_warning():
+    x = ad.tensor([[0.0, math.log(3.0)]])
+    assert ad.allclose(nn.Softmax(dim=1)(x), ad.tensor([[0.25, 0.75]]))
+    assert ad.allclose(nn.LogSoftmax(dim=1)(x), ad.tensor([[math.log(0.25), math.log(0.75)]]))
+    assert repr(nn.LogSoftmax(dim=1)) == "LogSoftmax(dim=1)"
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        assert ad.allclose(F.softmax(x), ad.tensor([[0.25, 0.75]]))     # 2-D: dim 1, as torch
+
+
+def test_register_checks_types():
+    m = nn.Module()
+    with pytest.raises(TypeError, match="cannot assign 'Tensor' object to parameter 'p'"):
+        m.register_parameter("p", ad.zeros(1))
+    with pytest.raises(KeyError, match="can't contain"):
+        m.register_buffer("a.b", ad.zeros(1))
+    m.register_buffer("running", ad.zeros(2), persistent=False)
+    assert list(m.state_dict()) == [] and [n for n, _ in m.named_buffers()] == ["running"]
