@@ -157,7 +157,7 @@ def test_register_checks_types():
     m = nn.Module()
     with pytest.raises(TypeError, match="cannot assign 'Tensor' object to parameter 'p'"):
         m.register_parameter("p", ad.zeros(1))
-    with pytest.raises(KeyError, match="can't contain"):
+    with pytest.raises(KeyError, match="buffer name can.+t contain"):
         m.register_buffer("a.b", ad.zeros(1))
     m.register_buffer("running", ad.zeros(2), persistent=False)
     assert list(m.state_dict()) == [] and [n for n, _ in m.named_buffers()] == ["running"]
