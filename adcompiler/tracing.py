@@ -129,6 +129,15 @@ class TracedArray(Tensor):
     def size(self):
         return int(self._data.size)
 
+    def __getitem__(self, idx):
+        res = Tensor.__getitem__(self, idx)
+        if res._data.ndim == 0 and res._base is not None:
+            # NumPy: indexing every axis with an integer gives a copy, not a view
+            res._data = res._data.copy()
+            res._vc = [0]
+            res._base = None
+        return res
+
     # `a += b` rebinds `a` to a new value, as the compiler reads it (and as `y[0] += 1` needs)
     def __iadd__(self, o):
         return self + o

@@ -60,6 +60,8 @@ class _Names:
         return base
 
     def bind(self, v, name=None):
+        if name is None and id(v) in self.of:
+            return self.of[id(v)]  # pre-bound to the variable a loop or branch yields it into
         n = name or self.fresh(v.hint)
         self.of[id(v)] = n
         return n
@@ -251,7 +253,34 @@ class _Emitter:
         self.emit(indent, "else:")
         self.region_yielding(other, results, indent + 1)
 
-    def region_yielding(self, block, targets, indent):
+    def prebind_yields(self, block, targets, carried_args=()):
+        """Name values a region yields after the variable they are yielded into, when
+        that is safe, so `x = x + t` replaces `x_1 = x + t; x = x_1`."""
+        term = block.ops[-1]
+        uses, last_use, defined_at = {}, {}, {}
+        for k, op in enumerate(block.ops):
+            for inner in [op] + [o for r in op.regions for o in _walk(r)]:
+                for v in inner.operands:
+                    uses[id(v)] = uses.get(id(v), 0) + 1
+                    last_use[id(v)] = k
+            for r in op.results:
+                defined_at[id(r)] = (k, op)
+        yielded = {id(v) for v in term.operands}
+        for pos, (v, target) in enumerate(zip(term.operands, targets)):
+            found = defined_at.get(id(v))
+            if found is None or uses.get(id(v)) != 1 or id(v) in self.names.of:
+                continue
+            k, op = found
+            if len(op.results) != 1 or op.name in ("const", "full", "tuple") or op.regions:
+                continue
+            if carried_args:
+                arg = carried_args[pos]
+                if id(arg) in yielded or last_use.get(id(arg), -1) > k:
+                    continue
+            self.names.bind(v, target)
+
+    def region_yielding(self, block, targets, indent, carried_args=()):
+        self.prebind_yields(block, targets, carried_args)
         n = len(self.lines)
         self.block(block, indent)
         self.assign(indent, targets, [self.ref(v) for v in block.ops[-1].operands], None)
@@ -269,7 +298,7 @@ class _Emitter:
         rng = f"range({stop})" if start == "0" and step == "1" else \
             f"range({start}, {stop})" if step == "1" else f"range({start}, {stop}, {step})"
         self.emit(indent, f"for {i} in {rng}:", op.loc)
-        self.region_yielding(body, carried, indent + 1)
+        self.region_yielding(body, carried, indent + 1, body.args[1:])
 
     def emit_while(self, op, indent):
         cond, body = op.regions
@@ -282,7 +311,12 @@ class _Emitter:
         self.block(cond, indent + 1)
         self.emit(indent + 1, f"if not {self.ref(cond.ops[-1].operands[0])}:")
         self.emit(indent + 2, "break")
-        self.region_yielding(body, carried, indent + 1)
+        self.region_yielding(body, carried, indent + 1, body.args)
+
+
+def _walk(block):
+    from ..compiler.ir import walk
+    return walk(block)
 
 
 def _resolve_for_check(idx):

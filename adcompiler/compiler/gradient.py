@@ -14,10 +14,11 @@ from .errors import UnsupportedSyntax
 from .frontend import compile_function
 from .ir import verify
 from .passes import optimize
+from .passes.simplify import simplify
 from .reverse import reverse
 from .types import type_of_value
 
-__all__ = ["compile_value_and_grad", "CompiledGrad", "UnsupportedSyntax", "adjoint_ir"]
+__all__ = ["compile_value_and_grad", "CompiledGrad", "UnsupportedSyntax", "adjoint_ir", "adjoint_ir_for_types"]
 
 
 def _plain(v):
@@ -36,21 +37,28 @@ def _check_wrt(name, value):
         raise UnsupportedSyntax(f"differentiating w.r.t. a {type(v).__name__} argument ({name!r}) is traced")
 
 
-def adjoint_ir(fn, values, wrt_names):
-    """(forward IR, optimised adjoint IR) of `fn` for these argument values."""
-    for n in wrt_names:
-        _check_wrt(n, values[n])
-    types = {k: type_of_value(_plain(v)) for k, v in values.items()}
+def adjoint_ir_for_types(fn, types, wrt_names):
+    """(forward IR, optimised adjoint IR) of `fn` specialised on IR `types` (name -> type)."""
     fwd = compile_function(fn, types)
     out_t = fwd.result_type
     if not (out_t.is_scalar or (out_t.is_array and int(np.prod(out_t.shape)) == 1)):
         raise TypeError(f"grad: {fn.__name__} must return a scalar, but returns {out_t}; reduce it (e.g. np.sum) "
                         f"or use has_aux=True for extra outputs")
     names = [p.hint for p in fwd.params]
-    wrt = [names.index(n) for n in wrt_names]
-    adj = optimize(reverse(fwd, wrt))
+    for n in wrt_names:
+        t = fwd.params[names.index(n)].type
+        if not ((t.is_scalar or t.is_array) and t.dtype.kind == "f"):
+            raise TypeError(f"grad: argument {n!r} has type {t}; gradients are taken w.r.t. float inputs")
+    adj = optimize(simplify(reverse(fwd, [names.index(n) for n in wrt_names])))
     verify(adj)
     return fwd, adj
+
+
+def adjoint_ir(fn, values, wrt_names):
+    """(forward IR, optimised adjoint IR) of `fn` for these argument values."""
+    for n in wrt_names:
+        _check_wrt(n, values[n])
+    return adjoint_ir_for_types(fn, {k: type_of_value(_plain(v)) for k, v in values.items()}, wrt_names)
 
 
 class CompiledGrad:

@@ -1,0 +1,65 @@
+"""`adc grad` (print the generated adjoint of a function) and `adc explain`
+(say whether `grad` compiles it or traces it, and why)."""
+from __future__ import annotations
+
+import sys
+
+from .cli import CLIError, command
+from .cli_ir import load_function, parse_arg_specs
+
+
+def _add_arguments(p):
+    p.add_argument("target", metavar="FILE::FUNC", help="the function, as path/to/file.py::name")
+    p.add_argument("--arg", action="append", default=[], metavar="NAME=TYPE",
+                   help="type of a parameter: f64, i64, bool (Python scalars), f64[3,4], f32[] (arrays); "
+                        "repeat for each parameter without a default")
+    p.add_argument("--wrt", action="append", default=[], metavar="NAME",
+                   help="differentiate with respect to these parameters (default: the first)")
+
+
+def _build(args):
+    from .compiler.gradient import adjoint_ir_for_types
+    fn = load_function(args.target)
+    types = parse_arg_specs(args.arg, fn)
+    wrt = [w for spec in args.wrt for w in spec.split(",") if w] or [next(iter(types), None)]
+    bad = [w for w in wrt if w not in types]
+    if bad or wrt == [None]:
+        raise CLIError(f"--wrt {bad[0] if bad else ''!r} is not a parameter given with --arg")
+    return fn, types, wrt, adjoint_ir_for_types
+
+
+def run_grad(args):
+    from .backends.python import emit_source
+    from .compiler import UnsupportedSyntax, print_function
+    fn, types, wrt, build = _build(args)
+    try:
+        _fwd, adj = build(fn, types, wrt)
+    except (UnsupportedSyntax, TypeError) as e:
+        raise CLIError(f"cannot compile the gradient: {e}") from None
+    sys.stdout.write(print_function(adj) if args.ir else emit_source(adj)[0])
+    return 0
+
+
+def _add_grad_arguments(p):
+    _add_arguments(p)
+    p.add_argument("--ir", action="store_true", help="print the adjoint's IR instead of its Python source")
+
+
+def run_explain(args):
+    from .compiler import UnsupportedSyntax
+    fn, types, wrt, build = _build(args)
+    try:
+        build(fn, types, wrt)
+    except UnsupportedSyntax as e:
+        print(f"{fn.__name__}: traced (dynamic tracing on the eager engine)\n  reason: {e}")
+        return 0
+    except TypeError as e:
+        raise CLIError(str(e)) from None
+    print(f"{fn.__name__}: compiled (reverse-mode source transformation), wrt {', '.join(wrt)}")
+    return 0
+
+
+run_grad.add_arguments = _add_grad_arguments
+run_explain.add_arguments = _add_arguments
+command("grad", "Print the generated reverse-mode adjoint (Python source, or --ir) of a function.")(run_grad)
+command("explain", "Say whether grad compiles a function or traces it, and why.")(run_explain)
