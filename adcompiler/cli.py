@@ -15,9 +15,10 @@ COMMANDS: dict[str, tuple[str, object, object]] = {}
 
 
 def command(name, help):
-    """Register a subcommand: decorate `run(args)`; `run.add_arguments(p)` adds its flags."""
+    """Register a subcommand: decorate `run(args)`; `run.add_arguments(p)` (set before or
+    after decorating) adds its flags."""
     def deco(run):
-        COMMANDS[name] = (help, getattr(run, "add_arguments", None), run)
+        COMMANDS[name] = (help, None, run)
         return run
     return deco
 
@@ -30,8 +31,9 @@ def build_parser():
     p = argparse.ArgumentParser(prog="adc", description="Inspect adcompiler's stages: IR, adjoints, LLVM IR, fallbacks.")
     p.add_argument("--version", action="version", version=f"adc {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (help_, add_args, _run) in sorted(COMMANDS.items()):
+    for name, (help_, _unused, run) in sorted(COMMANDS.items()):
         sp = sub.add_parser(name, help=help_, description=help_)
+        add_args = getattr(run, "add_arguments", None)
         if add_args is not None:
             add_args(sp)
     return p
@@ -58,4 +60,6 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run as `python -m adcompiler.cli`: use the package's module, where subcommands register
+    from adcompiler.cli import main as _main
+    sys.exit(_main())

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import functools
 import math
+import sys
 import threading
 import types
 
 import numpy as np
 
 from . import ops as P
-from . import tensor as _tensor_module
 from .autograd import engine, grad_mode
 from .numpy_interop import user_location
 from .tensor import Tensor, apply_prim
@@ -48,7 +48,8 @@ def check_escape(t, what):
             f"expression (use np.* functions, not math.* or float()); comparisons such as `if x > 0:` are fine.")
 
 
-_tensor_module._escape_hook = check_escape
+# (`adcompiler.tensor` the attribute is the factory function; the module is in sys.modules)
+sys.modules["adcompiler.tensor"]._escape_hook = check_escape
 
 
 def _axis(axis):

@@ -42,8 +42,8 @@ def adjoint_ir_for_types(fn, types, wrt_names):
     fwd = compile_function(fn, types)
     out_t = fwd.result_type
     if not (out_t.is_scalar or (out_t.is_array and int(np.prod(out_t.shape)) == 1)):
-        raise TypeError(f"grad: {fn.__name__} must return a scalar, but returns {out_t}; reduce it (e.g. np.sum) "
-                        f"or use has_aux=True for extra outputs")
+        raise TypeError(f"grad: {fn.__name__} must return a scalar, but returned an array of shape {out_t.shape}; "
+                        f"reduce it (e.g. .sum()) or use has_aux=True for extra outputs")
     names = [p.hint for p in fwd.params]
     for n in wrt_names:
         t = fwd.params[names.index(n)].type

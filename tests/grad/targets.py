@@ -1,0 +1,57 @@
+"""Functions the API tests differentiate (in a real file, for inspect.getsource)."""
+import math
+
+import numpy as np
+
+
+def quad(x, y):
+    return np.sum(x * x) * y + 3.0 * y
+
+
+def scalar(a, b=2.0):
+    return a * a * b + math.sin(a)
+
+
+def with_aux(x):
+    loss = np.sum(x ** 2)
+    return loss, {"norm": np.sqrt(loss), "n": 3}
+
+
+def vector_out(x):
+    return x * 2.0
+
+
+def needs_tracing(x):
+    try:
+        return np.sum(np.sin(x))
+    except ValueError:
+        return 0.0
+
+
+def loses_gradient(x):
+    try:
+        y = float(np.sum(x))   # leaves the graph: must raise, naming this line
+    except ValueError:
+        y = 0.0
+    return y * 2.0
+
+
+def unknown_numpy(x):
+    try:
+        pass
+    finally:
+        pass
+    return np.sum(np.cumsum(x))
+
+
+def structured(params, x):
+    w, b = params["w"], params["b"]
+    return np.sum(np.tanh(x @ w + b))
+
+
+def tensor_in(x):
+    return (x * x).sum()
+
+
+def divide(x):
+    return np.sum(x / (1.0 + x * x))

@@ -1,0 +1,162 @@
+"""adcompiler.grad / value_and_grad / dump: argument handling, modes, the
+fallback policy and its explanation, errors, and inspectability."""
+import inspect
+import linecache
+import traceback
+import warnings
+
+import numpy as np
+import pytest
+
+import adcompiler as ad
+from adcompiler.compiler import UnsupportedSyntax
+from adcompiler.tracing import TracingError
+
+from . import targets as T
+
+X = np.array([1.0, -2.0, 0.5])
+
+
+def test_wrt_by_position_name_and_tuple():
+    gx = ad.grad(T.quad)(X, 2.0)
+    np.testing.assert_allclose(gx, 2 * X * 2.0)
+    assert ad.grad(T.quad, wrt=1)(X, 2.0) == pytest.approx(np.sum(X * X) + 3.0)
+    assert ad.grad(T.quad, wrt="y")(X, 2.0) == pytest.approx(np.sum(X * X) + 3.0)
+    dx, dy = ad.grad(T.quad, wrt=(0, "y"))(X, 2.0)
+    np.testing.assert_allclose(dx, 4 * X)
+    assert dy == pytest.approx(8.25)
+
+
+def test_decorator_forms_and_keyword_call():
+    g1 = ad.grad(T.scalar)
+    g2 = ad.grad(wrt=("a", "b"))(T.scalar)
+    assert g1(1.5) == pytest.approx(2 * 1.5 * 2.0 + np.cos(1.5))
+    da, db = g2(1.5, b=3.0)
+    assert (da, db) == (pytest.approx(2 * 1.5 * 3.0 + np.cos(1.5)), pytest.approx(1.5 ** 2))
+    assert g1.__name__ == "scalar" and g1.__wrapped__ is T.scalar
+
+
+def test_value_and_grad():
+    value, dx = ad.value_and_grad(T.quad)(X, 2.0)
+    assert value == pytest.approx(T.quad(X, 2.0))
+    np.testing.assert_allclose(dx, 4 * X)
+
+
+def test_gradient_types_follow_inputs():
+    g = ad.grad(T.quad, wrt=(0, 1))
+    dx, dy = g(X, 2.0)
+    assert isinstance(dx, np.ndarray) and dx.dtype == np.float64 and dx.shape == (3,)
+    assert type(dy) is float
+    dx32, _ = g(X.astype(np.float32), 2.0)
+    assert dx32.dtype == np.float32
+    t = ad.tensor([1.0, 2.0], dtype=ad.float64)
+    gt = ad.grad(T.tensor_in)(t)
+    assert isinstance(gt, ad.Tensor) and gt.tolist() == [2.0, 4.0]
+
+
+def test_structured_arguments_are_traced_with_matching_structure():
+    params = {"w": np.ones((3, 2)) * 0.1, "b": np.array([0.2, -0.1])}
+    g = ad.grad(T.structured)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ad.FallbackWarning)
+        d = g(params, np.array([[1.0, 2.0, 3.0]]))
+    assert set(d) == {"w", "b"} and d["w"].shape == (3, 2) and d["b"].shape == (2,)
+    h = 1e-6
+    p2 = {"w": params["w"], "b": params["b"] + np.array([h, 0.0])}
+    p1 = {"w": params["w"], "b": params["b"] - np.array([h, 0.0])}
+    fd = (T.structured(p2, np.array([[1.0, 2.0, 3.0]])) - T.structured(p1, np.array([[1.0, 2.0, 3.0]]))) / (2 * h)
+    assert d["b"][0] == pytest.approx(fd, rel=1e-6)
+
+
+def test_has_aux_returns_aux_values():
+    (g, aux) = ad.grad(T.with_aux, has_aux=True)(X)
+    np.testing.assert_allclose(g, 2 * X)
+    assert aux["n"] == 3 and aux["norm"] == pytest.approx(np.sqrt(np.sum(X ** 2)))
+    (value, aux2), g2 = ad.value_and_grad(T.with_aux, has_aux=True)(X)
+    assert value == pytest.approx(np.sum(X ** 2)) and aux2["n"] == 3
+
+
+def test_mode_explain_source_and_dump(capsys):
+    g = ad.grad(T.divide)
+    assert g.mode == "unknown" and "not called yet" in g.explain()
+    g(X)
+    assert g.mode == "compiled" and "compiled" in g.explain()
+    assert g.source.startswith("def divide_grad(x):")
+    ad.dump(g)
+    assert capsys.readouterr().out.strip() == g.source.strip()
+
+
+def test_fallback_auto_warns_once_and_explains():
+    g = ad.grad(T.needs_tracing)
+    with pytest.warns(ad.FallbackWarning, match=r"try/except is not supported \(targets.py:\d+:4\)"):
+        r1 = g(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r2 = g(X)
+    np.testing.assert_allclose(r1, np.cos(X))
+    np.testing.assert_allclose(r2, np.cos(X))
+    assert g.mode == "traced" and "try/except is not supported" in g.explain()
+    assert g.source is None
+
+
+def test_fallback_never_raises_with_location():
+    with pytest.raises(UnsupportedSyntax) as e:
+        ad.grad(T.needs_tracing, fallback="never")(X)
+    line = inspect.getsourcelines(T.needs_tracing)[1] + 1
+    assert (e.value.file.endswith("targets.py"), e.value.line, e.value.col) == (True, line, 4)
+
+
+def test_fallback_always_traces_compilable_code():
+    g = ad.grad(T.divide, fallback="always")
+    np.testing.assert_allclose(g(X), ad.grad(T.divide)(X), rtol=1e-12)
+    assert g.mode == "traced"
+
+
+def test_bad_arguments_give_clear_errors():
+    with pytest.raises(TypeError, match=r"argument 'x' is int 3.*pass 3.0"):
+        ad.grad(T.tensor_in)(3)
+    with pytest.raises(TypeError, match=r"must return a scalar.*\(3,\)"):
+        ad.grad(T.vector_out)(X)
+    with pytest.raises(ValueError, match=r"has no argument named 'z' \(arguments: x, y\)"):
+        ad.grad(T.quad, wrt="z")
+    with pytest.raises(ValueError, match="out of range"):
+        ad.grad(T.quad, wrt=5)
+    with pytest.raises(ValueError, match="fallback must be one of"):
+        ad.grad(T.quad, fallback="sometimes")
+    with pytest.raises(TypeError, match=r"quad\(\): missing a required argument: 'y'"):
+        ad.grad(T.quad)(X)
+
+
+def test_tracer_refuses_to_lose_a_gradient():
+    line = inspect.getsourcelines(T.loses_gradient)[1] + 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ad.FallbackWarning)
+        with pytest.raises(TracingError, match=rf"float\(\) on a traced value would lose its gradient "
+                                                 rf"\(targets.py:{line}\)"):
+            ad.grad(T.loses_gradient)(X)
+        with pytest.raises(TypeError, match=r"np.cumsum has no derivative rule .*\(targets.py:\d+\)"):
+            ad.grad(T.unknown_numpy)(X)
+
+
+def test_generated_code_is_registered_for_tracebacks_and_getsource():
+    g = ad.grad(T.divide)
+    g(X)
+    func = g._last.compiled.compiled.func
+    assert inspect.getsource(func) == g.source
+    filename = func.__code__.co_filename
+    assert linecache.getlines(filename) == g.source.splitlines(True)
+    try:
+        func("not an array")
+    except TypeError:
+        frames = traceback.extract_tb(__import__("sys").exc_info()[2])
+        assert frames[-1].filename == filename and frames[-1].line.strip() in g.source
+
+
+def test_specialisation_cache_per_signature():
+    g = ad.grad(T.divide)
+    g(X)
+    first = g._last
+    g(X + 1.0)
+    assert g._last is first
+    g(np.ones(5))
+    assert g._last is not first and len(g._cache) == 2
