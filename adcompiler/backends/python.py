@@ -126,7 +126,7 @@ class _Emitter:
                 self.emit(indent, f"{self.names.bind(op.result)} = {expr}", op.loc)
             return
         if name == "return":
-            self.emit(indent, f"return {self.ref(op.operands[0])}", op.loc)
+            self.emit(indent, f"return {self.ref(op.operands[0])}")
             return
         if name in ("yield", "condition"):
             return  # handled by the enclosing structured op
@@ -333,6 +333,11 @@ def _literal(v):
 
 
 def _paren(s):
+    try:
+        float(s)
+        return s
+    except ValueError:
+        pass
     if s.isidentifier() or s.replace(".", "").replace("_", "").isalnum() or (s.startswith("(") and s.endswith(")")):
         return s
     if s.startswith("-") and s[1:].replace(".", "").isalnum():

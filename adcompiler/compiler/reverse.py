@@ -112,13 +112,17 @@ class _Reverser:
     def accumulate(adj, v, g):
         if g is None:
             return
+        if isinstance(g, Value) and g.hint is None and v.hint:
+            g.hint = _adj_hint(v)  # the adjoint of x reads as dx in the generated code
         old = adj.get(id(v))
         if old is None:
             adj[id(v)] = g
         elif isinstance(old, list):
             adj[id(v)] = [a if c is None else c if a is None else ops.add(a, c) for a, c in zip(old, g)]
         else:
-            adj[id(v)] = ops.add(old, g)
+            total = ops.add(old, g)
+            total.hint = _adj_hint(v)
+            adj[id(v)] = total
 
     def materialize(self, g, type_):
         """An adjoint as an IR value of `type_` (zeros where there is none)."""
@@ -239,6 +243,12 @@ class _Reverser:
         for v, r in zip(free, rloop.results[len(c_types):]):
             self.accumulate(adj, v, r)
 
+    def _seed(self, type_):
+        """d out / d out: a Python 1.0 for a scalar output (so `1.0 * g` simplifies away)."""
+        if type_.is_scalar or (type_.is_array and type_.shape == ()):
+            return self.b.const(1.0)
+        return self.b.full(1.0, type_)
+
     # -- driver --------------------------------------------------------------------------
     def run(self):
         fn = self.fn
@@ -252,8 +262,8 @@ class _Reverser:
             out = env.get(id(out_old), out_old)
             adj = {}
             if self.active(out_old):
-                with self.b.located(fn.return_op.loc):
-                    adj[id(out_old)] = self.b.full(1.0, out.type, hint="d" + (out_old.hint or "out"))
+                with self.b.located(_defining_loc(fn.body, out_old) or fn.return_op.loc):
+                    adj[id(out_old)] = self._seed(out.type)
                 self.sweep(_without_terminator(fn.body), adj, env)
             grads = []
             for i in self.wrt:
@@ -271,6 +281,13 @@ def _without_terminator(block):
     blk.args = block.args
     blk.ops = block.ops[:-1] if block.terminator is not None else block.ops
     return blk
+
+
+def _defining_loc(block, v):
+    for op in walk(block):
+        if any(r is v for r in op.results):
+            return op.loc
+    return None
 
 
 def _free_values_regions(op):
