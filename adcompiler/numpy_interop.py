@@ -38,7 +38,7 @@ def user_location():
 
 _UFUNCS = {
     np.add: P.add, np.subtract: P.sub, np.multiply: P.mul, np.true_divide: P.div, np.negative: P.neg,
-    np.power: P.power, np.float_power: P.power, np.exp: P.exp, np.log: P.log, np.log1p: P.log1p,
+    np.power: P.power, np.remainder: P.remainder, np.floor_divide: P.floor_divide, np.float_power: P.power, np.exp: P.exp, np.log: P.log, np.log1p: P.log1p,
     np.expm1: P.expm1, np.sqrt: P.sqrt, np.sin: P.sin, np.cos: P.cos, np.tan: P.tan, np.tanh: P.tanh,
     np.absolute: P.absolute, np.sign: P.sign, np.maximum: P.maximum, np.minimum: P.minimum,
     np.fmax: P.maximum, np.fmin: P.minimum, np.reciprocal: P.reciprocal, np.matmul: P.matmul,

@@ -349,9 +349,10 @@ class Tensor:
                         inputs=inputs)
 
     def detach(self):
+        """The same storage and version counter, out of the graph; in-place ops on it are allowed (and are
+        seen by backward through the version counter)."""
         t = Tensor._make(self._data)
         t._vc = self._vc
-        t._base = self._base if self._base is not None else self
         return t
 
     def detach_(self):
@@ -592,10 +593,16 @@ class Tensor:
         return self.abs()
 
     def __floordiv__(self, o):
-        return Tensor._make(np.asarray(np.floor_divide(self._data, _unwrap(o))))
+        return self._binary(P.floor_divide, o)
+
+    def __rfloordiv__(self, o):
+        return self._binary(P.floor_divide, o, True)
 
     def __mod__(self, o):
-        return Tensor._make(np.asarray(np.mod(self._data, _unwrap(o))))
+        return self._binary(P.remainder, o)
+
+    def __rmod__(self, o):
+        return self._binary(P.remainder, o, True)
 
     def _compare(self, prim, o):
         o = _scalar_or_tensor(o)
@@ -952,12 +959,9 @@ class Tensor:
         if self._grad_fn is None and self._requires_grad:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         base = self._base
-        if base is not None and base.requires_grad:
-            if base.is_leaf:
-                raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
-                                   "operation.")
-            raise RuntimeError("in-place operation on a view of a tensor that requires grad is not supported by "
-                               "adcompiler; apply it to the base tensor, or clone() the view first.")
+        if base is not None and base._grad_fn is None and base._requires_grad:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
 
     def _inplace(self, prim, others, params, name=None):
         """Apply `prim(self, *others)` and write the result into self's storage."""
@@ -969,18 +973,39 @@ class Tensor:
             data = self._data.copy() if 0 in prim.saves else self._data
             old = Tensor._make(data, self._grad_fn)
             old._acc = self._acc
+            old._output_nr = self._output_nr
             res = apply_prim(prim, (old,) + tuple(others), params, name)
             self._write(res._data)
-            self._grad_fn = res._grad_fn
-        else:
-            raw = [self._data] + [_unwrap(o) for o in others]
-            try:
-                out = prim.impl(*raw, **params)
-            except (ValueError, IndexError) as e:
-                raise torch_error(prim.name, raw, params, e) from None
-            self._write(out)
+            self._bump()
+            node = res._grad_fn
+            if node.out_vc is not None:  # the saved output is self now: later in-place writes are caught
+                node.out_vc, node.out_version = self._vc, self._vc[0]
+            if self._base is not None:
+                self._rebase_view(res)
+            else:
+                self._grad_fn = node
+                self._output_nr = 0
+            return self
+        raw = [self._data] + [_unwrap(o) for o in others]
+        try:
+            out = prim.impl(*raw, **params)
+        except (ValueError, IndexError) as e:
+            raise torch_error(prim.name, raw, params, e) from None
+        self._write(out)
         self._bump()
         return self
+
+    def _rebase_view(self, res):
+        """After an in-place op on a view, as torch's CopySlices: the base becomes `base with the view's
+        elements replaced by res`, and the view a selection of that new base."""
+        base = self._base
+        idx = _view_index(base._data, self._data)
+        old_base = Tensor._make(base._data, base._grad_fn)
+        old_base._acc, old_base._requires_grad, old_base._output_nr = base._acc, base._requires_grad, base._output_nr
+        base._grad_fn = apply_prim(P.setitem, (old_base, res), {"idx": idx}, name="CopySlices")._grad_fn
+        base._output_nr = 0
+        self._grad_fn = apply_prim(P.getitem, (base,), {"idx": idx}, name="AsStridedBackward0")._grad_fn
+        self._output_nr = 0
 
     def _write(self, values):
         if self._data.flags.writeable:
@@ -1037,17 +1062,18 @@ class Tensor:
         return self._inplace(P.neg, (), {})
 
     def zero_(self):
-        return self.fill_(0)
+        return self._inplace(P.setitem, (0,), {"idx": Ellipsis}, "ZeroBackward0")
 
     def fill_(self, value):
         if isinstance(value, Tensor) and value.ndim:
             raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} "
                                f"dimensions.")
-        return self._inplace(P.setitem, (value,), {"idx": Ellipsis})
+        return self._inplace(P.setitem, (value,), {"idx": Ellipsis},
+                             "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
 
     def copy_(self, src):
         src = src if isinstance(src, Tensor) else Tensor._make(to_array(src))
-        return self._inplace(P.setitem, (src,), {"idx": Ellipsis})
+        return self._inplace(P.setitem, (src,), {"idx": Ellipsis}, "CopyBackwards")
 
     def normal_(self, mean=0.0, std=1.0):
         from .factories import _rng
@@ -1079,6 +1105,27 @@ class Tensor:
     def __array_function__(self, func, types, args, kwargs):
         from .numpy_interop import array_function
         return array_function(func, args, kwargs)
+
+
+def _view_index(base, view):
+    """For `view`, an ndarray sharing `base`'s memory: a tuple of index arrays, shaped like the view, that
+    selects the view's elements from `base` (works for any strides, as torch's as_strided does)."""
+    if base.ndim == 0:
+        return Ellipsis
+    item = base.itemsize
+    offset = (view.__array_interface__["data"][0] - base.__array_interface__["data"][0]) // item
+
+    def storage_offsets(shape, strides, start):
+        off = np.full(shape, start, dtype=np.int64)
+        for k, (n, st) in enumerate(zip(shape, strides)):
+            off += (np.arange(n, dtype=np.int64) * (st // item)).reshape((n,) + (1,) * (len(shape) - k - 1))
+        return off
+
+    base_off = storage_offsets(base.shape, base.strides, 0).ravel()
+    order = np.argsort(base_off, kind="stable")
+    view_off = storage_offsets(view.shape, view.strides, offset)
+    flat = order[np.searchsorted(base_off[order], view_off)]
+    return np.unravel_index(flat, base.shape)
 
 
 def _check_shape(shape):

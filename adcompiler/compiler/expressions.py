@@ -25,7 +25,7 @@ _BINOPS = {  # libcst node type -> (primitive, python operator, symbol)
     cst.Add: ("add", operator.add, "+"), cst.Subtract: ("sub", operator.sub, "-"),
     cst.Multiply: ("mul", operator.mul, "*"), cst.Divide: ("div", operator.truediv, "/"),
     cst.Power: ("pow", operator.pow, "**"), cst.MatrixMultiply: ("matmul", operator.matmul, "@"),
-    cst.FloorDivide: (None, operator.floordiv, "//"), cst.Modulo: (None, operator.mod, "%"),
+    cst.FloorDivide: ("floor_divide", operator.floordiv, "//"), cst.Modulo: ("remainder", operator.mod, "%"),
     cst.BitAnd: ("logical_and", operator.and_, "&"), cst.BitOr: ("logical_or", operator.or_, "|"),
     cst.BitXor: (None, operator.xor, "^"), cst.LeftShift: (None, operator.lshift, "<<"),
     cst.RightShift: (None, operator.rshift, ">>"),

@@ -5,7 +5,8 @@ shape rule, torch node name). Importing this package fills it; nothing here
 imports the engine or the compiler — they register `bind` handlers instead.
 """
 from .core import Abstract, Primitive, bind, dtype_of, get, register_handler, registry, shape_of, unbroadcast
-from .elementwise import (absolute, add, clip, clip_mask, cos, div, eq, exp, expm1, ge, gt, le, log, log1p,
+from .elementwise import (absolute, add, clip, clip_mask, cos, div, eq, exp, expm1, floor_divide, ge, gt, le, log,
+                          log1p, remainder,
                           logical_and, logical_not, logical_or, lt, maximum, maximum_weight, minimum, mul, ne, neg,
                           ones_like, pow_zero_base_mask, power, reciprocal, relu, rsqrt, sigmoid, sign, sin, sqrt,
                           sub, tan, tanh, where, zeros_like)

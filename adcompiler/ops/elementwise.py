@@ -97,6 +97,12 @@ def _pow_dy(g, x, y, out):
 
 power.defvjp(_pow_dx, _pow_dy)
 
+floor_divide = _prim("floor_divide", _ignore_fp(np.floor_divide), differentiable=False)
+remainder = _prim("remainder", _ignore_fp(np.remainder), saves=(0, 1))
+# x % y = x - floor(x / y) * y, so d/dx = 1 and d/dy = -floor(x / y) (torch's RemainderBackward0)
+remainder.defvjp(lambda g, x, y, out: unbroadcast(g, shape_of(x)),
+                 lambda g, x, y, out: unbroadcast(neg(mul(g, floor_divide(x, y))), shape_of(y)))
+
 # ---- transcendental and activations -----------------------------------------
 
 exp = _prim("exp", np.exp, saves_out=True)

@@ -27,7 +27,6 @@ CASES = [
     ("mutate_global", [A3], "constant array defined outside the function", 4),
     ("shape_grows_in_loop", [A3], "'acc' changes type in the loop: f64[3] before it, f64[6] after", 4),
     ("unknown_numpy", [A3], "np.cumsum() is not supported by the compiler", 11),
-    ("floor_div_runtime", ["i64"], "the operator // on run-time values is not supported", 11),
     ("dynamic_assert", ["f64"], "assert on a run-time value is not supported", 4),
     ("star_args", [A3], "*args/**kwargs parameters are not supported", 0),
     ("missing_return_path", ["f64"], "can reach its end without a return statement", 0),

@@ -97,10 +97,6 @@ def unknown_numpy(x):
     return np.cumsum(x).sum()  # <-
 
 
-def floor_div_runtime(n):
-    return n // 2  # <-
-
-
 def dynamic_assert(x):
     assert x > 0  # <-
     return x

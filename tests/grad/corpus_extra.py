@@ -140,6 +140,17 @@ def scalar_ode(a, b):
     return x
 
 
+@case(x="f64[3]")
+def alternating_mod(x):
+    s = 0.0
+    for i in range(6):
+        if i % 2 == 0:
+            s = s + x[i // 2] * x[i // 2]
+        else:
+            s = s - (x[i // 2] % 1.5)
+    return s
+
+
 def _power(x, n):
     if n == 0:
         return 1.0

@@ -132,6 +132,9 @@ def _stack(rng):
 SAMPLES = {
     "add": _binary(), "sub": _binary(), "mul": _binary(), "div": _binary(_pos),
     "maximum": _binary(_distinct), "minimum": _binary(_distinct), "pow": _pow,
+    # floor(x / y) is constant over each sample's range, away from the jumps
+    "remainder": lambda rng: [((rng.uniform(2.2, 2.8, (2, 3)), rng.uniform(2.9, 3.0, 3)), {}),
+                              ((rng.uniform(2.1, 2.9, (4,)), 1.0), {}), ((5.3, rng.uniform(1.4, 1.7, (3,))), {})],
     "neg": _unary(), "reciprocal": _unary(_pos), "exp": _unary(), "log": _unary(_pos), "log1p": _unary(_pos),
     "expm1": _unary(), "sqrt": _unary(_pos), "rsqrt": _unary(_pos), "sin": _unary(), "cos": _unary(),
     "tan": _unary(lambda rng, *s: np.asarray(rng.uniform(-1.2, 1.2, s))), "tanh": _unary(), "sigmoid": _unary(),
@@ -169,4 +172,4 @@ SAMPLES = {
 }
 
 # Second derivatives are not checked where the first derivative has kinks or jumps.
-NOT_SMOOTH = {"relu", "abs", "sign", "clip", "maximum", "minimum", "max", "min", "amax", "amin"}
+NOT_SMOOTH = {"remainder", "relu", "abs", "sign", "clip", "maximum", "minimum", "max", "min", "amax", "amin"}
