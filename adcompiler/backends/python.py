@@ -37,7 +37,8 @@ _NUMPY_CALL = {"maximum": "np.maximum", "minimum": "np.minimum", "where": "np.wh
 _REDUCTIONS = {"sum": "np.sum", "mean": "np.mean", "prod": "np.prod", "amax": "np.max", "amin": "np.min",
                "argmax": "np.argmax", "argmin": "np.argmin"}
 _SHAPE_OPS = {"reshape": ("np.reshape", "shape"), "transpose": ("np.transpose", "axes"),
-              "broadcast_to": ("np.broadcast_to", "shape")}
+              "broadcast_to": ("np.broadcast_to", "shape"), "expand_dims": ("np.expand_dims", "axis"),
+              "squeeze": ("np.squeeze", "axis")}
 _counter = itertools.count()
 
 
@@ -324,6 +325,16 @@ def _resolve_for_check(idx):
     return tuple(0 if isinstance(p, Dyn) else p for p in parts)
 
 
+def _describe_const(v):
+    v = np.asarray(v)
+    flat = v.reshape(-1)
+    if v.size and np.all(flat == flat[0]):
+        return f"np.full({v.shape}, {flat[0].item()!r})"
+    if v.size <= 6:
+        return f"np.array({v.tolist()!r})"
+    return f"array of shape {v.shape}"
+
+
 def _literal(v):
     if isinstance(v, float):
         if math.isinf(v) or math.isnan(v):
@@ -364,6 +375,8 @@ def emit_source(fn):
     em.block(fn.body, 1)
     if len(em.lines) == n:
         em.lines.append("    pass")
+    if em.consts:
+        em.lines[1:1] = ["    # constants: " + "; ".join(f"{k} = {_describe_const(v)}" for k, v in em.consts.items())]
     return "\n".join(em.lines) + "\n", em.consts
 
 

@@ -67,6 +67,8 @@ class _Reverser:
         self.fn = fn
         self.wrt = wrt
         self.varied = active_values(fn, [fn.params[i] for i in wrt])
+        self.scalars = {id(op.result): op.attrs["value"] for op in walk(fn.body)
+                        if op.name == "const" and type(op.attrs["value"]) in (int, float)}
         self.b = Builder(loc=fn.loc)
 
     def active(self, v):
@@ -161,7 +163,8 @@ class _Reverser:
         g = adj.get(id(op.result))
         if g is None or not op.prim.differentiable:
             return
-        args = [env.get(id(v), v) for v in op.operands]
+        # constants reach the rules as Python scalars, so `x ** 2` differentiates to `2.0 * x`
+        args = [self.scalars.get(id(v), env.get(id(v), v)) for v in op.operands]
         out = env.get(id(op.result), op.result)
         for i, v in enumerate(op.operands):
             if not self.active(v):
