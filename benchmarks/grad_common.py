@@ -90,20 +90,28 @@ def max_rel_diff(a, b):
     return worst
 
 
-def run_peers(peers, repeat, rtol, budget=5.0, ref_name="adcompiler compiled"):
-    """Time every peer; check each peer's gradient against `ref_name`'s. Returns {name: seconds}."""
-    results, outs, runs = {}, {}, {}
+def run_peers(peers, repeat, rtol, budget=6.0, rounds=3, ref_name="adcompiler compiled"):
+    """Time every peer; check each peer's gradient against `ref_name`'s. Returns ({name: s}, {name: runs}).
+
+    The peers are timed in `rounds` interleaved rounds of best-of-`repeat` and the best time
+    is kept, so a burst of load from other processes does not land on one peer only."""
+    fns, outs = {}, {}
     for name, make in peers:
         try:
-            fn = make()
+            fns[name] = make()
         except ImportError as e:
             print(f"  {name:28s} not installed ({e.name or e})")
-            continue
         except Exception as e:  # a peer that cannot run this workload is reported, not fatal
-            print(f"  {name:28s} FAILED to build: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-            continue
-        t, out, n = best_of(fn, repeat, budget)
-        results[name], outs[name], runs[name] = t, out, n
+            msg = str(e).splitlines()[0] if str(e) else ""
+            print(f"  {name:28s} FAILED to build: {type(e).__name__}: {msg}")
+    results = {name: float("inf") for name in fns}
+    runs = {name: 0 for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t, out, n = best_of(fn, repeat, budget / rounds)
+            results[name] = min(results[name], t)
+            runs[name] += n
+            outs[name] = out
     ref = outs.get(ref_name)
     if ref is not None:
         for name, out in outs.items():
@@ -123,30 +131,40 @@ def print_table(title, results, runs, base_name, unit="ms"):
     print(f"\n{title}")
     for name, t in results.items():
         ratio = f"{t / base:7.2f}x {base_name}" if base else ""
-        print(f"  {name:28s} {t * scale:10.3f} {unit}  {ratio}   (best of {runs[name]})")
+        print(f"  {name:28s} {t * scale:10.3f} {unit}  {ratio}   (best of {runs[name]} runs)")
 
 
-def compile_time(make_grad, call, repeat=5):
-    """(first-call seconds, steady-state seconds) of a freshly made adcompiler gradient.
+def compile_time(make_grad, call, fn, values, wrt, repeat=5):
+    """(first-call s, steady-state s, compile s, gradient) of a freshly made adcompiler gradient.
 
     A throw-away function is compiled first so that module imports (libcst, ...) are not
-    counted; the first call of the fresh gradient therefore measures parse + transform +
-    passes + code generation + one run."""
+    counted. first - steady is what a user sees on the first call; with large arrays it
+    also holds first-touch costs of fresh memory, so `compile s` times
+    `compile_value_and_grad(fn, values, wrt)` alone (parse and front-end caches cleared)."""
     import adcompiler as ad
+    from adcompiler.compiler import frontend, source
+    from adcompiler.compiler.gradient import compile_value_and_grad
     ad.grad(_warm)(1.0)
     g = make_grad()
     t = time.perf_counter()
     call(g)
     first = time.perf_counter() - t
     steady, _, _ = best_of(lambda: call(g), repeat)
-    return first, steady, g
+    comp = float("inf")
+    for _ in range(3):
+        for mod in (source, frontend):
+            getattr(mod, "_cache", {}).clear()
+        t = time.perf_counter()
+        compile_value_and_grad(fn, values, wrt)
+        comp = min(comp, time.perf_counter() - t)
+    return first, steady, comp, g
 
 
 def _warm(x):
     return x * x + 1.0
 
 
-def print_adcompiler_summary(results, forward_s, first_s, steady_s, mode, base_name, target_ratio):
+def print_adcompiler_summary(results, forward_s, first_s, steady_s, compile_s, mode, base_name, target_ratio):
     """The adcompiler targets: time vs `base_name`, gradient/forward, compile time."""
     t = results.get("adcompiler compiled")
     print("\nadcompiler targets")
@@ -159,8 +177,10 @@ def print_adcompiler_summary(results, forward_s, first_s, steady_s, mode, base_n
         print(f"  gradient / forward: {r:.2f}x   (forward {forward_s * 1e3:.3f} ms; target <= 3: "
               f"{'met' if r <= 3 else 'MISSED'})")
     c = first_s - steady_s
-    print(f"  compile time: {c * 1e3:.1f} ms   (first call {first_s * 1e3:.1f} ms - steady "
-          f"{steady_s * 1e3:.3f} ms)")
+    print(f"  compile time: {compile_s * 1e3:.1f} ms   (compile_value_and_grad, best of 3, caches cleared; "
+          f"target <= 50 ms for 30 lines: {'met' if compile_s <= 0.05 else 'MISSED'})")
+    print(f"  first call - steady call: {c * 1e3:.1f} ms   (first call {first_s * 1e3:.1f} ms, steady "
+          f"{steady_s * 1e3:.3f} ms; includes compile and first-touch costs)")
 
 
 def profile_generated(g, args, repeat=5, top=12):

@@ -136,7 +136,9 @@ def main(argv=None):
     inputs = make_inputs(args.batch)
 
     import adcompiler as ad
-    first, steady, vg = compile_time(lambda: ad.value_and_grad(loss, wrt=(0, 1, 2, 3)), lambda g: g(*inputs))
+    names = ["W1", "b1", "W2", "b2", "X", "Y"]
+    first, steady, comp, vg = compile_time(lambda: ad.value_and_grad(loss, wrt=(0, 1, 2, 3)), lambda g: g(*inputs),
+                                           loss, dict(zip(names, inputs)), names[:4])
     forward, _, _ = best_of(lambda: loss(*inputs), args.repeat)
 
     peers = [("adcompiler compiled", lambda: make_adcompiler(inputs)),
@@ -146,10 +148,10 @@ def main(argv=None):
              ("HIPS autograd", lambda: make_hips(inputs))]
     print(f"MLP loss+gradient, batch {args.batch}, 784-512-10, tanh, softmax cross-entropy, float32; {thread_note()}")
     results, runs = run_peers(peers, args.repeat, rtol=1e-4)
-    print_table(f"MLP batch {args.batch} float32, loss + gradient w.r.t. (W1, b1, W2, b2) (best of up to "
+    print_table(f"MLP batch {args.batch} float32, loss + gradient w.r.t. (W1, b1, W2, b2) (3 rounds x best of up to "
                 f"{args.repeat})", results, runs, "hand-written NumPy")
     print(f"  {'(forward only, NumPy)':28s} {forward * 1e3:10.3f} ms")
-    print_adcompiler_summary(results, forward, first, steady, vg.mode, "hand-written NumPy", 1.2)
+    print_adcompiler_summary(results, forward, first, steady, comp, vg.mode, "hand-written NumPy", 1.2)
     if args.profile and vg.mode == "compiled":
         profile_generated(vg, inputs)
     return 0

@@ -112,7 +112,8 @@ def main(argv=None):
     a, b, x0, n = 1.3, 0.7, 0.5, args.steps
 
     import adcompiler as ad
-    first, steady, g = compile_time(lambda: ad.grad(loop, wrt=(0, 1)), lambda g: g(a, b, x0, n))
+    first, steady, comp, g = compile_time(lambda: ad.grad(loop, wrt=(0, 1)), lambda g: g(a, b, x0, n), loop,
+                                          dict(a=a, b=b, x0=x0, n=n), ["a", "b"])
     forward, _, _ = best_of(lambda: loop(a, b, x0, n), args.repeat)
 
     peers = [("adcompiler compiled", lambda: make_adcompiler(a, b, x0, n)),
@@ -122,10 +123,10 @@ def main(argv=None):
              ("HIPS autograd", lambda: make_hips(a, b, x0, n))]
     print(f"scalar loop, {n} steps, gradient w.r.t. (a, b); {thread_note()}")
     results, runs = run_peers(peers, args.repeat, rtol=1e-9)
-    print_table(f"scalar loop x = x + 0.01*(a*sin(x) - b*x*x), {n} steps, d x / d(a, b) (best of up to "
+    print_table(f"scalar loop x = x + 0.01*(a*sin(x) - b*x*x), {n} steps, d x / d(a, b) (3 rounds x best of up to "
                 f"{args.repeat})", results, runs, "hand-written Python adjoint")
     print(f"  {'(forward only, Python)':28s} {forward * 1e3:10.3f} ms")
-    print_adcompiler_summary(results, forward, first, steady, g.mode, "hand-written Python adjoint", 2)
+    print_adcompiler_summary(results, forward, first, steady, comp, g.mode, "hand-written Python adjoint", 2)
     if "tangent-ad" in results and "adcompiler compiled" in results:
         print(f"  tangent-ad / compiled: {results['tangent-ad'] / results['adcompiler compiled']:.1f}x   "
               f"(issue expects >= 10x)")
