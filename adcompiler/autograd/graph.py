@@ -7,6 +7,7 @@ No derivative formula lives here; they are all in adcompiler.ops.
 """
 from __future__ import annotations
 
+import re
 import weakref
 
 import numpy as np
@@ -100,7 +101,8 @@ def edge_of(t):
 
 
 _NO_EDGE = (None, 0)
-_HIDDEN_EDGE = {"PowBackward0": 1, "PowBackward2": 0, "RsubBackward1": 0, "WhereBackward0": 0}
+_HIDDEN_EDGE = {"PowBackward0": 1, "PowBackward2": 0, "RsubBackward1": 0, "WhereBackward0": 0, "ZeroBackward0": 1,
+                "FillBackward2": 1}
 _abstract_of = Abstract.of
 
 
@@ -222,21 +224,24 @@ def _tensor_type():
     return _TENSOR[0]
 
 
-def _describe(t, version):
+def _describe(t):
     from ..tensor import type_name
     return f"[{type_name(t)} [{', '.join(map(str, t.shape))}]]"
 
 
+def _op_name(node):
+    """How torch names the op in the modified-by-inplace message: `Exp` for ExpBackward0."""
+    return re.sub(r"Backward\d+$", "", node.name())
+
+
 def _modified_msg(t, version, expected, node=None):
-    if t is None:
-        what = f"output 0 of {node.name()}"
-        head = f"one of the variables needed for gradient computation has been modified by an inplace operation: {what},"
+    head = "one of the variables needed for gradient computation has been modified by an inplace operation: "
+    if t is None:  # a node's own saved output
+        head += f"{_describe(_tensor_type()._make(node.out_data))}, which is output 0 of {_op_name(node)},"
     elif t._grad_fn is not None:
-        head = (f"one of the variables needed for gradient computation has been modified by an inplace operation: "
-                f"{_describe(t, version)}, which is output 0 of {t._grad_fn.name()},")
+        head += f"{_describe(t)}, which is output {t._output_nr} of {_op_name(t._grad_fn)},"
     else:
-        head = (f"one of the variables needed for gradient computation has been modified by an inplace operation: "
-                f"{_describe(t, version)}")
+        head += _describe(t)
     return (f"{head} is at version {version}; expected version {expected} instead. Hint: the backtrace further "
             "above shows the operation that failed to compute its gradient. The variable in question was changed "
             "in there or anywhere later. Good luck!")
