@@ -29,6 +29,7 @@ __all__ = ["emit_source", "compile_function", "CompiledSource"]
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@",
           "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_SCALAR_INFIX = {"remainder": "%", "floor_divide": "//"}  # Python's semantics match NumPy's for scalars
 _NUMPY_UNARY = {"exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sign"}
 _MATH_UNARY = {"exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh"}
 _NUMPY_CALL = {"maximum": "np.maximum", "minimum": "np.minimum", "where": "np.where", "abs": "np.abs",
@@ -156,8 +157,8 @@ class _Emitter:
             return
         if name == "tape_pop":
             targets = [self.names.bind(r) for r in op.results]
-            self.emit(indent, f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = "
-                              f"{self.ref(op.operands[0])}.pop()", op.loc)
+            lhs = f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = " if targets else ""
+            self.emit(indent, f"{lhs}{self.ref(op.operands[0])}.pop()", op.loc)
             return
         if name == "tape_len":
             self.emit(indent, f"{self.names.bind(op.result)} = len({self.ref(op.operands[0])})", op.loc)
@@ -172,6 +173,8 @@ class _Emitter:
         scalar_only = all(t.is_scalar for t in types_)
         if name in _INFIX and len(args) == 2:
             return f"{_paren(args[0])} {_INFIX[name]} {_paren(args[1])}"
+        if name in _SCALAR_INFIX and scalar_only:
+            return f"{_paren(args[0])} {_SCALAR_INFIX[name]} {_paren(args[1])}"
         if name == "neg":
             return f"-{_paren(args[0])}"
         if name in _MATH_UNARY and scalar_only and op.result.type.is_scalar:

@@ -15,7 +15,8 @@ from .frontend import compile_function
 from .ir import verify
 from .passes import optimize
 from .passes.simplify import simplify
-from .reverse import reverse
+from .passes.dce import dce
+from .reverse import prune_tapes, reverse
 from .types import type_of_value
 
 __all__ = ["compile_value_and_grad", "CompiledGrad", "UnsupportedSyntax", "adjoint_ir", "adjoint_ir_for_types"]
@@ -49,7 +50,7 @@ def adjoint_ir_for_types(fn, types, wrt_names):
         t = fwd.params[names.index(n)].type
         if not ((t.is_scalar or t.is_array) and t.dtype.kind == "f"):
             raise TypeError(f"grad: argument {n!r} has type {t}; gradients are taken w.r.t. float inputs")
-    adj = optimize(simplify(reverse(fwd, [names.index(n) for n in wrt_names])))
+    adj = dce(prune_tapes(optimize(simplify(reverse(fwd, [names.index(n) for n in wrt_names])))))
     verify(adj)
     return fwd, adj
 

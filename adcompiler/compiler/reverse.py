@@ -23,7 +23,7 @@ from .ir import Block, Function, Op, Value, walk
 from .passes.activity import active_values
 from .types import ScalarType, TupleType
 
-__all__ = ["reverse", "TAPE"]
+__all__ = ["reverse", "prune_tapes", "TAPE"]
 
 class _TapeType(TupleType):
     """The type of a tape: an opaque stack of tuples of values."""
@@ -303,6 +303,30 @@ def _free_values_regions(op):
 
 def _adj_hint(v):
     return "d" + v.hint if v.hint else None
+
+
+def prune_tapes(fn):
+    """Push onto each tape only the values its pops are read for (after DCE of the
+    reverse sweep, many recomputations no longer need every carried value)."""
+    from .ir import clone, use_counts
+    fn = clone(fn)
+    uses = use_counts(fn.body)
+    pushes, pops = {}, {}
+    for op in walk(fn.body):
+        if op.name == "tape_push":
+            pushes.setdefault(id(op.operands[0]), []).append(op)
+        elif op.name == "tape_pop":
+            pops.setdefault(id(op.operands[0]), []).append(op)
+    for tape, pop_ops in pops.items():
+        width = len(pop_ops[0].results)
+        keep = [j for j in range(width) if any(uses.get(id(p.results[j]), 0) for p in pop_ops)]
+        if len(keep) == width:
+            continue
+        for p in pop_ops:
+            p.results = [p.results[j] for j in keep]
+        for push in pushes.get(tape, ()):
+            push.operands = [push.operands[0]] + [push.operands[1 + j] for j in keep]
+    return fn
 
 
 def reverse(fn, wrt):
