@@ -978,7 +978,9 @@ class Tensor:
             self._write(res._data)
             self._bump()
             node = res._grad_fn
-            if node.out_vc is not None:  # the saved output is self now: later in-place writes are caught
+            if node.out_vc is not None and not others:
+                # a unary op's rule reads its saved output, which is self now: later in-place writes are caught
+                # (binary ones like div_ read it only for the other operand, so torch does not track it there)
                 node.out_vc, node.out_version = self._vc, self._vc[0]
             if self._base is not None:
                 self._rebase_view(res)
