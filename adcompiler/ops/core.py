@@ -185,15 +185,8 @@ def _lookup(t):
 
 
 def bind(prim, *args, **params):
-    """Apply `prim` to `args`, dispatching on the kind of the arguments."""
-    best = None
-    for a in args:
-        h = _lookup(type(a))
-        if h is not None and (best is None or h[0] > best[0]):
-            best = h
-    if best is None:
-        return prim.impl(*args, **params)
-    return best[1](prim, args, params)
+    """Apply `prim` to `args`, dispatching on the kind of the arguments (see Primitive.__call__)."""
+    return prim(*args, **params)
 
 
 def get(name):
