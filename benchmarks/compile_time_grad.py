@@ -17,11 +17,10 @@ import argparse
 import inspect
 import math
 import sys
-import time
 
 import grad_common  # noqa: F401  (first: applies --threads before NumPy loads BLAS)
 import numpy as np
-from grad_common import add_thread_argument
+from grad_common import add_common_arguments, now
 
 TARGET_MS = 50.0
 
@@ -198,25 +197,25 @@ def _phases(fn, values, wrt):
         return None
     _clear_caches()
     out = {}
-    t = time.perf_counter()
+    t = now()
     source.function_source(fn)
-    out["libcst parse"] = time.perf_counter() - t
-    t = time.perf_counter()
+    out["libcst parse"] = now() - t
+    t = now()
     fwd = frontend.compile_function(fn, {k: type_of_value(v) for k, v in values.items()})
-    out["front end (incl. inlined helpers)"] = time.perf_counter() - t
+    out["front end (incl. inlined helpers)"] = now() - t
     names = [p.hint for p in fwd.params]
-    t = time.perf_counter()
+    t = now()
     adj = reverse(fwd, [names.index(n) for n in wrt])
-    out["reverse transform"] = time.perf_counter() - t
-    t = time.perf_counter()
+    out["reverse transform"] = now() - t
+    t = now()
     adj = optimize(simplify(adj))
-    out["simplify + passes"] = time.perf_counter() - t
-    t = time.perf_counter()
+    out["simplify + passes"] = now() - t
+    t = now()
     verify(adj)
-    out["verify"] = time.perf_counter() - t
-    t = time.perf_counter()
+    out["verify"] = now() - t
+    t = now()
     python_backend.compile_function(adj)
-    out["Python backend + compile()"] = time.perf_counter() - t
+    out["Python backend + compile()"] = now() - t
     return out
 
 
@@ -228,13 +227,13 @@ def _cold_compiles():
     out = {}
     for fn, values, wrt in _workloads():
         lines = len(inspect.getsource(fn).splitlines())
-        t = time.perf_counter()
+        t = now()
         try:
             cg = compile_value_and_grad(fn, values, wrt)
         except Exception as e:
             out[fn.__name__] = (lines, f"not compiled: {type(e).__name__}: {e}", False)
             continue
-        cold = time.perf_counter() - t
+        cold = now() - t
         # the generated gradient must run and agree with the traced one
         ref = ad.value_and_grad(fn, wrt=tuple(wrt), fallback="always")(**values)
         got = cg.run(values)
@@ -249,7 +248,7 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=10, help="warm compiles per function (caches cleared)")
     ap.add_argument("--processes", type=int, default=5, help="fresh processes for the cold figures")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    add_thread_argument(ap)
+    add_common_arguments(ap)
     args = ap.parse_args(argv)
     if args.child:
         import json
@@ -261,16 +260,18 @@ def main(argv=None):
     import subprocess
     colds = {}
     for _ in range(args.processes):
-        res = subprocess.run([sys.executable, __file__, "--child"], capture_output=True, text=True, check=True)
+        passed = [f"--clock={args.clock}"] + ([f"--threads={args.threads}"] if args.threads else [])
+        res = subprocess.run([sys.executable, __file__, "--child", *passed], capture_output=True, text=True,
+                             check=True)
         for name, (lines, cold, agree) in json.loads(res.stdout.strip().splitlines()[-1]).items():
             colds.setdefault(name, (lines, [], agree))[1].append(cold)
 
-    t = time.perf_counter()
+    t = now()
     from adcompiler.compiler.gradient import compile_value_and_grad
-    import_s = time.perf_counter() - t
-    t = time.perf_counter()
+    import_s = now() - t
+    t = now()
     compile_value_and_grad(_warm_up, {"x": np.ones(3), "y": 2.0}, ["x"])
-    warm_s = time.perf_counter() - t
+    warm_s = now() - t
     print(f"import adcompiler.compiler.gradient: {import_s * 1e3:.0f} ms; first compile in the process "
           f"(a 7-line warm-up function, includes lazy imports): {warm_s * 1e3:.0f} ms")
     print(f"cold = the function's first compile in a fresh process (after the warm-up), min and median over "
@@ -287,9 +288,9 @@ def main(argv=None):
         best = float("inf")
         for _ in range(args.repeat):
             _clear_caches()
-            t = time.perf_counter()
+            t = now()
             compile_value_and_grad(fn, values, wrt)
-            best = min(best, time.perf_counter() - t)
+            best = min(best, now() - t)
         cmin, cmed = min(cold), statistics.median(cold)
         worst = max(worst, cmed)
         flag = "" if cmed * 1e3 <= TARGET_MS else "  MISSED (cold median)"

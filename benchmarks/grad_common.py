@@ -37,12 +37,21 @@ def _thread_limit(argv):
 # gives steadier figures. Benchmarks import grad_common before NumPy for this reason.
 THREADS = _thread_limit(sys.argv[1:])
 
+# `--clock cpu` times with the process's CPU time instead of wall time: on a machine shared
+# with other jobs, CPU time does not count the time this process waits for a core. Only
+# meaningful when everything runs on one thread (`--threads 1`): CPU time sums all threads.
+CLOCK = "cpu" if "--clock=cpu" in sys.argv or any(
+    a == "--clock" and sys.argv[i + 2:i + 3] == ["cpu"] for i, a in enumerate(sys.argv[1:])) else "wall"
+now = time.process_time if CLOCK == "cpu" else time.perf_counter
+
 import numpy as np  # noqa: E402
 
 
-def add_thread_argument(ap):
+def add_common_arguments(ap):
     ap.add_argument("--threads", type=int, default=None,
                     help="threads for BLAS, torch and XLA (default: each library's own default)")
+    ap.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                    help="wall time (default) or this process's CPU time (use with --threads 1 on a busy machine)")
 
 
 def set_torch_threads(torch):
@@ -51,19 +60,20 @@ def set_torch_threads(torch):
 
 
 def thread_note():
-    return f"threads: {THREADS} (--threads)" if THREADS else "threads: each library's default"
+    threads = f"threads: {THREADS} (--threads)" if THREADS else "threads: each library's default"
+    return threads + ("; clock: process CPU time" if CLOCK == "cpu" else "; clock: wall")
 
 
 def best_of(fn, repeat, budget=5.0):
     """Best wall time of `fn()` over `repeat` calls (fewer when a slow peer exceeds `budget` seconds, at least 2)."""
     times = []
     out = None
-    start = time.perf_counter()
+    start = now()
     for i in range(repeat):
-        t = time.perf_counter()
+        t = now()
         out = fn()
-        times.append(time.perf_counter() - t)
-        if i >= 1 and time.perf_counter() - start > budget:
+        times.append(now() - t)
+        if i >= 1 and now() - start > budget:
             break
     return min(times), out, len(times)
 
@@ -122,7 +132,40 @@ def run_peers(peers, repeat, rtol, budget=6.0, rounds=3, ref_name="adcompiler co
                 print(f"  {name:28s} DISAGREES with {ref_name} (max relative diff {d:.3g} > {rtol:g})")
             else:
                 print(f"  {name:28s} agrees with {ref_name} (max relative diff {d:.2g})")
-    return results, runs
+    return results, runs, fns
+
+
+def peak_memory(fns, names=("adcompiler compiled", "hand-written NumPy")):
+    """Peak memory (tracemalloc, which sees NumPy's buffers) of one call of each named peer, in MiB."""
+    import tracemalloc
+    print("\npeak memory of one call (tracemalloc; NumPy buffers included)")
+    for name in names:
+        if name not in fns:
+            continue
+        tracemalloc.start()
+        tracemalloc.reset_peak()
+        out = fns[name]()
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        del out
+        print(f"  {name:28s} {peak / 2 ** 20:8.1f} MiB")
+
+
+def check_raw_dtypes(g, args):
+    """Warn when the generated adjoint computes a gradient in another dtype than its input
+    (the API casts the result back, which hides the cost of computing in float64)."""
+    try:
+        cg = g._last.compiled
+        values = dict(zip(cg.param_names, args))
+        raw = cg.compiled.func(*[values[n] for n in cg.param_names])[1:]
+    except Exception:  # internals moved: skip the diagnostic
+        return
+    for name, r in zip(cg.wrt_names, raw):
+        want = getattr(values[name], "dtype", None)
+        got = getattr(r, "dtype", None)
+        if want is not None and got is not None and want != got:
+            print(f"  note: the generated adjoint computes d{name} in {got} for a {want} input "
+                  f"(the API casts it back)")
 
 
 def print_table(title, results, runs, base_name, unit="ms"):
@@ -146,17 +189,17 @@ def compile_time(make_grad, call, fn, values, wrt, repeat=5):
     from adcompiler.compiler.gradient import compile_value_and_grad
     ad.grad(_warm)(1.0)
     g = make_grad()
-    t = time.perf_counter()
+    t = now()
     call(g)
-    first = time.perf_counter() - t
+    first = now() - t
     steady, _, _ = best_of(lambda: call(g), repeat)
     comp = float("inf")
     for _ in range(3):
         for mod in (source, frontend):
             getattr(mod, "_cache", {}).clear()
-        t = time.perf_counter()
+        t = now()
         compile_value_and_grad(fn, values, wrt)
-        comp = min(comp, time.perf_counter() - t)
+        comp = min(comp, now() - t)
     return first, steady, comp, g
 
 
@@ -205,9 +248,9 @@ def profile_generated(g, args, repeat=5, top=12):
         ns = dict(func.__globals__)
         ns.update(zip(params, args))
         for i, (_, code) in enumerate(stmts):
-            t = time.perf_counter()
+            t = now()
             exec(code, ns)
-            best[i] = min(best[i], time.perf_counter() - t)
+            best[i] = min(best[i], now() - t)
     total = sum(best)
     print(f"\nprofile of the generated adjoint: {total * 1e3:.3f} ms over {len(stmts)} statements (best of {repeat}"
           f" per statement); the costliest:")

@@ -15,8 +15,9 @@ import sys
 
 import grad_common  # noqa: F401  (first: applies --threads before NumPy loads BLAS)
 import numpy as np
-from grad_common import (add_thread_argument, best_of, compile_time, print_adcompiler_summary, print_table,
-                         profile_generated, run_peers, set_torch_threads, thread_note)
+from grad_common import (add_common_arguments, best_of, check_raw_dtypes, compile_time, peak_memory,
+                         print_adcompiler_summary, print_table, profile_generated, run_peers, set_torch_threads,
+                         thread_note)
 
 
 def loss(W1, b1, W2, b2, X, Y):
@@ -131,7 +132,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=512)
     ap.add_argument("--repeat", type=int, default=20)
     ap.add_argument("--profile", action="store_true", help="print the cost of each line of the generated adjoint")
-    add_thread_argument(ap)
+    add_common_arguments(ap)
     args = ap.parse_args(argv)
     inputs = make_inputs(args.batch)
 
@@ -147,10 +148,12 @@ def main(argv=None):
              ("jax.jit(value_and_grad)", lambda: make_jax(inputs)),
              ("HIPS autograd", lambda: make_hips(inputs))]
     print(f"MLP loss+gradient, batch {args.batch}, 784-512-10, tanh, softmax cross-entropy, float32; {thread_note()}")
-    results, runs = run_peers(peers, args.repeat, rtol=1e-4)
+    results, runs, fns = run_peers(peers, args.repeat, rtol=1e-4)
     print_table(f"MLP batch {args.batch} float32, loss + gradient w.r.t. (W1, b1, W2, b2) (3 rounds x best of up to "
                 f"{args.repeat})", results, runs, "hand-written NumPy")
     print(f"  {'(forward only, NumPy)':28s} {forward * 1e3:10.3f} ms")
+    peak_memory(fns)
+    check_raw_dtypes(vg, inputs)
     print_adcompiler_summary(results, forward, first, steady, comp, vg.mode, "hand-written NumPy", 1.2)
     if args.profile and vg.mode == "compiled":
         profile_generated(vg, inputs)

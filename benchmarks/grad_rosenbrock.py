@@ -14,8 +14,9 @@ import sys
 
 import grad_common  # noqa: F401  (first: applies --threads before NumPy loads BLAS)
 import numpy as np
-from grad_common import (add_thread_argument, best_of, compile_time, print_adcompiler_summary, print_table,
-                         profile_generated, run_peers, set_torch_threads, thread_note)
+from grad_common import (add_common_arguments, best_of, check_raw_dtypes, compile_time, peak_memory,
+                         print_adcompiler_summary, print_table, profile_generated, run_peers, set_torch_threads,
+                         thread_note)
 
 
 def rosen(x):
@@ -97,7 +98,7 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--profile", action="store_true", help="print the cost of each line of the generated adjoint")
-    add_thread_argument(ap)
+    add_common_arguments(ap)
     args = ap.parse_args(argv)
     x = np.random.default_rng(0).uniform(-2, 2, args.n)
 
@@ -112,10 +113,12 @@ def main(argv=None):
              ("jax.jit(grad)", lambda: make_jax(x)),
              ("tangent-ad", lambda: make_tangent(x))]
     print(f"Rosenbrock gradient, n={args.n}, float64; {thread_note()}")
-    results, runs = run_peers(peers, args.repeat, rtol=1e-9)
+    results, runs, fns = run_peers(peers, args.repeat, rtol=1e-9)
     print_table(f"Rosenbrock n={args.n} float64, gradient (3 rounds x best of up to {args.repeat})", results, runs,
                 "hand-written NumPy")
     print(f"  {'(forward only, NumPy)':28s} {forward * 1e3:10.3f} ms")
+    peak_memory(fns)
+    check_raw_dtypes(g, (x,))
     print_adcompiler_summary(results, forward, first, steady, comp, g.mode, "hand-written NumPy", 1.2)
     if args.profile and g.mode == "compiled":
         profile_generated(g, (x,))

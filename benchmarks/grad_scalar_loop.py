@@ -19,7 +19,7 @@ import sys
 
 import grad_common  # noqa: F401  (first: applies --threads before NumPy loads BLAS)
 import numpy as np
-from grad_common import (add_thread_argument, best_of, compile_time, print_adcompiler_summary, print_table,
+from grad_common import (add_common_arguments, best_of, compile_time, print_adcompiler_summary, print_table,
                          run_peers, set_torch_threads, thread_note)
 
 
@@ -107,7 +107,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=10)
-    add_thread_argument(ap)
+    add_common_arguments(ap)
     args = ap.parse_args(argv)
     a, b, x0, n = 1.3, 0.7, 0.5, args.steps
 
@@ -122,7 +122,7 @@ def main(argv=None):
              ("torch eager", lambda: make_torch(a, b, x0, n)),
              ("HIPS autograd", lambda: make_hips(a, b, x0, n))]
     print(f"scalar loop, {n} steps, gradient w.r.t. (a, b); {thread_note()}")
-    results, runs = run_peers(peers, args.repeat, rtol=1e-9)
+    results, runs, fns = run_peers(peers, args.repeat, rtol=1e-9)
     print_table(f"scalar loop x = x + 0.01*(a*sin(x) - b*x*x), {n} steps, d x / d(a, b) (3 rounds x best of up to "
                 f"{args.repeat})", results, runs, "hand-written Python adjoint")
     print(f"  {'(forward only, Python)':28s} {forward * 1e3:10.3f} ms")
