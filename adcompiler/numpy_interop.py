@@ -94,6 +94,10 @@ def array_ufunc(ufunc, method, inputs, kwargs):
     if method == "__call__" and ufunc is np.square and not kwargs:
         return apply_prim(P.power, (inputs[0], 2), {})
     if _needs_grad(inputs):
+        if kwargs.get("out") is not None and method == "__call__" and ufunc in _UFUNCS:
+            raise UntraceableError(
+                f"np.{ufunc.__name__}(..., out=...) writes into a NumPy array, so the gradient through it would be "
+                f"lost ({user_location()}). Drop out= and use the returned Tensor.")
         raise _untraceable(f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"))
     kwargs = {k: _raw(v) for k, v in kwargs.items()}
     return _wrap(getattr(ufunc, method)(*[_raw(i) for i in inputs], **kwargs))
@@ -231,5 +235,7 @@ def array_function(func, args, kwargs):
     flat = list(args) + list(kwargs.values())
     flat += [v for a in args if isinstance(a, (list, tuple)) for v in a]
     if _needs_grad(flat):
-        raise _untraceable(f"np.{func.__name__}" + ("" if impl is None else " with these arguments"))
+        module = (getattr(func, "__module__", None) or "numpy").replace("numpy", "np", 1)
+        module = "np" if module.startswith("np._core") or module.startswith("np.core") else module
+        raise _untraceable(f"{module}.{func.__name__}" + ("" if impl is None else " with these arguments"))
     return _wrap(func(*_raw(list(args)), **{k: _raw(v) for k, v in kwargs.items()}))

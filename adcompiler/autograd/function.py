@@ -35,6 +35,9 @@ class FunctionCtx(Node):
     def name(self):
         return f"{self.fn_cls.__name__}Backward"
 
+    def __repr__(self):
+        return f"<adcompiler.autograd.function.{self.name()} object at {hex(id(self))}>"
+
     def save_for_backward(self, *tensors):
         self._saved = tensors
         self._saved_versions = tuple(t._vc[0] if t is not None else None for t in tensors)

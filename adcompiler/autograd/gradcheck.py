@@ -69,7 +69,7 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
     inputs = _as_tuple(inputs)
     diff_idx = [i for i, x in enumerate(inputs) if isinstance(x, Tensor) and x.requires_grad]
     if not diff_idx:
-        raise ValueError("gradcheck expects at least one input tensor to require gradient, but none of the them "
+        raise ValueError("gradcheck expects at least one input tensor to require gradient, but none of them "
                          "have requires_grad=True.")
     analytical, n_out = _analytical(func, inputs, diff_idx)
     for i in diff_idx:
@@ -79,14 +79,15 @@ def gradcheck(func, inputs, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=T
             if not np.allclose(a, n, rtol=rtol, atol=atol):
                 if not raise_exception:
                     return False
+                dt = inputs[i]._data.dtype  # shown in the input's dtype, as torch does
                 raise GradcheckError(f"Jacobian mismatch for output {j} with respect to input {i},\n"
-                                     f"numerical:{_fmt(n)}\nanalytical:{_fmt(a)}\n")
+                                     f"numerical:{_fmt(n, dt)}\nanalytical:{_fmt(a, dt)}\n")
     return True
 
 
-def _fmt(m):
+def _fmt(m, dtype):
     from ..tensor import Tensor
-    return repr(Tensor._make(m))
+    return repr(Tensor._make(m.astype(dtype)))
 
 
 def gradgradcheck(func, inputs, grad_outputs=None, *, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True,

@@ -315,7 +315,8 @@ def test_grad_setter_checks():
     x.grad = torch.tensor([0.5, 0.5])
     (x * 2).sum().backward()
     assert x.grad.tolist() == [2.5, 2.5]
-    with pytest.raises(RuntimeError, match="assigned grad has data of a different size"):
+    with pytest.raises(RuntimeError, match=r"attempting to assign a gradient of size '\[3\]' to a tensor of size "
+                                           r"'\[2\]'"):
         x.grad = torch.zeros(3)
     with pytest.raises(TypeError, match="assigned grad expected to be a Tensor or None"):
         x.grad = [1., 2.]
