@@ -34,3 +34,15 @@ __all__ = [
     "int8", "uint8", "bool_", "double", "float", "half", "long", "int", "bool", "get_default_dtype",
     "set_default_dtype", "grad", "value_and_grad", "dump", "GradFunction", "FallbackWarning", *_functions_all,
 ]
+
+
+_SUBMODULES = ("nn", "optim", "utils", "viz")
+
+
+def __getattr__(name):
+    # `import adcompiler as ad; ad.nn.Linear(...)` works as torch.nn does, without importing
+    # the toolkit on every `import adcompiler`
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

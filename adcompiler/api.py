@@ -98,6 +98,8 @@ class GradFunction:
         return tuple(out), isinstance(wrt, (tuple, list))
 
     def _fn_name(self):
+        if isinstance(self.fn, GradFunction):
+            return f"grad({self.fn._fn_name()})"
         return getattr(self.fn, "__name__", "the function")
 
     def _bind(self, args, kwargs):
@@ -142,7 +144,8 @@ class GradFunction:
         if plan.compiled is not None:
             value, grads, aux = plan.compiled.run(values)
         else:
-            if self.fallback == "auto" and not self._warned and plan.reason and "fallback='always'" not in plan.reason:
+            if self.fallback == "auto" and not self._warned and plan.error is not None and \
+                    not isinstance(self.fn, GradFunction):  # grad of grad is meant to trace
                 self._warned = True
                 warnings.warn(f"adcompiler.grad: tracing {self._fn_name()} instead of compiling it: {plan.reason}",
                               FallbackWarning, stacklevel=2)

@@ -200,7 +200,11 @@ def _creator_like(fn):
 def _proxy_numpy_module():
     """numpy, except that arrays made inside traced code are TracedArrays, so
     `out = np.zeros(n); out[i] = x[i]` records the assignment in the graph."""
-    mod = types.ModuleType("numpy")
+    class _NumpyProxy(types.ModuleType):
+        def __getattr__(self, name):  # submodules NumPy loads lazily (np.fft, np.random ...)
+            return getattr(np, name)
+
+    mod = _NumpyProxy("numpy")
     mod.__dict__.update({k: v for k, v in vars(np).items() if not k.startswith("__")})
     for name in ("zeros", "ones", "empty", "full", "eye", "identity", "arange", "linspace"):
         setattr(mod, name, _creator(getattr(np, name)))
