@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import numbers
 import re
+import weakref
 import warnings
 
 import numpy as np
@@ -95,11 +96,20 @@ def apply_prim(prim, args, params, name=None):
         base = raw[0]
         if out.base is base or (base.base is not None and out.base is base.base):
             res._vc = a0._vc
-            res._base = a0._base if a0._base is not None else a0
+            root = res._base = a0._base if a0._base is not None else a0
+            if root._grad_fn is not None or not root._requires_grad:
+                _register_view(root, res)  # its grad_fn follows later in-place changes of root
     if record:
         res._grad_fn = PrimNode(prim, args, params, out, res._vc,
                                 name or prim.grad_fn_name(args, params), Tensor)
     return res
+
+
+def _register_view(root, view):
+    views = root.__dict__.get("_views")
+    if views is None:
+        views = root.__dict__["_views"] = weakref.WeakValueDictionary()
+    views[id(view)] = view
 
 
 def _demote_f64(out, raw, params):
@@ -357,6 +367,8 @@ class Tensor:
         return t
 
     def detach_(self):
+        if self._base is not None and self.requires_grad:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
         self._grad_fn = None
         self._requires_grad = False
         return self
@@ -988,6 +1000,7 @@ class Tensor:
             else:
                 self._grad_fn = node
                 self._output_nr = 0
+            self._refresh_views()
             return self
         raw = [self._data] + [_unwrap(o) for o in others]
         try:
@@ -997,6 +1010,19 @@ class Tensor:
         self._write(out)
         self._bump()
         return self
+
+    def _refresh_views(self):
+        """After an in-place op changed the graph of the storage self lives in, every other live view of it
+        reads from the new graph (torch regenerates their grad_fn the same way, as AsStridedBackward0)."""
+        root = self._base if self._base is not None else self
+        views = root.__dict__.get("_views")
+        if not views:
+            return
+        for v in list(views.values()):
+            if v is not self:
+                idx = _view_index(root._data, v._data)
+                v._grad_fn = apply_prim(P.getitem, (root,), {"idx": idx}, name="AsStridedBackward0")._grad_fn
+                v._output_nr = 0
 
     def _rebase_view(self, res):
         """After an in-place op on a view, as torch's CopySlices: the base becomes `base with the view's

@@ -347,3 +347,73 @@ def test_expanded_tensor_cannot_be_written():
     with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single "
                                            "memory location"):
         e.add_(1)
+
+
+# ---- other views of a storage that is modified in place --------------------------------------------
+
+def test_view_taken_before_inplace_on_base_sees_new_graph():
+    x = torch.tensor([1., 2., 3.], requires_grad=True)
+    h = x * 1
+    v = h[0:2]
+    h.mul_(3)
+    assert v.tolist() == [3., 6.] and v.grad_fn.name() == "AsStridedBackward0"
+    (v * 1).sum().backward()
+    assert x.grad.tolist() == [3., 3., 0.]  # through the mul_, as torch (it used to be [1, 1, 0])
+
+
+def test_sibling_views_follow_each_other():
+    x = torch.tensor([1., 2., 3., 4.], requires_grad=True)
+    w = torch.tensor(2., requires_grad=True)
+    h = x * 1
+    a, b = h[:3], h[1:]
+    a.mul_(w)           # b overlaps a: b's values and graph change too
+    assert b.tolist() == [4., 6., 4.]
+    b.sum().backward()
+    assert x.grad.tolist() == [0., 2., 2., 1.] and w.grad.item() == 5.0
+
+
+def _views_scenario(x, w, sc, module=torch):
+    h = x.t().clone() if sc & 1 else x * 1
+    a = h[1:, 1::2] if sc & 2 else h.T[::2]
+    b = a[0] if sc & 4 else (a.reshape(-1) if a.is_contiguous() else a[:, 0])
+    c = h.view(-1) if h.is_contiguous() else h[0]
+    b.mul_(w[:b.shape[0]])
+    c.add_(w[0] * 2)
+    if sc & 8:
+        a.pow_(2)
+    else:
+        a.sub_(w[1])
+    h.mul_(w[2])
+    weights = module.arange(12., dtype=module.float64).reshape(h.shape)
+    return (h * weights).sum() + (a * a).sum() + b.sum() + (c ** 3).sum()
+
+
+@pytest.mark.parametrize("sc", range(16))
+def test_inplace_through_overlapping_views_gradcheck(sc):
+    """Views of views, transposed and strided views, a non-contiguous base: finite differences agree."""
+    rng = np.random.default_rng(sc)
+    shape = (4, 3) if sc & 1 else (3, 4)
+    x = torch.tensor(rng.standard_normal(shape), requires_grad=True)
+    w = torch.tensor(rng.standard_normal(4) + 2.0, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda u, v: _views_scenario(u, v, sc), (x, w))
+
+
+@pytest.mark.parametrize("sc", [0, 3, 6, 13])
+def test_inplace_through_views_matches_torch(sc):
+    real = pytest.importorskip("torch")
+    rng = np.random.default_rng(sc)
+    shape = (4, 3) if sc & 1 else (3, 4)
+    x0, w0 = rng.standard_normal(shape), rng.standard_normal(4) + 2.0
+    ours = [torch.tensor(x0, requires_grad=True), torch.tensor(w0, requires_grad=True)]
+    _views_scenario(*ours, sc).backward()
+    theirs = [real.tensor(x0, requires_grad=True), real.tensor(w0, requires_grad=True)]
+    _views_scenario(*theirs, sc, module=real).backward()
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-10)
+
+
+def test_detach_inplace_of_a_view_is_refused():
+    x = torch.tensor([1., 2.], requires_grad=True)
+    v = (x * 1)[:1]
+    with pytest.raises(RuntimeError, match=r"Can't detach views in-place. Use detach\(\) instead."):
+        v.detach_()
