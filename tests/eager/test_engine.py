@@ -108,9 +108,13 @@ def test_leaf_does_not_keep_graph_alive():
 
 
 def _train_steps(n, w, b, x, t, lr=0.01):
-    for _ in range(n):
-        pred = (x @ w + b).tanh()
-        loss = ((pred - t) ** 2).mean()
+    for i in range(n):
+        rows = slice((i % 4) * 8, (i % 4) * 8 + 8)
+        xb, tb = x[rows], t[rows]  # views of the data tensors
+        h = xb @ w + b
+        h.view(-1).mul_(1.5)  # an in-place op through a view of a non-leaf
+        pred = h.tanh()
+        loss = ((pred - tb) ** 2).mean()
         loss.backward()
         with torch.no_grad():
             w -= lr * w.grad
@@ -138,6 +142,7 @@ def test_no_memory_growth_across_1000_training_steps():
         tracemalloc.stop()
     assert grown < 64 * 1024, f"memory grew by {grown} bytes over 1000 steps"
     assert last < first  # and it trained
+    assert len(x.__dict__.get("_views", ())) == 0  # the batch views it handed out are all gone
 
 
 def test_no_node_survives_training_steps():
