@@ -78,6 +78,11 @@ def best_of(fn, repeat, budget=5.0):
     return min(times), out, len(times)
 
 
+def forward_time(fn, repeat, rounds=3):
+    """Best time of the plain forward function, over `rounds` rounds of best-of-`repeat`."""
+    return min(best_of(fn, repeat)[0] for _ in range(rounds))
+
+
 def _leaves(tree):
     if isinstance(tree, (tuple, list)):
         for t in tree:

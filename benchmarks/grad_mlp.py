@@ -15,7 +15,7 @@ import sys
 
 import grad_common  # noqa: F401  (first: applies --threads before NumPy loads BLAS)
 import numpy as np
-from grad_common import (add_common_arguments, best_of, check_raw_dtypes, compile_time, peak_memory,
+from grad_common import (add_common_arguments, check_raw_dtypes, compile_time, forward_time, peak_memory,
                          print_adcompiler_summary, print_table, profile_generated, run_peers, set_torch_threads,
                          thread_note)
 
@@ -140,7 +140,7 @@ def main(argv=None):
     names = ["W1", "b1", "W2", "b2", "X", "Y"]
     first, steady, comp, vg = compile_time(lambda: ad.value_and_grad(loss, wrt=(0, 1, 2, 3)), lambda g: g(*inputs),
                                            loss, dict(zip(names, inputs)), names[:4])
-    forward, _, _ = best_of(lambda: loss(*inputs), args.repeat)
+    forward = forward_time(lambda: loss(*inputs), args.repeat)
 
     peers = [("adcompiler compiled", lambda: make_adcompiler(inputs)),
              ("hand-written NumPy", lambda: make_numpy(inputs)),

@@ -14,7 +14,7 @@ import sys
 
 import grad_common  # noqa: F401  (first: applies --threads before NumPy loads BLAS)
 import numpy as np
-from grad_common import (add_common_arguments, best_of, check_raw_dtypes, compile_time, peak_memory,
+from grad_common import (add_common_arguments, check_raw_dtypes, compile_time, forward_time, peak_memory,
                          print_adcompiler_summary, print_table, profile_generated, run_peers, set_torch_threads,
                          thread_note)
 
@@ -104,7 +104,7 @@ def main(argv=None):
 
     import adcompiler as ad
     first, steady, comp, g = compile_time(lambda: ad.grad(rosen), lambda g: g(x), rosen, {"x": x}, ["x"])
-    forward, _, _ = best_of(lambda: rosen(x), args.repeat)
+    forward = forward_time(lambda: rosen(x), args.repeat)
 
     peers = [("adcompiler compiled", lambda: make_adcompiler(x)),
              ("hand-written NumPy", lambda: make_numpy(x)),

@@ -3,7 +3,7 @@ of the final x w.r.t. (a, b), side by side: adcompiler's compiled gradient, a
 hand-written pure-Python adjoint, tangent-ad, torch eager and HIPS autograd
 (each skipped when not installed). Run by hand:
 
-    python benchmarks/grad_scalar_loop.py [--steps 10000] [--repeat 10]
+    python benchmarks/grad_scalar_loop.py [--steps 10000] [--repeat 10] [--profile]
 
 tangent-ad does not know `math.sin`, so its copy of the loop calls `np.sin` on
 Python floats (slower per step than math.sin: part of its figure is that).
@@ -19,8 +19,8 @@ import sys
 
 import grad_common  # noqa: F401  (first: applies --threads before NumPy loads BLAS)
 import numpy as np
-from grad_common import (add_common_arguments, best_of, compile_time, print_adcompiler_summary, print_table,
-                         run_peers, set_torch_threads, thread_note)
+from grad_common import (add_common_arguments, compile_time, forward_time, print_adcompiler_summary, print_table,
+                         profile_generated, run_peers, set_torch_threads, thread_note)
 
 
 def loop(a, b, x0, n):
@@ -107,6 +107,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--steps", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--profile", action="store_true",
+                    help="print the cost of each top-level statement of the generated adjoint (a loop is one)")
     add_common_arguments(ap)
     args = ap.parse_args(argv)
     a, b, x0, n = 1.3, 0.7, 0.5, args.steps
@@ -114,7 +116,7 @@ def main(argv=None):
     import adcompiler as ad
     first, steady, comp, g = compile_time(lambda: ad.grad(loop, wrt=(0, 1)), lambda g: g(a, b, x0, n), loop,
                                           dict(a=a, b=b, x0=x0, n=n), ["a", "b"])
-    forward, _, _ = best_of(lambda: loop(a, b, x0, n), args.repeat)
+    forward = forward_time(lambda: loop(a, b, x0, n), args.repeat)
 
     peers = [("adcompiler compiled", lambda: make_adcompiler(a, b, x0, n)),
              ("hand-written Python adjoint", lambda: make_hand(a, b, x0, n)),
@@ -130,6 +132,8 @@ def main(argv=None):
     if "tangent-ad" in results and "adcompiler compiled" in results:
         print(f"  tangent-ad / compiled: {results['tangent-ad'] / results['adcompiler compiled']:.1f}x   "
               f"(issue expects >= 10x)")
+    if args.profile and g.mode == "compiled":
+        profile_generated(g, (a, b, x0, n))
     return 0
 
 
