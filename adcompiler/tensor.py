@@ -1019,16 +1019,20 @@ class Tensor:
         if not views:
             return
         for v in list(views.values()):
-            if v is not self:
+            if v is not self and v._base is root:  # (a view may have been made independent since)
                 idx = _view_index(root._data, v._data)
-                v._grad_fn = apply_prim(P.getitem, (root,), {"idx": idx}, name="AsStridedBackward0")._grad_fn
-                v._output_nr = 0
+                if idx is not None:
+                    v._grad_fn = apply_prim(P.getitem, (root,), {"idx": idx}, name="AsStridedBackward0")._grad_fn
+                    v._output_nr = 0
 
     def _rebase_view(self, res):
         """After an in-place op on a view, as torch's CopySlices: the base becomes `base with the view's
         elements replaced by res`, and the view a selection of that new base."""
         base = self._base
         idx = _view_index(base._data, self._data)
+        if idx is None:  # no longer shares base's memory: an ordinary tensor
+            self._grad_fn, self._output_nr = res._grad_fn, 0
+            return
         old_base = Tensor._make(base._data, base._grad_fn)
         old_base._acc, old_base._requires_grad, old_base._output_nr = base._acc, base._requires_grad, base._output_nr
         base._grad_fn = apply_prim(P.setitem, (old_base, res), {"idx": idx}, name="CopySlices")._grad_fn
@@ -1153,8 +1157,10 @@ def _view_index(base, view):
     base_off = storage_offsets(base.shape, base.strides, 0).ravel()
     order = np.argsort(base_off, kind="stable")
     view_off = storage_offsets(view.shape, view.strides, offset)
-    flat = order[np.searchsorted(base_off[order], view_off)]
-    return np.unravel_index(flat, base.shape)
+    pos = np.searchsorted(base_off[order], view_off)
+    if pos.size and (pos.max() >= order.size or np.any(base_off[order[pos]] != view_off)):
+        return None  # not (or no longer) inside base's memory
+    return np.unravel_index(order[pos], base.shape)
 
 
 def _check_shape(shape):

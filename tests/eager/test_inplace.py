@@ -417,3 +417,14 @@ def test_detach_inplace_of_a_view_is_refused():
     v = (x * 1)[:1]
     with pytest.raises(RuntimeError, match=r"Can't detach views in-place. Use detach\(\) instead."):
         v.detach_()
+
+
+def test_view_whose_storage_was_replaced_is_left_alone():
+    x = torch.tensor([1., 2., 3.], requires_grad=True)
+    h = x * 1
+    v = h[1:]
+    v.data = torch.tensor([7., 8.])  # no longer shares h's memory
+    h.mul_(2)
+    assert h.tolist() == [2., 4., 6.] and v.tolist() == [7., 8.]
+    h.sum().backward()
+    assert x.grad.tolist() == [2., 2., 2.]
