@@ -136,6 +136,14 @@ class GradFunction:
             if self.fallback == "never":
                 raise
             return _Plan(None, str(e), error=e)
+        except TypeError:
+            raise  # the user's mistake (non-float wrt, non-scalar output): same answer when traced
+        except Exception as e:  # a compiler defect: the tracer still gives the right answer
+            if self.fallback == "never":
+                raise
+            reason = (f"the compiler failed internally ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                      f"please report this with the function's source")
+            return _Plan(None, reason, error=e)
         return _Plan(compiled, None)
 
     def __call__(self, *args, **kwargs):

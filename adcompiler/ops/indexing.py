@@ -13,6 +13,11 @@ import numpy as np
 from .core import Abstract, Primitive, shape_of, unbroadcast
 
 
+def _dtype_or_weak(a):
+    """The dtype of an array-like argument; a Python scalar stays weak (NumPy 2 promotion)."""
+    return a if isinstance(a, (int, float, bool)) else np.dtype(a.dtype)
+
+
 class Dyn:
     """Placeholder in an index template for the k-th dynamic index argument."""
 
@@ -81,15 +86,14 @@ getitem = Primitive("getitem", _getitem, grad_fn=_getitem_name)
 
 
 def _scatter_add(g, *dyn, idx, shape):
-    g = np.asarray(g)
-    z = np.zeros(shape, dtype=g.dtype)
+    z = np.zeros(shape, dtype=np.result_type(g, 1.0))
     real = resolve(idx, dyn)
     np.add.at(z, real, g)
     return z
 
 
 scatter_add = Primitive("scatter_add", _scatter_add, grad_fn="IndexPutBackward0",
-                        shape_rule=lambda a, p: Abstract(p["shape"], a[0].dtype))
+                        shape_rule=lambda a, p: Abstract(p["shape"], np.result_type(_dtype_or_weak(a[0]), 1.0)))
 
 
 def _setitem(x, v, *dyn, idx):
@@ -99,7 +103,8 @@ def _setitem(x, v, *dyn, idx):
 
 
 setitem = Primitive("setitem", _setitem, grad_fn="CopySlices",
-                    shape_rule=lambda a, p: Abstract(shape_of(a[0]), a[0].dtype))
+                    shape_rule=lambda a, p: Abstract(shape_of(a[0]), _dtype_or_weak(a[0]) if not isinstance(
+                        a[0], (int, float, bool)) else np.result_type(a[0])))
 
 
 def _dyn_none(n):

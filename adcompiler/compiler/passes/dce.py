@@ -18,6 +18,8 @@ def _block(block):
     kept = [term]
     for op in reversed(block.ops[:-1]):
         if op.regions:
+            if not any(id(r) in live for r in op.results) and not _has_effects(op):
+                continue  # a whole loop or branch nobody reads (its condition alone keeps nothing alive)
             _prune_region_op(op, live)
             if not op.results and not _has_effects(op):
                 continue
