@@ -98,6 +98,7 @@ class Frontend(ExpressionMixin):
         self.node = None
         self.callee = self.callee_name = None
         self._stack = []      # functions being converted (top level, then inlined helpers)
+        self.iterated = []    # names in the iterables of the enclosing for loops
 
     # ---- errors and values -------------------------------------------------
     def fail(self, reason, node=None):
@@ -438,6 +439,9 @@ class Frontend(ExpressionMixin):
         if others:
             self.fail(f"'{name}' shares its data with '{others[0]}'; changing it in place would change both "
                       "(use .copy())", node)
+        if any(name in names for names in self.iterated):
+            self.fail(f"changing '{name}' in place while a for loop iterates over it is not supported "
+                      f"(iterate over {name}.copy(), or by index)", node)
 
     # ---- if ----------------------------------------------------------------
     def stmt_If(self, node, extra_then=(), extra_else=()):
@@ -535,12 +539,18 @@ class Frontend(ExpressionMixin):
             self.fail("async for is not supported", node)
         body = statements(node.body)
         it = self.iteration(node.iter)
-        if isinstance(it, list):
-            self._unroll(node, body, it)
-        elif contains(body, (cst.Break,), True) or contains(body, (cst.Return,), False):
-            self._while_loop(node, body, it)
-        else:
-            self._for_loop(node, body, it)
+        # NumPy yields live elements: writing into what the loop iterates over changes what it sees next
+        iterated = _iterated_names(node.iter)
+        self.iterated.append(iterated)
+        try:
+            if isinstance(it, list):
+                self._unroll(node, body, it)
+            elif contains(body, (cst.Break,), True) or contains(body, (cst.Return,), False):
+                self._while_loop(node, body, it)
+            else:
+                self._for_loop(node, body, it)
+        finally:
+            self.iterated.pop()
 
     def stmt_While(self, node):
         if node.orelse is not None:
@@ -829,6 +839,15 @@ class Frontend(ExpressionMixin):
         op = self.b.add(Op("while", inits, types, regions=regions, loc=loc, hints=[hint(n) for n in names]))
         self._mark_carried_fresh(op.results, inits)
         self._after_loop(before, names, op.results, local, node, saved)
+
+
+def _iterated_names(node):
+    """Names whose arrays a for loop iterates over live: `v`, or inside enumerate(...)/zip(...)."""
+    if isinstance(node, cst.Name):
+        return {node.value}
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("enumerate", "zip"):
+        return set().union(*[_iterated_names(a.value) for a in node.args]) if node.args else set()
+    return set()
 
 
 def _augop(op):

@@ -55,3 +55,21 @@ def tensor_in(x):
 
 def divide(x):
     return np.sum(x / (1.0 + x * x))
+
+
+def iterate_while_mutating(a, x):
+    v = x * a
+    t = 0.0
+    for e in v:
+        v[2] = e * 2.0   # NumPy's loop sees this write on its next step
+        t = t + e
+    return t + np.sum(v)
+
+
+def iterate_copy_while_mutating(a, x):
+    v = x * a
+    t = 0.0
+    for e in v.copy():
+        v[2] = e * 2.0
+        t = t + e
+    return t + np.sum(v)

@@ -160,3 +160,17 @@ def test_specialisation_cache_per_signature():
     assert g._last is first
     g(np.ones(5))
     assert g._last is not first and len(g._cache) == 2
+
+
+def test_writing_into_the_array_a_loop_iterates_over_is_traced_not_miscompiled():
+    a, x = 0.7, np.array([0.1, 0.2, 0.3])
+    g = ad.value_and_grad(T.iterate_while_mutating, wrt=(0, 1))
+    with pytest.warns(ad.FallbackWarning, match="changing 'v' in place while a for loop iterates over it"):
+        value, (da, dx) = g(a, x)
+    # by hand: e = a*x0, a*x1, 2*a*x1; v ends as [a*x0, a*x1, 4*a*x1]
+    assert value == pytest.approx(2 * a * x[0] + 8 * a * x[1])
+    assert da == pytest.approx(2 * x[0] + 8 * x[1])
+    np.testing.assert_allclose(dx, [2 * a, 8 * a, 0.0])
+    g2 = ad.value_and_grad(T.iterate_copy_while_mutating, wrt=(0, 1))
+    value2, _ = g2(a, x)
+    assert g2.mode == "compiled" and value2 == pytest.approx(T.iterate_copy_while_mutating(a, x.copy()))
