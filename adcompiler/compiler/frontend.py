@@ -116,7 +116,7 @@ class Frontend(ExpressionMixin):
             if e.file is None:
                 self.fail(e.reason)
             raise
-        if name in _VIEWS:
+        if name in _VIEWS and not _copies(name, v, params):
             self.ctx.roots[id(v)] = self.ctx.root(vals[0])
         else:
             self.ctx.fresh.add(id(v))
@@ -839,6 +839,14 @@ class Frontend(ExpressionMixin):
         op = self.b.add(Op("while", inits, types, regions=regions, loc=loc, hints=[hint(n) for n in names]))
         self._mark_carried_fresh(op.results, inits)
         self._after_loop(before, names, op.results, local, node, saved)
+
+
+def _copies(name, v, params):
+    """Indexing that NumPy answers with a copy: a scalar element, or an advanced (array) index."""
+    if name != "getitem":
+        return False
+    parts = params["idx"] if isinstance(params["idx"], tuple) else (params["idx"],)
+    return v.type.shape == () or any(isinstance(p, (np.ndarray, list)) for p in parts)
 
 
 def _iterated_names(node):
