@@ -202,8 +202,9 @@ class While(Stmt):
         head = f"{self.counter} < {self.bound}"
         if self.cond is not None:
             head += f" and {self.cond.render(probe)}"
+        # the counter steps first, so a `continue` in the body cannot loop forever
         return ([f"{self.counter} = 0", f"while {head}:"]
-                + _indent(_block(self.body, probe) + [f"{self.counter} = {self.counter} + 1"]))
+                + _indent([f"{self.counter} = {self.counter} + 1"] + _block(self.body, probe)))
 
     def children(self):
         return self.body
@@ -219,14 +220,17 @@ class While(Stmt):
 @dataclass
 class Break(Stmt):
     cond: E
+    keyword: str = "break"      # or "continue"
 
     def lines(self, probe):
-        return [f"if {self.cond.render(probe)}:", "    break"]
+        return [f"if {self.cond.render(probe)}:", f"    {self.keyword}"]
 
     def exprs(self):
         return (self.cond,)
 
-    features = ("break",)
+    @property
+    def features(self):
+        return (self.keyword,)
 
 
 @dataclass
@@ -379,7 +383,7 @@ UNARY = [
     ("np.sin({})", None), ("np.cos({})", None), ("np.tanh({})", None),
     ("np.exp(np.sin({}))", None), ("np.exp(-({0}) * ({0}))", None),
     ("np.sqrt(1.0 + ({0}) * ({0}))", None), ("np.log(1.0 + ({0}) * ({0}))", None),
-    ("({}) ** 2", None), ("np.tanh({}) ** 3", None), ("-({})", None),
+    ("({}) ** 2", None), ("np.tanh({}) ** 3", None), ("np.sin({}) ** 3", None), ("-({})", None),
     ("np.abs({})", "_abs({})"), ("np.maximum({}, 0.0)", "_maximum({}, 0.0)"),
 ]
 SCALAR_ONLY_UNARY = [("math.sin({})", None), ("math.cos({})", None), ("math.tanh({})", None),
@@ -538,14 +542,18 @@ def statement(draw, scope, n, namer, depth):
         kinds.append("if")
         if not for_with_break:
             kinds += ["for", "for_array", "while"]
-    if ctx is not None and not (ctx.kind == "for" and ctx.has_loop):
-        kinds.append("break")
+    if ctx is not None:
+        kinds.append("continue")
+        if not (ctx.kind == "for" and ctx.has_loop):
+            kinds.append("break")
     kind = draw(st.sampled_from(kinds))
     if kind == "update":
         return draw(update(scope, n, namer))
     if kind == "break":
         ctx.has_break = True
         return Break(draw(condition(scope, n)))
+    if kind == "continue":
+        return Break(draw(condition(scope, n)), "continue")
     if kind == "if":
         branches = []
         for _ in range(draw(st.integers(1, 2))):
@@ -814,7 +822,8 @@ def test_second_derivatives_agree_many(case, progdir):
 
 # ---- the harness itself ------------------------------------------------------------
 
-FEATURES = {"if", "elif", "else", "for_range", "for_array", "while", "while_data", "break", "early_return",
+FEATURES = {"if", "elif", "else", "for_range", "for_array", "while", "while_data", "break", "continue",
+            "early_return",
             "nested_loop", "setitem", "augassign", "M @", "np.max", "np.abs", "np.maximum", "math.sin", "np.exp",
             "np.log", "np.sqrt", "np.mean", "np.sum"}
 
