@@ -325,9 +325,10 @@ class Program:
 # element), ("i", bound) a range() index, "k" a while counter. Vectors are only ever bound
 # to fresh arrays (never `v = w`), buffers are only read through `b[i]` until the final
 # return, and arrays iterated by `for e in ...` are never mutated, so no generated program
-# depends on aliasing. (Keeping it that way avoids two known defects, see the xfail tests
-# at the end of this file: a compiled `for e in v` over an array the body mutates, and the
-# traced path's torch-style in-place checks on NumPy code.)
+# depends on aliasing between array names: the compiler refuses (and traces) code that
+# mutates an array another name shares, or one a `for` loop iterates over
+# (test_for_over_an_array_the_body_mutates), and buffers are kept away from the traced
+# path's torch-style in-place checks (test_traced_setitem_after_the_array_was_used).
 
 class LoopContext:
     """What a loop body contains so far. A `for` loop body gets either a `break` or a
@@ -471,12 +472,8 @@ def condition(draw, scope, n):
 
 @st.composite
 def scalar_rhs(draw, scope, n):
-    e = draw(scalar_expr(scope, n, 2))
-    if not e.args and "[" in e.fmt:
-        # `s = v[i]` followed by an in-place change of v is rejected by the compiler as
-        # aliasing (test_scalar_element_is_not_an_alias), so element reads are not bound bare
-        e = E("1.0 * {}", (e,))
-    return e
+    # may be a bare element `s = b[i]`, which is a copy (test_scalar_element_is_not_an_alias)
+    return draw(scalar_expr(scope, n, 2))
 
 
 @st.composite
@@ -594,12 +591,11 @@ def programs(draw, max_depth=2):
     for k in range(draw(st.integers(1, 5))):
         if early and k == 1:
             # an early return in the middle
-            body.append(Return(E("np.sin({})", (draw(scalar_expr(scope, n, 2)),)), draw(condition(scope, n))))
+            body.append(Return(draw(scalar_expr(scope, n, 2)), draw(condition(scope, n))))
         body.append(draw(statement(scope, n, namer, max_depth)))
-    # Return every top-level value, so each statement is live. Every term is nonlinear:
-    # a compile-time-constant cotangent reaching `x[i]` breaks the compiler
-    # (test_constant_cotangent_of_an_element), and would fail most programs.
-    terms = [f"np.sin({s})" for s in scope.of("s")]
+    # Return every top-level value, so each statement is live; `a` linearly, so its
+    # cotangent is a compile-time constant (test_weak_cotangent_of_an_element).
+    terms = ["a"] + [f"np.sin({s})" for s in scope.of("s") if s != "a"]
     terms += [f"np.sum(np.tanh({v}))" for v in scope.of("v") + scope.of("b")]
     body.append(Return(leaf(" + ".join(terms))))
     return Program(n, matrix, body)
@@ -608,13 +604,10 @@ def programs(draw, max_depth=2):
 # ---- loading and checking ------------------------------------------------------
 
 # Compiler failures already reduced to a minimal function and pinned by an
-# xfail(strict=True) test below; a generated program that hits one of them is
-# discarded (and counted as an event) instead of failing every run. Any other
-# compile failure fails the property.
-KNOWN_COMPILER_BUGS = {
-    "scatter_add: 'float' object has no attribute 'dtype'": "test_weak_cotangent_of_an_element",
-    "is used outside the region that defines it": "test_early_return_then_while_with_inner_break",
-}
+# xfail(strict=True) test below, as message -> test name; a generated program that hits
+# one of them is discarded (and counted as an event) instead of failing every run. Any
+# other compile failure fails the property. (Empty: the two that were here are fixed.)
+KNOWN_COMPILER_BUGS = {}
 
 
 @pytest.fixture(scope="module")
@@ -872,14 +865,14 @@ def test_branch_probe_rejects_points_near_a_boundary(tmp_path):
             assert smoothness(mod, a, x) is None
 
 
-# ---- known defects, reduced from generated programs ----------------------------------
+# ---- defects found by the generator, reduced to minimal functions ----------------------
 #
-# Each is a minimal function that the generator (or the filter above) keeps away from
-# the properties. xfail(strict=True): when the defect is fixed the test passes, pytest
-# reports XPASS as a failure, and the workaround in the generator should go.
+# Open ones are xfail(strict=True) and the generator keeps away from them (see the
+# comments there): when one is fixed, pytest reports XPASS as a failure, and the
+# workaround in the generator should go. Fixed ones stay as regression tests.
 
 def _three_ways(fn, *args, wrt=(0, 1)):
-    """Assert fn compiles and compiled == traced == central differences (fn(a, x))."""
+    """Assert fn compiles and compiled == traced (== fn's value); returns (value, grads)."""
     g = ad.value_and_grad(fn, wrt=wrt, fallback="never")
     value, grads = g(*args)
     assert g.mode == "compiled"
@@ -911,7 +904,8 @@ def for_with_nested_loop_and_return(a, x):
 
 @pytest.mark.xfail(strict=True, raises=UnsupportedSyntax,
                    reason="compiler: a for loop whose body holds a nested loop and a break/return is rejected "
-                          "with \"'#k' is undefined at the end of the loop body\"")
+                          "with \"'#k' is undefined at the end of the loop body\" (the inner loop's _after_loop "
+                          "pops the outer loop's '#k'; _enter_loop saves only '#broke'/'#cont')")
 @pytest.mark.parametrize("fn", [for_with_nested_loop_and_break, for_with_nested_loop_and_return])
 def test_for_loop_with_nested_loop_and_break(fn):
     x = np.array([0.1, 0.2, 0.3])
@@ -919,63 +913,7 @@ def test_for_loop_with_nested_loop_and_break(fn):
         value, (da, dx) = _three_ways(fn, a, x)
         want = (fn(a + 1e-6, x) - fn(a - 1e-6, x)) / 2e-6
         np.testing.assert_allclose(da, want, rtol=1e-6)
-
-
-def element_returned(a, x):
-    return x[1]
-
-
-def element_times_python_float(a, x):
-    return math.sin(a) * x[2]
-
-
-@pytest.mark.xfail(strict=True, raises=UnsupportedSyntax,
-                   reason="compiler: the cotangent of x[i] is a weak (Python float) scalar -- a "
-                                       "constant, or a math.* result -- and scatter_add's shape rule reads its "
-                                       ".dtype: \"scatter_add: 'float' object has no attribute 'dtype'\"")
-@pytest.mark.parametrize("fn", [element_returned, element_times_python_float])
-def test_weak_cotangent_of_an_element(fn):
-    a, x = 0.4, np.array([0.1, 0.2, 0.3])
-    value, (da, dx) = _three_ways(fn, a, x)
-    fd = central_differences(fn, a, x)
-    assert_grads_close((da, dx), fd, FD_RTOL, FD_ATOL, "vs central differences")
-
-
-def element_then_setitem(a, x):
-    y = x * a
-    s = y[1]
-    y[0] = 1.0
-    return s + np.sum(y)
-
-
-@pytest.mark.xfail(strict=True, raises=UnsupportedSyntax, reason="compiler: `s = y[1]` binds a NumPy scalar (a copy), but the front end "
-                                       "treats s as a view of y and rejects the later `y[0] = ...`")
-def test_scalar_element_is_not_an_alias():
-    a, x = 0.7, np.array([0.1, 0.2, 0.3])
-    value, (da, dx) = _three_ways(element_then_setitem, a, x)
-    np.testing.assert_allclose(da, x[1] + x[1] + x[2], rtol=1e-12)
-    np.testing.assert_allclose(dx, [0.0, 2 * a, a], rtol=1e-12)
-
-
-def iterate_while_mutating(a, x):
-    v = x * a
-    t = 0.0
-    for e in v:
-        v[2] = e * 2.0
-        t = t + e
-    return t + np.sum(v)
-
-
-@pytest.mark.xfail(strict=True, reason="compiler: `for e in v` iterates over a snapshot of v, but NumPy yields "
-                                       "the live elements, so writes to v in the body are missed -- a silently "
-                                       "wrong value and gradient")
-def test_for_over_an_array_the_body_mutates():
-    a, x = 0.7, np.array([0.1, 0.2, 0.3])
-    # by hand: e = a*x0, a*x1, 2*a*x1; v ends as [a*x0, a*x1, 4*a*x1]; f = 2*a*x0 + 8*a*x1
-    assert iterate_while_mutating(a, x.copy()) == pytest.approx(2 * a * x[0] + 8 * a * x[1])
-    value, (da, dx) = _three_ways(iterate_while_mutating, a, x)
-    np.testing.assert_allclose(da, 2 * x[0] + 8 * x[1], rtol=1e-12)
-    np.testing.assert_allclose(dx, [2 * a, 8 * a, 0.0], rtol=1e-12)
+        np.testing.assert_array_equal(dx, 0.0)
 
 
 def setitem_after_use(a, x):
@@ -998,9 +936,83 @@ def setitem_on_exp_output(a, x):
 def test_traced_setitem_after_the_array_was_used(fn):
     a, x = 0.7, np.array([0.1, 0.2, 0.3])
     value, (da, dx) = _three_ways(fn, a, x)
-    fd = central_differences(fn, a, x)
-    assert_grads_close((da, dx), fd, FD_RTOL, FD_ATOL, "vs central differences")
+    assert_grads_close((da, dx), central_differences(fn, a, x), FD_RTOL, FD_ATOL, "vs central differences")
 
+
+# fixed (c941a91): the cotangent of x[i] was a weak Python float -- a constant, or a
+# math.* result -- and scatter_add's shape rule read its .dtype
+
+
+def element_returned(a, x):
+    return x[1]
+
+
+def element_plus_a(a, x):
+    return x[1] + a
+
+
+def element_times_python_float(a, x):
+    return math.sin(a) * x[2]
+
+
+@pytest.mark.parametrize("fn", [element_returned, element_plus_a, element_times_python_float])
+def test_weak_cotangent_of_an_element(fn):
+    a, x = 0.4, np.array([0.1, 0.2, 0.3])
+    value, (da, dx) = _three_ways(fn, a, x)
+    assert_grads_close((da, dx), central_differences(fn, a, x), FD_RTOL, FD_ATOL, "vs central differences")
+    assert isinstance(da, float) and dx.shape == (3,)
+
+
+# fixed (bd0287a): `s = y[1]` binds a NumPy scalar (a copy), but the front end treated
+# s as a view of y and refused the later `y[0] = ...`
+
+def element_then_setitem(a, x):
+    y = x * a
+    s = y[1]
+    y[0] = 1.0
+    return s + np.sum(y)
+
+
+def test_scalar_element_is_not_an_alias():
+    a, x = 0.7, np.array([0.1, 0.2, 0.3])
+    value, (da, dx) = _three_ways(element_then_setitem, a, x)
+    np.testing.assert_allclose(value, 1.0 + 2 * a * x[1] + a * x[2], rtol=1e-12)
+    np.testing.assert_allclose(da, x[1] + x[1] + x[2], rtol=1e-12)
+    np.testing.assert_allclose(dx, [0.0, 2 * a, a], rtol=1e-12)
+
+
+# fixed (b25747b, by refusing): `for e in v` iterated over a snapshot of v, but NumPy
+# yields the live elements, so writes to v in the body were missed -- a silently wrong
+# value and gradient. The compiler now refuses, and grad traces it.
+
+def iterate_while_mutating(a, x):
+    v = x * a
+    t = 0.0
+    for e in v:
+        v[2] = e * 2.0
+        t = t + e
+    return t + np.sum(v)
+
+
+def test_for_over_an_array_the_body_mutates():
+    a, x = 0.7, np.array([0.1, 0.2, 0.3])
+    # by hand: e = a*x0, a*x1, 2*a*x1; v ends as [a*x0, a*x1, 4*a*x1]; f = 2*a*x0 + 8*a*x1
+    assert iterate_while_mutating(a, x.copy()) == pytest.approx(2 * a * x[0] + 8 * a * x[1])
+    with pytest.raises(UnsupportedSyntax):
+        ad.grad(iterate_while_mutating, wrt=(0, 1), fallback="never")(a, x)
+    g = ad.value_and_grad(iterate_while_mutating, wrt=(0, 1))
+    with pytest.warns(ad.FallbackWarning):
+        value, (da, dx) = g(a, x.copy())
+    assert g.mode == "traced"
+    np.testing.assert_allclose(value, 2 * a * x[0] + 8 * a * x[1], rtol=1e-12)
+    np.testing.assert_allclose(da, 2 * x[0] + 8 * x[1], rtol=1e-12)
+    np.testing.assert_allclose(dx, [2 * a, 8 * a, 0.0], rtol=1e-12)
+
+
+# fixed (c941a91): an early return, then a while loop holding a for loop with a break,
+# with a carried value dead afterwards -- the adjoint IR failed verify() ("while: operand
+# <Value s:f64> is used outside the region that defines it"), a ValueError even under
+# fallback='auto'
 
 def early_return_then_while_with_inner_break(a):
     s = a
@@ -1016,13 +1028,8 @@ def early_return_then_while_with_inner_break(a):
     return a
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="compiler: an early return, then a while loop holding a for loop with a break, with a "
-                          "carried value that is dead afterwards: the adjoint IR fails verify() -- 'while: operand "
-                          "<Value s:f64> is used outside the region that defines it' -- a ValueError even with "
-                          "fallback='auto'")
 def test_early_return_then_while_with_inner_break():
-    g = ad.value_and_grad(early_return_then_while_with_inner_break)
+    g = ad.value_and_grad(early_return_then_while_with_inner_break, fallback="never")
     assert g(0.5) == (0.5, 1.0)
     assert g(-0.5) == (-0.5, 1.0)
     assert g.mode == "compiled"
