@@ -259,6 +259,9 @@ def profile_generated(g, args, repeat=5, top=12):
     total = sum(best)
     print(f"\nprofile of the generated adjoint: {total * 1e3:.3f} ms over {len(stmts)} statements (best of {repeat}"
           f" per statement); the costliest:")
+    if any(line.lstrip().startswith(("for ", "while ")) for line, _ in stmts):
+        print("  (statements run one by one at module level, where names are dict look-ups: a loop costs more "
+              "here than inside the function; compare loops with each other)")
     order = sorted(range(len(stmts)), key=lambda i: -best[i])[:top]
     for i in order:
         print(f"  {best[i] * 1e3:9.3f} ms {100 * best[i] / total:5.1f}%  {stmts[i][0].strip()}")
