@@ -20,7 +20,7 @@ import numpy as np
 from . import ops as P
 from .autograd import engine, grad_mode
 from .numpy_interop import user_location
-from .tensor import Tensor, apply_prim
+from .tensor import Tensor, _flatten_list, apply_prim
 
 __all__ = ["TracingError", "trace_value_and_grad", "tracing_active", "check_escape"]
 
@@ -168,19 +168,11 @@ def _np_array(obj, dtype=None, copy=True, **kw):
     if isinstance(obj, Tensor):
         out = obj.astype(dtype) if dtype is not None else obj
         return out.copy() if copy else out
-    if isinstance(obj, (list, tuple)) and any(isinstance(v, Tensor) for v in _leaves(obj)):
+    if isinstance(obj, (list, tuple)) and any(isinstance(v, Tensor) for v in _flatten_list(obj)):
         parts = [_np_array(v, dtype) if isinstance(v, (list, tuple)) else v for v in obj]
         parts = [p if isinstance(p, Tensor) else _traced(np.asarray(p, dtype=dtype or np.float64)) for p in parts]
         return np.stack(parts)
     return _traced(np.array(obj, dtype=dtype, **kw))
-
-
-def _leaves(x):
-    for v in x:
-        if isinstance(v, (list, tuple)):
-            yield from _leaves(v)
-        else:
-            yield v
 
 
 def _creator(fn):
