@@ -131,7 +131,8 @@ class GradFunction:
                 raise RuntimeError(f"grad(fallback='never'): {reason}")
             return _Plan(None, reason)
         try:
-            compiled = gradient.compile_value_and_grad(self.fn, values, self.wrt_names, has_aux=self.has_aux)
+            compiled = gradient.compile_value_and_grad(self.fn, values, self.wrt_names, has_aux=self.has_aux,
+                                                       with_value=self.return_value)
         except gradient.UnsupportedSyntax as e:
             if self.fallback == "never":
                 raise

@@ -150,14 +150,14 @@ class _Emitter:
         if name == "tape_new":
             self.emit(indent, f"{self.names.bind(op.result)} = []", op.loc)
             return
-        if name == "tape_push":
-            items = ", ".join(self.ref(v) for v in op.operands[1:])
-            self.emit(indent, f"{self.ref(op.operands[0])}.append(({items}{',' if len(op.operands) == 2 else ''}))",
-                      op.loc)
+        if name == "tape_push":  # one value is pushed bare, several as a tuple
+            items = [self.ref(v) for v in op.operands[1:]]
+            item = items[0] if len(items) == 1 else f"({', '.join(items)})"
+            self.emit(indent, f"{self.ref(op.operands[0])}.append({item})", op.loc)
             return
         if name == "tape_pop":
             targets = [self.names.bind(r) for r in op.results]
-            lhs = f"{', '.join(targets)}{',' if len(targets) == 1 else ''} = " if targets else ""
+            lhs = f"{', '.join(targets)} = " if targets else ""
             self.emit(indent, f"{lhs}{self.ref(op.operands[0])}.pop()", op.loc)
             return
         if name == "tape_len":

@@ -38,7 +38,7 @@ def _check_wrt(name, value):
         raise UnsupportedSyntax(f"differentiating w.r.t. a {type(v).__name__} argument ({name!r}) is traced")
 
 
-def adjoint_ir_for_types(fn, types, wrt_names):
+def adjoint_ir_for_types(fn, types, wrt_names, with_value=True):
     """(forward IR, optimised adjoint IR) of `fn` specialised on IR `types` (name -> type)."""
     fwd = compile_function(fn, types)
     out_t = fwd.result_type
@@ -50,24 +50,26 @@ def adjoint_ir_for_types(fn, types, wrt_names):
         t = fwd.params[names.index(n)].type
         if not ((t.is_scalar or t.is_array) and t.dtype.kind == "f"):
             raise TypeError(f"grad: argument {n!r} has type {t}; gradients are taken w.r.t. float inputs")
-    adj = dce(prune_tapes(optimize(simplify(reverse(fwd, [names.index(n) for n in wrt_names])))))
+    adj = dce(prune_tapes(optimize(simplify(reverse(fwd, [names.index(n) for n in wrt_names], with_value)))))
     verify(adj)
     return fwd, adj
 
 
-def adjoint_ir(fn, values, wrt_names):
+def adjoint_ir(fn, values, wrt_names, with_value=True):
     """(forward IR, optimised adjoint IR) of `fn` for these argument values."""
     for n in wrt_names:
         _check_wrt(n, values[n])
-    return adjoint_ir_for_types(fn, {k: type_of_value(_plain(v)) for k, v in values.items()}, wrt_names)
+    return adjoint_ir_for_types(fn, {k: type_of_value(_plain(v)) for k, v in values.items()}, wrt_names,
+                                with_value)
 
 
 class CompiledGrad:
-    """A compiled value-and-gradient function for one argument signature."""
+    """A compiled (value and) gradient function for one argument signature."""
 
-    def __init__(self, fn, values, wrt_names):
+    def __init__(self, fn, values, wrt_names, with_value=True):
         self.fn = fn
-        self.forward_ir, self.ir = adjoint_ir(fn, values, wrt_names)
+        self.with_value = with_value
+        self.forward_ir, self.ir = adjoint_ir(fn, values, wrt_names, with_value)
         self.param_names = [p.hint for p in self.forward_ir.params]
         self.wrt_names = list(wrt_names)
         self.compiled = python_backend.compile_function(self.ir)
@@ -76,28 +78,41 @@ class CompiledGrad:
     def run(self, values):
         from ..tensor import Tensor
         from .. import tracing
+        k = 1 if self.with_value else 0
         if tracing.tracing_active() and any(isinstance(v, Tensor) and v.requires_grad for v in values.values()):
             # differentiated again (grad of grad): run the generated code on the outer tracer's Tensors
             out = tracing.traceable(self.compiled.func)(*[values[n] for n in self.param_names])
-            return out[0], dict(zip(self.wrt_names, out[1:])), None
-        out = self.compiled(*[_plain(values[n]) for n in self.param_names])
-        value, grads = out[0], out[1:]
+            return (out[0] if k else None), dict(zip(self.wrt_names, out[k:])), None
+        args = [_plain(values[n]) for n in self.param_names]
+        out = self.compiled(*args)
         result = {}
-        for name, g in zip(self.wrt_names, grads):
-            x = values[name]
-            if isinstance(x, Tensor):
-                result[name] = Tensor._make(np.array(np.broadcast_to(g, x.shape), dtype=x._data.dtype))
-            elif isinstance(x, np.ndarray):
-                result[name] = np.array(np.broadcast_to(g, x.shape), dtype=x.dtype)
-            else:
-                result[name] = float(g)
-        return float(np.asarray(value).reshape(())), result, None
+        for name, g in zip(self.wrt_names, out[k:]):
+            result[name] = _like(g, values[name], args)
+        value = float(np.asarray(out[0]).reshape(())) if k else None
+        return value, result, None
 
 
-def compile_value_and_grad(fn, values, wrt_names, has_aux=False):
+def _like(g, x, args):
+    """Gradient `g` with the type, dtype and shape of argument `x` (a copy only when needed)."""
+    from ..tensor import Tensor
+    if isinstance(x, Tensor):
+        return Tensor._make(_array_like(g, x._data, args))
+    if isinstance(x, np.ndarray):
+        return _array_like(g, x, args)
+    return float(g)
+
+
+def _array_like(g, x, args):
+    if (isinstance(g, np.ndarray) and g.dtype == x.dtype and g.shape == x.shape and g.flags.owndata
+            and g.flags.writeable and not any(g is a for a in args)):
+        return g  # a fresh array the generated code made: no need to copy it
+    return np.array(np.broadcast_to(g, x.shape), dtype=x.dtype)
+
+
+def compile_value_and_grad(fn, values, wrt_names, has_aux=False, with_value=True):
     from ..api import GradFunction
     if isinstance(fn, GradFunction):
         raise UnsupportedSyntax("a gradient of a gradient is traced through the generated adjoint code")
     if has_aux:
         raise UnsupportedSyntax("has_aux=True is handled by tracing for now")
-    return CompiledGrad(fn, values, wrt_names)
+    return CompiledGrad(fn, values, wrt_names, with_value)

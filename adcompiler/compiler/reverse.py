@@ -17,6 +17,8 @@ adjoints. The result is IR again, so passes and backends apply to it.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import ops
 from .builder import Builder
 from .ir import Block, Function, Op, Value, walk
@@ -63,9 +65,10 @@ def _free_values(block):
 # ---- the transform ---------------------------------------------------------------
 
 class _Reverser:
-    def __init__(self, fn, wrt):
+    def __init__(self, fn, wrt, with_value=True):
         self.fn = fn
         self.wrt = wrt
+        self.with_value = with_value
         self.varied = active_values(fn, [fn.params[i] for i in wrt])
         self.scalars = {id(op.result): op.attrs["value"] for op in walk(fn.body)
                         if op.name == "const" and type(op.attrs["value"]) in (int, float)}
@@ -247,8 +250,9 @@ class _Reverser:
             self.accumulate(adj, v, r)
 
     def _seed(self, type_):
-        """d out / d out: a Python 1.0 for a scalar output (so `1.0 * g` simplifies away)."""
-        if type_.is_scalar or (type_.is_array and type_.shape == ()):
+        """d out / d out: a Python 1.0 for a float64 scalar output (so `1.0 * g` simplifies away);
+        otherwise typed like the output, so a float32 loss keeps a float32 backward pass."""
+        if type_.is_scalar or (type_.is_array and type_.shape == () and type_.dtype == np.float64):
             return self.b.const(1.0)
         return self.b.full(1.0, type_)
 
@@ -274,7 +278,7 @@ class _Reverser:
                 g = adj.get(id(p))
                 g = self.materialize(g, p.type)
                 grads.append(g)
-            self.b.return_(self.b.tuple([out] + grads))
+            self.b.return_(self.b.tuple(([out] if self.with_value else []) + grads))
         new = Function(fn.name + "_grad", params, body, fn.loc)
         return new
 
@@ -329,6 +333,7 @@ def prune_tapes(fn):
     return fn
 
 
-def reverse(fn, wrt):
-    """The adjoint function of `fn` w.r.t. parameter indices `wrt` (see the module docstring)."""
-    return _Reverser(fn, list(wrt)).run()
+def reverse(fn, wrt, with_value=True):
+    """The adjoint function of `fn` w.r.t. parameter indices `wrt` (see the module docstring);
+    without `with_value` it returns the gradients alone, and computes only what they need."""
+    return _Reverser(fn, list(wrt), with_value).run()

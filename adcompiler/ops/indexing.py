@@ -88,7 +88,10 @@ getitem = Primitive("getitem", _getitem, grad_fn=_getitem_name)
 def _scatter_add(g, *dyn, idx, shape):
     z = np.zeros(shape, dtype=np.result_type(g, 1.0))
     real = resolve(idx, dyn)
-    np.add.at(z, real, g)
+    if _has_array(real):
+        np.add.at(z, real, g)  # an index array may repeat positions: accumulate
+    else:
+        z[real] = g            # a basic index names each position once (and is ~30x faster)
     return z
 
 

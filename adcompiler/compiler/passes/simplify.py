@@ -11,8 +11,14 @@ from ..ir import clone, replace_uses, walk
 _IDENTITY = {"mul": (1.0, (0, 1)), "add": (0.0, (0, 1)), "sub": (0.0, (1,)), "div": (1.0, (1,))}
 
 
+_SAME_VALUES = ("broadcast_to", "reshape", "expand_dims", "squeeze", "transpose")
+
+
 def _constant(v, defs):
+    """The single value every element of `v` has, when it is a known constant."""
     op = defs.get(id(v))
+    while op is not None and op.name in _SAME_VALUES:  # the sum's adjoint broadcasts the seed
+        op = defs.get(id(op.operands[0]))
     if op is None or op.name not in ("const", "full"):
         return None
     val = op.attrs["value"]
