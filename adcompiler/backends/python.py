@@ -41,6 +41,8 @@ _SHAPE_OPS = {"reshape": ("np.reshape", "shape"), "transpose": ("np.transpose", 
               "broadcast_to": ("np.broadcast_to", "shape"), "expand_dims": ("np.expand_dims", "axis"),
               "squeeze": ("np.squeeze", "axis")}
 _counter = itertools.count()
+# primitives whose result may share memory with an argument (views, or the argument itself)
+_MAY_ALIAS = frozenset({"getitem", "reshape", "transpose", "squeeze", "expand_dims", "broadcast_to", "sum_to"})
 
 
 class _Names:
@@ -81,6 +83,44 @@ class _Emitter:
         self.inline = {}
         self.last_line = None
         self.src_lines = _source_lines(fn)
+        from ..compiler.ir import use_counts
+        self.uses = use_counts(fn.body)
+        self.owned = set()
+        self._find_owned(fn)
+
+    # -- in-place accumulation ---------------------------------------------------------
+    def in_place(self, op):
+        """index_add may write into its accumulator: a fresh array nothing else reads."""
+        acc = op.operands[0]
+        return (id(acc) in self.owned and self.uses.get(id(acc)) == 1 and acc.type.is_array and acc.type.shape
+                and acc.type == op.result.type and not ops.indexing.is_advanced(_resolve_for_check(op.attrs["idx"])))
+
+    def _find_owned(self, fn):
+        """Arrays this function allocates itself (not parameters, constants or views)."""
+        from ..compiler.ir import walk
+        owned = self.owned
+        for op in walk(fn.body):
+            if op.name == "full" or (op.is_prim and op.name not in _MAY_ALIAS):
+                owned.update(id(r) for r in op.results if r.type.is_array)
+        for op in walk(fn.body):
+            if op.name in ("for", "while"):
+                self._owned_carried(op)
+
+    def _owned_carried(self, op):
+        """A carried accumulator stays fresh when its init is fresh and used once, and the body
+        only accumulates into it (acc = index_add(acc, ...); yield acc)."""
+        body = op.regions[-1]
+        lead = 1 if op.name == "for" else 0
+        inits = op.operands[3:] if op.name == "for" else op.operands
+        term = body.ops[-1]
+        for j, init in enumerate(inits):
+            arg = body.args[lead + j]
+            if id(init) not in self.owned or self.uses.get(id(init)) != 1 or self.uses.get(id(arg)) != 1:
+                continue
+            y = term.operands[j]
+            if any(o.name == "index_add" and o.operands[0] is arg and o.results[0] is y for o in body.ops):
+                self.owned.add(id(arg))
+                self.owned.add(id(op.results[j]))
 
     # -- values -------------------------------------------------------------------
     def ref(self, v):
@@ -162,6 +202,13 @@ class _Emitter:
             return
         if name == "tape_len":
             self.emit(indent, f"{self.names.bind(op.result)} = len({self.ref(op.operands[0])})", op.loc)
+            return
+        if name == "index_add" and self.in_place(op):
+            acc, g, *dyn = op.operands
+            target = self.ref(acc)
+            self.names.bind(op.result, target)
+            self.emit(indent, f"{target}[{self.index(op.attrs['idx'], [self.ref(d) for d in dyn])}] += {self.ref(g)}",
+                      op.loc)
             return
         expr = self.expr(op)
         self.emit(indent, f"{self.names.bind(op.result)} = {expr}", op.loc)

@@ -10,7 +10,7 @@ from .elementwise import (absolute, add, clip, clip_mask, cos, div, eq, exp, exp
                           logical_and, logical_not, logical_or, lt, maximum, maximum_weight, minimum, mul, ne, neg,
                           ones_like, pow_zero_base_mask, power, reciprocal, relu, rsqrt, sigmoid, sign, sin, sqrt,
                           sub, tan, tanh, where, zeros_like)
-from .indexing import Dyn, getitem, scatter_add, setitem
+from .indexing import Dyn, getitem, index_add, scatter_add, setitem
 from .joining import concatenate, stack
 from .linalg import eye_like, linear, matmul, norm, trace
 from .reductions import (amax, amin, argmax, argmin, extreme_weights, log_softmax, logsumexp, max_, mean, min_, prod,

@@ -99,6 +99,22 @@ scatter_add = Primitive("scatter_add", _scatter_add, grad_fn="IndexPutBackward0"
                         shape_rule=lambda a, p: Abstract(p["shape"], np.result_type(_dtype_or_weak(a[0]), 1.0)))
 
 
+def _index_add(acc, g, *dyn, idx):
+    out = np.array(acc, dtype=np.result_type(acc, g), copy=True)
+    real = resolve(idx, dyn)
+    if _has_array(real):
+        np.add.at(out, real, g)
+    else:
+        out[real] += g
+    return out
+
+
+# acc + scatter_add(g, idx): what adjoints of indexing accumulate into (in place when the backend may)
+index_add = Primitive("index_add", _index_add, grad_fn="IndexAddBackward0",
+                      shape_rule=lambda a, p: Abstract(shape_of(a[0]), np.result_type(
+                          _dtype_or_weak(a[0]), _dtype_or_weak(a[1]))))
+
+
 def _setitem(x, v, *dyn, idx):
     out = np.array(x, copy=True)
     out[resolve(idx, dyn)] = v
@@ -118,9 +134,12 @@ getitem.defvjp_argnum(
     lambda i, g, x, *rest, idx: scatter_add(g, *rest[:-1], idx=idx, shape=shape_of(x)) if i == 0 else None)
 scatter_add.defvjp_argnum(
     lambda i, g, gx, *rest, idx, shape: getitem(g, *rest[:-1], idx=idx) if i == 0 else None)
+index_add.defvjp_argnum(
+    lambda i, g, acc, v, *rest, idx: (
+        g if i == 0 else unbroadcast(getitem(g, *rest[:-1], idx=idx), shape_of(v)) if i == 1 else None))
 setitem.defvjp_argnum(
     lambda i, g, x, v, *rest, idx: (
         setitem(g, 0.0, *rest[:-1], idx=idx) if i == 0
         else unbroadcast(getitem(g, *rest[:-1], idx=idx), shape_of(v)) if i == 1 else None))
 
-__all__ = ["Dyn", "getitem", "scatter_add", "setitem", "resolve", "is_advanced"]
+__all__ = ["Dyn", "getitem", "scatter_add", "index_add", "setitem", "resolve", "is_advanced"]

@@ -88,6 +88,13 @@ def _scatter_add(rng):
             ((_r(rng, 5), 3), {"idx": (Dyn(0),), "shape": (4, 5)})]
 
 
+def _index_add(rng):
+    return [((_r(rng, 4, 5), _r(rng, 2, 5)), {"idx": (slice(1, 3),)}),
+            ((_r(rng, 4, 5), _r(rng, 3, 5)), {"idx": (np.array([0, 2, 2]),)}),
+            ((_r(rng, 4, 5), _r(rng, 5), 2), {"idx": (Dyn(0),)}),
+            ((_r(rng, 6), _r(rng, 5)), {"idx": (slice(1, None),)})]
+
+
 def _setitem(rng):
     return [((_r(rng, 4, 5), _r(rng, 2, 5)), {"idx": (slice(1, 3),)}),
             ((_r(rng, 4, 5), _r(rng, 5)), {"idx": (slice(0, 2),)}),
@@ -167,7 +174,7 @@ SAMPLES = {
     "sum_to": lambda rng: [((_r(rng, 2, 3),), {"shape": (3,)}), ((_r(rng, 2, 3),), {"shape": (2, 1)}),
                            ((_r(rng, 4, 2, 3),), {"shape": (1, 3)}), ((_r(rng, 2, 3),), {"shape": ()})],
     "copy": _unary(), "astype": lambda rng: [((_r(rng, 2, 3),), {"dtype": np.float64})],
-    "getitem": _getitem, "scatter_add": _scatter_add, "setitem": _setitem,
+    "getitem": _getitem, "scatter_add": _scatter_add, "index_add": _index_add, "setitem": _setitem,
     "concatenate": _join, "stack": _stack,
 }
 

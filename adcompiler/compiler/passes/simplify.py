@@ -1,17 +1,24 @@
-"""Algebraic simplification: x * 1 -> x, x + 0 -> x, x - 0 -> x, x / 1 -> x,
-where the result has x's type (no broadcasting or dtype change is lost).
-The reverse transform's seeds and zero-initialised adjoints produce these."""
+"""Algebraic simplification of adjoints, where the result type is unchanged:
+
+- x * 1 -> x, x + 0 -> x, x - 0 -> x, x / 1 -> x (also when the 1 or 0 is a
+  broadcast array of them, as the adjoint of a sum makes);
+- x * c and x / c with c a broadcast array of one value -> x * c with c a scalar;
+- acc + scatter_add(g, idx) -> index_add(acc, g, idx), which the Python
+  backend runs in place (acc[idx] += g) when acc is a fresh array nobody else
+  reads. The reverse transform's seeds and indexing adjoints produce these.
+"""
 from __future__ import annotations
 
 import numpy as np
 
-from ..ir import clone, replace_uses, walk
+from ..ir import Op, clone, replace_uses, use_counts
+from ..types import ScalarType
 
 # name -> (unit, positions where the unit may stand)
 _IDENTITY = {"mul": (1.0, (0, 1)), "add": (0.0, (0, 1)), "sub": (0.0, (1,)), "div": (1.0, (1,))}
-
-
 _SAME_VALUES = ("broadcast_to", "reshape", "expand_dims", "squeeze", "transpose")
+_ARITH = {"mul": lambda a, b: a * b, "add": lambda a, b: a + b, "sub": lambda a, b: a - b,
+          "div": lambda a, b: a / b}
 
 
 def _constant(v, defs):
@@ -19,6 +26,9 @@ def _constant(v, defs):
     op = defs.get(id(v))
     while op is not None and op.name in _SAME_VALUES:  # the sum's adjoint broadcasts the seed
         op = defs.get(id(op.operands[0]))
+    if op is not None and op.name in _ARITH and len(op.operands) == 2:
+        a, b = (_constant(x, defs) for x in op.operands)
+        return None if a is None or b is None or (op.name == "div" and b == 0) else _ARITH[op.name](a, b)
     if op is None or op.name not in ("const", "full"):
         return None
     val = op.attrs["value"]
@@ -27,19 +37,83 @@ def _constant(v, defs):
     return val if isinstance(val, (int, float)) and not isinstance(val, bool) else None
 
 
+def _blocks(block):
+    stack = [block]
+    while stack:
+        b = stack.pop()
+        yield b
+        for op in b.ops:
+            stack.extend(op.regions)
+
+
 def simplify(fn):
     fn = clone(fn)
-    defs = {id(r): op for op in walk(fn.body) for r in op.results}
+    defs = {}
+    for b in _blocks(fn.body):
+        for op in b.ops:
+            for r in op.results:
+                defs[id(r)] = op
+    uses = use_counts(fn.body)
     mapping = {}
-    for op in walk(fn.body):
-        rule = _IDENTITY.get(op.name)
-        if rule is None or len(op.operands) != 2:
-            continue
-        unit, positions = rule
-        for k in positions:
-            other = op.operands[1 - k]
-            if _constant(op.operands[k], defs) == unit and other.type == op.result.type:
-                mapping[id(op.result)] = other
-                break
+    for b in _blocks(fn.body):
+        new_ops = []
+        for op in b.ops:
+            if _identity(op, defs, mapping):
+                new_ops.append(op)
+                continue
+            const = _scalar_operand(op, defs)
+            if const is not None:
+                new_ops.append(const)
+            _accumulate_into(op, defs, uses)
+            new_ops.append(op)
+        b.ops[:] = new_ops
     replace_uses(fn.body, mapping)
     return fn
+
+
+def _identity(op, defs, mapping):
+    rule = _IDENTITY.get(op.name)
+    if rule is None or len(op.operands) != 2:
+        return False
+    unit, positions = rule
+    for k in positions:
+        other = op.operands[1 - k]
+        if _constant(op.operands[k], defs) == unit and other.type == op.result.type:
+            mapping[id(op.result)] = other
+            return True
+    return False
+
+
+def _scalar_operand(op, defs):
+    """x * broadcast(c) -> x * c: returns the new const op to insert before `op`."""
+    if op.name not in ("mul", "div") or len(op.operands) != 2:
+        return None
+    for k in ((0, 1) if op.name == "mul" else (1,)):
+        c_val = op.operands[k]
+        if c_val.type.is_scalar or c_val.type.is_array and c_val.type.shape == ():
+            continue
+        c = _constant(c_val, defs)
+        other = op.operands[1 - k]
+        if c is not None and other.type == op.result.type and isinstance(c, (int, float)):
+            c = float(c)
+            const = Op("const", (), [ScalarType(np.float64)], {"value": c}, loc=op.loc)
+            defs[id(const.result)] = const
+            op.operands[k] = const.result
+            return const
+    return None
+
+
+def _accumulate_into(op, defs, uses):
+    """acc + scatter_add(g, *dyn, idx, shape) -> index_add(acc, g, *dyn, idx) (in place)."""
+    if op.name != "add":
+        return
+    for k in (0, 1):
+        s = defs.get(id(op.operands[k]))
+        acc = op.operands[1 - k]
+        if (s is not None and s.name == "scatter_add" and uses.get(id(s.result)) == 1
+                and acc.type == op.result.type and s.result.type == op.result.type):
+            op.name = "index_add"
+            op.operands = [acc] + list(s.operands)
+            op.attrs = {"idx": s.attrs["idx"]}
+            uses[id(s.result)] = 0
+            return
