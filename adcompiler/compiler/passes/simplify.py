@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Op, clone, replace_uses, use_counts
+from ..ir import Op, clone, replace_uses, use_counts, walk
 from ..types import ScalarType
 
 # name -> (unit, positions where the unit may stand)
@@ -46,7 +46,22 @@ def _blocks(block):
             stack.extend(op.regions)
 
 
-def simplify(fn):
+def simplify(fn, rounds=3):
+    """Apply the rewrites until nothing changes (at most `rounds` passes)."""
+    from .dce import dce
+    for _ in range(rounds):
+        before = _shape(fn)
+        fn = dce(_simplify_once(fn))
+        if _shape(fn) == before:
+            break
+    return fn
+
+
+def _shape(fn):
+    return [(op.name, len(op.operands)) for op in walk(fn.body)]
+
+
+def _simplify_once(fn):
     fn = clone(fn)
     defs = {}
     for b in _blocks(fn.body):
@@ -61,9 +76,9 @@ def simplify(fn):
             if _identity(op, defs, mapping):
                 new_ops.append(op)
                 continue
-            const = _scalar_operand(op, defs)
-            if const is not None:
-                new_ops.append(const)
+            for rewrite in (_scalar_operand(op, defs), _fold_scalar_chain(op, defs, uses)):
+                if rewrite is not None:
+                    new_ops.append(rewrite)  # the scalar constant the rewritten op now reads
             _accumulate_into(op, defs, uses)
             new_ops.append(op)
         b.ops[:] = new_ops
@@ -101,6 +116,44 @@ def _scalar_operand(op, defs):
             op.operands[k] = const.result
             return const
     return None
+
+
+def _scalar_factor(v, defs):
+    """(c, y) when v = c * y (or y * c, or -y with c = -1) for a scalar constant c."""
+    op = defs.get(id(v))
+    if op is None:
+        return None
+    if op.name == "neg":
+        return -1.0, op.operands[0]
+    if op.name == "mul":
+        for k in (0, 1):
+            c = op.operands[k]
+            if c.type.is_scalar and defs.get(id(c)) is not None and defs[id(c)].name == "const":
+                val = defs[id(c)].attrs["value"]
+                if isinstance(val, (int, float)) and not isinstance(val, bool):
+                    return float(val), op.operands[1 - k]
+    return None
+
+
+def _fold_scalar_chain(op, defs, uses):
+    """c1 * (c2 * y) -> (c1*c2) * y and -(c * y) -> (-c) * y, when the inner product has no
+    other use: one pass over the array instead of two. Returns the new const op to insert."""
+    outer = _scalar_factor(op.result, defs) if op.name in ("mul", "neg") else None
+    if outer is None:
+        return None
+    c1, inner_v = outer
+    inner = _scalar_factor(inner_v, defs)
+    if inner is None or uses.get(id(inner_v)) != 1:
+        return None
+    c2, y = inner
+    if y.type != op.result.type:
+        return None
+    const = Op("const", (), [ScalarType(np.float64)], {"value": c1 * c2}, loc=op.loc)
+    defs[id(const.result)] = const
+    op.name, op.operands, op.attrs = "mul", [const.result, y], {}
+    defs[id(op.result)] = op
+    uses[id(inner_v)] = 0
+    return const
 
 
 def _accumulate_into(op, defs, uses):
