@@ -676,7 +676,7 @@ class Frontend(ExpressionMixin):
         self.env.update(saved_flags)
 
     def _enter_loop(self):
-        saved = {f: self.env.pop(f) for f in ("#broke", "#cont") if f in self.env}
+        saved = {f: self.env.pop(f) for f in ("#broke", "#cont", "#k") if f in self.env}
         return dict(self.env), saved
 
     def _for_loop(self, node, body, it):
