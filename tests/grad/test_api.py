@@ -69,10 +69,12 @@ def test_structured_arguments_are_traced_with_matching_structure():
 
 
 def test_has_aux_returns_aux_values():
-    (g, aux) = ad.grad(T.with_aux, has_aux=True)(X)
+    with pytest.warns(ad.FallbackWarning, match="has_aux=True is handled by tracing"):
+        (g, aux) = ad.grad(T.with_aux, has_aux=True)(X)
     np.testing.assert_allclose(g, 2 * X)
     assert aux["n"] == 3 and aux["norm"] == pytest.approx(np.sqrt(np.sum(X ** 2)))
-    (value, aux2), g2 = ad.value_and_grad(T.with_aux, has_aux=True)(X)
+    with pytest.warns(ad.FallbackWarning):
+        (value, aux2), g2 = ad.value_and_grad(T.with_aux, has_aux=True)(X)
     assert value == pytest.approx(np.sum(X ** 2)) and aux2["n"] == 3
 
 
@@ -174,3 +176,33 @@ def test_writing_into_the_array_a_loop_iterates_over_is_traced_not_miscompiled()
     g2 = ad.value_and_grad(T.iterate_copy_while_mutating, wrt=(0, 1))
     value2, _ = g2(a, x)
     assert g2.mode == "compiled" and value2 == pytest.approx(T.iterate_copy_while_mutating(a, x.copy()))
+
+
+def _fd(f, x, h=1e-5):
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+@pytest.mark.parametrize("fn", [T.smooth, T.looped])
+@pytest.mark.parametrize("x", [-1.3, 0.4, 2.2])
+def test_second_and_third_derivatives_match_finite_differences(fn, x):
+    d1 = ad.grad(fn)
+    d2 = ad.grad(d1)
+    d3 = ad.grad(d2)
+    assert d1(x) == pytest.approx(_fd(fn, x), rel=1e-7, abs=1e-8)
+    assert d2(x) == pytest.approx(_fd(d1, x), rel=1e-6, abs=1e-7)
+    assert d3(x) == pytest.approx(_fd(d2, x), rel=1e-5, abs=1e-6)
+    assert d1.mode == "compiled" and d2.mode == "traced" and "gradient of a gradient" in d2.explain()
+
+
+def test_hessian_vector_product_through_grad_of_grad_dot_v():
+    x = np.array([0.3, -1.2, 0.8, 2.0])
+    v = np.array([1.0, -0.5, 0.25, 2.0])
+    g = ad.grad(T.vector_energy)
+
+    def g_dot_v(x, v):
+        return np.sum(g(x) * v)
+
+    hvp = ad.grad(g_dot_v)(x, v)
+    h = 1e-6
+    fd = (g(x + h * v) - g(x - h * v)) / (2 * h)
+    np.testing.assert_allclose(hvp, fd, rtol=1e-6, atol=1e-8)
