@@ -38,10 +38,15 @@ def _check_wrt(name, value):
         raise UnsupportedSyntax(f"differentiating w.r.t. a {type(v).__name__} argument ({name!r}) is traced")
 
 
-def adjoint_ir_for_types(fn, types, wrt_names, with_value=True):
+def adjoint_ir_for_types(fn, types, wrt_names, with_value=True, has_aux=False):
     """(forward IR, optimised adjoint IR) of `fn` specialised on IR `types` (name -> type)."""
     fwd = compile_function(fn, types)
     out_t = fwd.result_type
+    if has_aux:
+        if not (out_t.is_tuple and len(out_t.elems) == 2):
+            raise TypeError(f"grad(has_aux=True): {fn.__name__} must return a pair (scalar, aux), but returns "
+                            f"{out_t}")
+        out_t = out_t.elems[0]
     if not (out_t.is_scalar or (out_t.is_array and int(np.prod(out_t.shape)) == 1)):
         raise TypeError(f"grad: {fn.__name__} must return a scalar, but returned an array of shape {out_t.shape}; "
                         f"reduce it (e.g. .sum()) or use has_aux=True for extra outputs")
@@ -50,26 +55,28 @@ def adjoint_ir_for_types(fn, types, wrt_names, with_value=True):
         t = fwd.params[names.index(n)].type
         if not ((t.is_scalar or t.is_array) and t.dtype.kind == "f"):
             raise TypeError(f"grad: argument {n!r} has type {t}; gradients are taken w.r.t. float inputs")
-    adj = dce(prune_tapes(optimize(simplify(reverse(fwd, [names.index(n) for n in wrt_names], with_value)))))
+    adj = reverse(fwd, [names.index(n) for n in wrt_names], with_value, has_aux)
+    adj = dce(prune_tapes(optimize(simplify(adj))))
     verify(adj)
     return fwd, adj
 
 
-def adjoint_ir(fn, values, wrt_names, with_value=True):
+def adjoint_ir(fn, values, wrt_names, with_value=True, has_aux=False):
     """(forward IR, optimised adjoint IR) of `fn` for these argument values."""
     for n in wrt_names:
         _check_wrt(n, values[n])
     return adjoint_ir_for_types(fn, {k: type_of_value(_plain(v)) for k, v in values.items()}, wrt_names,
-                                with_value)
+                                with_value, has_aux)
 
 
 class CompiledGrad:
     """A compiled (value and) gradient function for one argument signature."""
 
-    def __init__(self, fn, values, wrt_names, with_value=True):
+    def __init__(self, fn, values, wrt_names, with_value=True, has_aux=False):
         self.fn = fn
         self.with_value = with_value
-        self.forward_ir, self.ir = adjoint_ir(fn, values, wrt_names, with_value)
+        self.has_aux = has_aux
+        self.forward_ir, self.ir = adjoint_ir(fn, values, wrt_names, with_value, has_aux)
         self.param_names = [p.hint for p in self.forward_ir.params]
         self.wrt_names = list(wrt_names)
         self.compiled = python_backend.compile_function(self.ir)
@@ -78,18 +85,23 @@ class CompiledGrad:
     def run(self, values):
         from ..tensor import Tensor
         from .. import tracing
-        k = 1 if self.with_value else 0
+        k = int(self.with_value) + int(self.has_aux)   # (value?, aux?, *grads)
+        aux = None
         if tracing.tracing_active() and any(isinstance(v, Tensor) and v.requires_grad for v in values.values()):
             # differentiated again (grad of grad): run the generated code on the outer tracer's Tensors
             out = tracing.traceable(self.compiled.func)(*[values[n] for n in self.param_names])
-            return (out[0] if k else None), dict(zip(self.wrt_names, out[k:])), None
+            if self.has_aux:
+                aux = out[k - 1]
+            return (out[0] if self.with_value else None), dict(zip(self.wrt_names, out[k:])), aux
         args = [_plain(values[n]) for n in self.param_names]
         out = self.compiled(*args)
         result = {}
         for name, g in zip(self.wrt_names, out[k:]):
             result[name] = _like(g, values[name], args)
-        value = float(np.asarray(out[0]).reshape(())) if k else None
-        return value, result, None
+        value = float(np.asarray(out[0]).reshape(())) if self.with_value else None
+        if self.has_aux:
+            aux = out[k - 1]
+        return value, result, aux
 
 
 def _like(g, x, args):
@@ -113,6 +125,4 @@ def compile_value_and_grad(fn, values, wrt_names, has_aux=False, with_value=True
     from ..api import GradFunction
     if isinstance(fn, GradFunction):
         raise UnsupportedSyntax("a gradient of a gradient is traced through the generated adjoint code")
-    if has_aux:
-        raise UnsupportedSyntax("has_aux=True is handled by tracing for now")
-    return CompiledGrad(fn, values, wrt_names, with_value)
+    return CompiledGrad(fn, values, wrt_names, with_value, has_aux)

@@ -65,10 +65,11 @@ def _free_values(block):
 # ---- the transform ---------------------------------------------------------------
 
 class _Reverser:
-    def __init__(self, fn, wrt, with_value=True):
+    def __init__(self, fn, wrt, with_value=True, has_aux=False):
         self.fn = fn
         self.wrt = wrt
         self.with_value = with_value
+        self.has_aux = has_aux
         self.varied = active_values(fn, [fn.params[i] for i in wrt])
         self.scalars = {id(op.result): op.attrs["value"] for op in walk(fn.body)
                         if op.name == "const" and type(op.attrs["value"]) in (int, float)}
@@ -270,15 +271,23 @@ class _Reverser:
             adj = {}
             if self.active(out_old):
                 with self.b.located(_defining_loc(fn.body, out_old) or fn.return_op.loc):
-                    adj[id(out_old)] = self._seed(out.type)
+                    if self.has_aux:  # (loss, aux): only the loss is differentiated
+                        adj[id(out_old)] = [self._seed(out.type.elems[0]), None]
+                    else:
+                        adj[id(out_old)] = self._seed(out.type)
                 self.sweep(_without_terminator(fn.body), adj, env)
+            if self.has_aux:
+                loss, aux = self.b.untuple(out, hints=["loss", "aux"])
+                head = ([loss] if self.with_value else []) + [aux]
+            else:
+                head = [out] if self.with_value else []
             grads = []
             for i in self.wrt:
                 p = fn.params[i]
                 g = adj.get(id(p))
                 g = self.materialize(g, p.type)
                 grads.append(g)
-            self.b.return_(self.b.tuple(([out] if self.with_value else []) + grads))
+            self.b.return_(self.b.tuple(head + grads))
         new = Function(fn.name + "_grad", params, body, fn.loc)
         return new
 
@@ -333,7 +342,8 @@ def prune_tapes(fn):
     return fn
 
 
-def reverse(fn, wrt, with_value=True):
-    """The adjoint function of `fn` w.r.t. parameter indices `wrt` (see the module docstring);
-    without `with_value` it returns the gradients alone, and computes only what they need."""
-    return _Reverser(fn, list(wrt), with_value).run()
+def reverse(fn, wrt, with_value=True, has_aux=False):
+    """The adjoint function of `fn` w.r.t. parameter indices `wrt` (see the module docstring):
+    returns (value, *grads); without `with_value` the gradients alone, computing only what they
+    need. With `has_aux`, fn returns (loss, aux) and the result is (loss?, aux, *grads)."""
+    return _Reverser(fn, list(wrt), with_value, has_aux).run()

@@ -73,3 +73,23 @@ def iterate_copy_while_mutating(a, x):
         v[2] = e * 2.0
         t = t + e
     return t + np.sum(v)
+
+
+def smooth(x):
+    return x ** 3 * math.exp(-0.5 * x) + math.sin(2.0 * x)
+
+
+def looped(x):
+    y = x
+    for i in range(5):
+        y = y - 0.1 * math.sin(y) * x
+    return y * y
+
+
+def vector_energy(x):
+    return np.sum(np.cos(x) * x ** 2) + np.sum(x[1:] * x[:-1])
+
+
+def with_tuple_aux(x):
+    loss = np.sum(x ** 2)
+    return loss, (np.sqrt(loss), x * 2.0)
