@@ -55,8 +55,9 @@ def adjoint_ir_for_types(fn, types, wrt_names, with_value=True, has_aux=False):
         t = fwd.params[names.index(n)].type
         if not ((t.is_scalar or t.is_array) and t.dtype.kind == "f"):
             raise TypeError(f"grad: argument {n!r} has type {t}; gradients are taken w.r.t. float inputs")
-    adj = reverse(fwd, [names.index(n) for n in wrt_names], with_value, has_aux)
-    adj = dce(prune_tapes(optimize(simplify(adj))))
+    adj = optimize(simplify(reverse(fwd, [names.index(n) for n in wrt_names], with_value, has_aux)))
+    if prune_tapes(adj):
+        adj = dce(adj)  # forward values only the tapes kept alive
     verify(adj)
     return fwd, adj
 

@@ -320,9 +320,9 @@ def _adj_hint(v):
 
 def prune_tapes(fn):
     """Push onto each tape only the values its pops are read for (after DCE of the
-    reverse sweep, many recomputations no longer need every carried value)."""
-    from .ir import clone, use_counts
-    fn = clone(fn)
+    reverse sweep, many recomputations no longer need every carried value).
+    Works in place on `fn` (the transform's own output); returns whether it pruned."""
+    from .ir import use_counts
     uses = use_counts(fn.body)
     pushes, pops = {}, {}
     for op in walk(fn.body):
@@ -330,16 +330,18 @@ def prune_tapes(fn):
             pushes.setdefault(id(op.operands[0]), []).append(op)
         elif op.name == "tape_pop":
             pops.setdefault(id(op.operands[0]), []).append(op)
+    pruned = False
     for tape, pop_ops in pops.items():
         width = len(pop_ops[0].results)
         keep = [j for j in range(width) if any(uses.get(id(p.results[j]), 0) for p in pop_ops)]
         if len(keep) == width:
             continue
+        pruned = True
         for p in pop_ops:
             p.results = [p.results[j] for j in keep]
         for push in pushes.get(tape, ()):
             push.operands = [push.operands[0]] + [push.operands[1 + j] for j in keep]
-    return fn
+    return pruned
 
 
 def reverse(fn, wrt, with_value=True, has_aux=False):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import Op, clone, replace_uses, use_counts, walk
+from ..ir import Op, clone, replace_uses, use_counts
 from ..types import ScalarType
 
 # name -> (unit, positions where the unit may stand)
@@ -22,7 +22,15 @@ _ARITH = {"mul": lambda a, b: a * b, "add": lambda a, b: a + b, "sub": lambda a,
 
 
 def _constant(v, defs):
-    """The single value every element of `v` has, when it is a known constant."""
+    """The single value every element of `v` has, when it is a known constant (memoised in defs)."""
+    key = ("const", id(v))
+    if key in defs:
+        return defs[key]
+    defs[key] = value = _constant_uncached(v, defs)
+    return value
+
+
+def _constant_uncached(v, defs):
     op = defs.get(id(v))
     while op is not None and op.name in _SAME_VALUES:  # the sum's adjoint broadcasts the seed
         op = defs.get(id(op.operands[0]))
@@ -47,22 +55,17 @@ def _blocks(block):
 
 
 def simplify(fn, rounds=3):
-    """Apply the rewrites until nothing changes (at most `rounds` passes)."""
+    """Apply the rewrites until a round changes nothing (at most `rounds` rounds)."""
     from .dce import dce
+    fn = clone(fn)
     for _ in range(rounds):
-        before = _shape(fn)
-        fn = dce(_simplify_once(fn))
-        if _shape(fn) == before:
+        if not _simplify_in_place(fn):
             break
+        fn = dce(fn)  # what the rewrites left dead would still count as uses in the next round
     return fn
 
 
-def _shape(fn):
-    return [(op.name, len(op.operands)) for op in walk(fn.body)]
-
-
-def _simplify_once(fn):
-    fn = clone(fn)
+def _simplify_in_place(fn):
     defs = {}
     for b in _blocks(fn.body):
         for op in b.ops:
@@ -70,20 +73,23 @@ def _simplify_once(fn):
                 defs[id(r)] = op
     uses = use_counts(fn.body)
     mapping = {}
+    changed = False
     for b in _blocks(fn.body):
         new_ops = []
         for op in b.ops:
             if _identity(op, defs, mapping):
                 new_ops.append(op)
+                changed = True
                 continue
             for rewrite in (_scalar_operand(op, defs), _fold_scalar_chain(op, defs, uses)):
                 if rewrite is not None:
                     new_ops.append(rewrite)  # the scalar constant the rewritten op now reads
-            _accumulate_into(op, defs, uses)
+                    changed = True
+            changed |= _accumulate_into(op, defs, uses)
             new_ops.append(op)
         b.ops[:] = new_ops
     replace_uses(fn.body, mapping)
-    return fn
+    return changed
 
 
 def _identity(op, defs, mapping):
@@ -152,6 +158,7 @@ def _fold_scalar_chain(op, defs, uses):
     defs[id(const.result)] = const
     op.name, op.operands, op.attrs = "mul", [const.result, y], {}
     defs[id(op.result)] = op
+    defs.pop(("const", id(op.result)), None)
     uses[id(inner_v)] = 0
     return const
 
@@ -159,7 +166,7 @@ def _fold_scalar_chain(op, defs, uses):
 def _accumulate_into(op, defs, uses):
     """acc + scatter_add(g, *dyn, idx, shape) -> index_add(acc, g, *dyn, idx) (in place)."""
     if op.name != "add":
-        return
+        return False
     for k in (0, 1):
         s = defs.get(id(op.operands[k]))
         acc = op.operands[1 - k]
@@ -169,4 +176,5 @@ def _accumulate_into(op, defs, uses):
             op.operands = [acc] + list(s.operands)
             op.attrs = {"idx": s.attrs["idx"]}
             uses[id(s.result)] = 0
-            return
+            return True
+    return False
