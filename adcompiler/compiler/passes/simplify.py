@@ -85,6 +85,10 @@ def _simplify_in_place(fn):
                 if rewrite is not None:
                     new_ops.append(rewrite)  # the scalar constant the rewritten op now reads
                     changed = True
+            hoisted = _hoist_factors(op, defs, uses)
+            if hoisted:
+                new_ops.extend(hoisted)
+                changed = True
             changed |= _accumulate_into(op, defs, uses)
             new_ops.append(op)
         b.ops[:] = new_ops
@@ -161,6 +165,34 @@ def _fold_scalar_chain(op, defs, uses):
     defs.pop(("const", id(op.result)), None)
     uses[id(inner_v)] = 0
     return const
+
+
+def _hoist_factors(op, defs, uses):
+    """(c1 * x) * (c2 * y) -> (c1*c2) * (x * y) (a factor may be a negation), when the factors
+    have no other use: one pass over the arrays fewer. Returns the ops to insert before `op`."""
+    if op.name != "mul" or len(op.operands) != 2 or any(v.type.is_scalar or v.type.shape == ()
+                                                          for v in op.operands):
+        return None
+    c, parts = 1.0, []
+    for v in op.operands:
+        f = _scalar_factor(v, defs) if uses.get(id(v)) == 1 else None
+        if f is None:
+            parts.append(v)
+        else:
+            c *= f[0]
+            parts.append(f[1])
+    if parts == list(op.operands) or any(p.type != v.type for p, v in zip(parts, op.operands)):
+        return None
+    for v, p in zip(op.operands, parts):
+        if p is not v:
+            uses[id(v)] = 0
+    inner = Op("mul", parts, [op.result.type], loc=op.loc)
+    const = Op("const", (), [ScalarType(np.float64)], {"value": c}, loc=op.loc)
+    for new in (inner, const):
+        defs[id(new.result)] = new
+    op.operands = [const.result, inner.result]
+    defs.pop(("const", id(op.result)), None)
+    return [inner, const]
 
 
 def _accumulate_into(op, defs, uses):
