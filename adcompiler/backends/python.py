@@ -86,13 +86,17 @@ class _Emitter:
         from ..compiler.ir import use_counts
         self.uses = use_counts(fn.body)
         self.owned = set()
+        self.blocks = []                     # the blocks being emitted, innermost last
+        self.def_block = _defining_blocks(fn)
         self._find_owned(fn)
 
     # -- in-place accumulation ---------------------------------------------------------
     def in_place(self, op):
         """index_add may write into its accumulator: a fresh array nothing else reads."""
         acc = op.operands[0]
+        # defined in the same block: an accumulator from outside a loop would be written once per iteration
         return (id(acc) in self.owned and self.uses.get(id(acc)) == 1 and acc.type.is_array and acc.type.shape
+                and self.def_block.get(id(acc)) is self.blocks[-1]
                 and acc.type == op.result.type and not ops.indexing.is_advanced(_resolve_for_check(op.attrs["idx"])))
 
     def _find_owned(self, fn):
@@ -144,8 +148,10 @@ class _Emitter:
         self.lines.append("    " * indent + text)
 
     def block(self, block, indent):
+        self.blocks.append(block)
         for op in block.ops:
             self.op(op, indent)
+        self.blocks.pop()
 
     def op(self, op, indent):
         name = op.name
@@ -363,6 +369,21 @@ class _Emitter:
         self.emit(indent + 1, f"if not {self.ref(cond.ops[-1].operands[0])}:")
         self.emit(indent + 2, "break")
         self.region_yielding(body, carried, indent + 1, body.args)
+
+
+def _defining_blocks(fn):
+    """id(value) -> the block that defines it (block arguments belong to their block)."""
+    out = {}
+    stack = [fn.body]
+    while stack:
+        b = stack.pop()
+        for a in b.args:
+            out[id(a)] = b
+        for op in b.ops:
+            for r in op.results:
+                out[id(r)] = b
+            stack.extend(op.regions)
+    return out
 
 
 def _walk(block):
