@@ -17,8 +17,9 @@ def _loop_function(acc_inside):
     body = Block()
     b = Builder(body)
     with b:
-        z = b.full(0.0, F3, hint="z")
-        loop = Op("for", [b.const(0), b.const(3), b.const(1), z], [F3], hints=["r"])
+        z = b.full(0.0, F3, hint="z")            # used once: inside the loop
+        init = b.full(0.0, F3, hint="init")
+        loop = Op("for", [b.const(0), b.const(3), b.const(1), init], [F3], hints=["r"])
         blk = Block([I64, F3], ["i", "r"])
         loop.regions.append(blk)
         with b.at(blk):
