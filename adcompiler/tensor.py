@@ -100,9 +100,26 @@ def apply_prim(prim, args, params, name=None):
             if root._grad_fn is not None or not root._requires_grad:
                 _register_view(root, res)  # its grad_fn follows later in-place changes of root
     if record:
-        res._grad_fn = PrimNode(prim, args, params, out, res._vc,
-                                name or prim.grad_fn_name(args, params), Tensor)
+        res._grad_fn = node = PrimNode(prim, args, params, out, res._vc,
+                                       name or prim.grad_fn_name(args, params), Tensor)
+        if cls._sticky:
+            _register_savers(node, prim, args, res)
     return res
+
+
+def _register_savers(node, prim, args, res):
+    """Traced NumPy code may later write into an array this node saved: note the node on the
+    array's storage so the write can hand it a copy first (see Tensor._snapshot_savers)."""
+    saved = [args[i] for i in prim.saves if i < len(args) and isinstance(args[i], Tensor)]
+    if prim.saves_out:
+        saved.append(res)
+    for t in saved:
+        if t._sticky:
+            root = t._base if t._base is not None else t
+            savers = root.__dict__.get("_savers")
+            if savers is None:
+                savers = root.__dict__["_savers"] = weakref.WeakSet()
+            savers.add(node)
 
 
 def _register_view(root, view):
@@ -979,6 +996,8 @@ class Tensor:
     def _inplace(self, prim, others, params, name=None):
         """Apply `prim(self, *others)` and write the result into self's storage."""
         self._check_inplace()
+        if self._sticky:
+            self._snapshot_savers()
         record = _state.enabled and prim.differentiable and (
             self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others))
         if record:
@@ -1010,6 +1029,12 @@ class Tensor:
         self._write(out)
         self._bump()
         return self
+
+    def _snapshot_savers(self):
+        root = self._base if self._base is not None else self
+        savers = root.__dict__.pop("_savers", None)
+        for node in list(savers or ()):
+            node.snapshot_saved(root, Tensor)
 
     def _refresh_views(self):
         """After an in-place op changed the graph of the storage self lives in, every other live view of it

@@ -166,6 +166,24 @@ class PrimNode(Node):
             return self._edges
         return self._edges[:hide] + self._edges[hide + 1:]
 
+    def snapshot_saved(self, root, tensor_type):
+        """`root`'s storage is about to be written in place by NumPy code the tracer runs: keep, for
+        this node, copies of the values it saved from that storage (NumPy semantics: an op that
+        already ran used the old values)."""
+        if self.freed:
+            return
+        vi = 0
+        for i, a in enumerate(self.args):
+            if isinstance(a, tensor_type):
+                if (a._base if a._base is not None else a) is root:
+                    snap = tensor_type._make(a._data.copy(), a._grad_fn)
+                    snap._acc, snap._requires_grad, snap._output_nr = a._acc, a._requires_grad, a._output_nr
+                    self.args[i] = snap
+                    self.saved_versions[vi] = snap._vc[0]
+                vi += 1
+        if self.out_data is not None and self.out_vc is root._vc:
+            self.out_data, self.out_vc, self.out_version = self.out_data.copy(), [0], 0
+
     def release(self):
         if self.has_saved:
             self.freed = True

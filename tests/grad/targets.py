@@ -93,3 +93,11 @@ def vector_energy(x):
 def with_tuple_aux(x):
     loss = np.sum(x ** 2)
     return loss, (np.sqrt(loss), x * 2.0)
+
+
+def view_used_then_written(a, x):
+    v = x * a
+    w = v[1:]              # a view: NumPy's w sees the later write
+    s = np.sum(w * w)      # ... but this product was computed before it
+    v[1] = 5.0
+    return s + np.sum(w) + np.sum(v)

@@ -220,3 +220,16 @@ def test_has_aux_with_array_aux_compiles():
     np.testing.assert_allclose(dx2, dx)
     traced = ad.grad(T.with_tuple_aux, has_aux=True, fallback="always")(X)
     np.testing.assert_allclose(traced[0], dx, rtol=1e-12)
+
+
+def test_traced_write_into_an_array_an_earlier_op_used_follows_numpy():
+    a, x = 0.7, np.array([0.1, 0.2, 0.3])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ad.FallbackWarning)
+        value, (da, dx) = ad.value_and_grad(T.view_used_then_written, wrt=(0, 1))(a, x)
+    assert value == pytest.approx(T.view_used_then_written(a, x.copy()))
+    h = 1e-6
+    fd_a = (T.view_used_then_written(a + h, x.copy()) - T.view_used_then_written(a - h, x.copy())) / (2 * h)
+    assert da == pytest.approx(fd_a, rel=1e-7)
+    # by hand: s uses old w = a*x[1:], then w[0] = 5 (constant); sum(w) = 5 + a*x2; sum(v) = a*x0 + 5 + a*x2
+    np.testing.assert_allclose(dx, [a, 2 * a * a * x[1], 2 * a * a * x[2] + 2 * a], rtol=1e-12)
