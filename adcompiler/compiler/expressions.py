@@ -284,6 +284,10 @@ class ExpressionMixin:
             return self.inline(fn, args, kwargs, node)
         if isinstance(fn, (type, pytypes.BuiltinFunctionType)) and all_static and fn in _PURE_BUILTINS:
             return self.static_call(fn, [a.value for a in args], {k: v.value for k, v in kwargs.items()}, node)
+        from ..api import GradFunction
+        if isinstance(fn, GradFunction):
+            self.fail(f"calling a gradient function (grad of {fn.fn.__name__ if hasattr(fn.fn, '__name__') else name}) "
+                      "inside compiled code is not supported", node)
         self.fail(f"calling {name} is not supported", node)
 
     def _lower(self, lower, args, kwargs, node):
