@@ -226,7 +226,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     """Gradients of `outputs` w.r.t. `inputs`, returned as a tuple (torch.autograd.grad)."""
     from ..tensor import Tensor
     outputs = _as_tensor_seq(outputs)
-    single = isinstance(inputs, Tensor)
     inputs = _as_tensor_seq(inputs)
     if grad_outputs is None:
         grad_outputs = [None] * len(outputs)

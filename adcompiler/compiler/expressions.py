@@ -6,7 +6,6 @@ environment and the control-flow machinery this module calls into.
 """
 from __future__ import annotations
 
-import builtins
 import math
 import operator
 import types as pytypes
@@ -17,7 +16,7 @@ import numpy as np
 from . import library
 from .errors import UnsupportedSyntax
 from .ir import Value
-from .types import F64, type_of_value, ScalarType, ArrayType, TupleType
+from .types import F64, type_of_value, ScalarType, TupleType
 from .values import BoundMethod, PyTuple, Static, Undefined
 from ..ops import Dyn
 

@@ -32,7 +32,7 @@ from .expressions import ExpressionMixin, _static_name
 from .ir import Block, Function, Op, Value, use_counts
 from .scan import always_exits, assigned_names, contains, else_statements, statements, target_names
 from .source import function_source
-from .types import I64, NONE, TupleType, type_of_value, unify
+from .types import I64, NONE, type_of_value, unify
 from .values import BoundMethod, PyTuple, Static, Undefined, static_equal
 
 FLAGS = ("#returned", "#broke", "#cont")

@@ -1,7 +1,6 @@
 """Every corpus function differentiated three ways: compiled, traced, and
 central finite differences (float64). Compiled and traced agree to 1e-9
 relative; finite differences to their accuracy; at least 90% compile."""
-import inspect
 import warnings
 
 import numpy as np

@@ -32,7 +32,7 @@ import os
 import pathlib
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pytest

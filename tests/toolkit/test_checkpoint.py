@@ -2,7 +2,6 @@
 import tracemalloc
 
 import numpy as np
-import pytest
 
 import adcompiler as ad
 from adcompiler import nn

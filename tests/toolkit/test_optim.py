@@ -1,5 +1,4 @@
 """optim.SGD / Adam / AdamW: hand-computed steps, param groups, zero_grad, state_dict, torch as an oracle."""
-import math
 
 import numpy as np
 import pytest

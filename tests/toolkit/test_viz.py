@@ -1,5 +1,4 @@
 """viz.make_dot: DOT contents, names and shapes, saved tensors, backward order, rendering via Graphviz."""
-import os
 import re
 import stat
 import sys
