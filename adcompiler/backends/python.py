@@ -25,7 +25,7 @@ import numpy as np
 from .. import ops
 from ..ops.indexing import Dyn
 
-__all__ = ["emit_source", "compile_function", "CompiledSource"]
+__all__ = ["emit_source", "compile_function", "register_and_exec", "CompiledSource"]
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@",
           "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
@@ -463,13 +463,20 @@ class CompiledSource:
         return self.func(*args)
 
 
+def register_and_exec(source, name, namespace):
+    """Compile `source` under a file name registered in linecache (so tracebacks and
+    inspect.getsource show it), run it in `namespace`; returns the file name."""
+    filename = f"<adcompiler-generated {name} #{next(_counter)}>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    exec(compile(source, filename, "exec"), namespace)
+    return filename
+
+
 def compile_function(fn):
     """Compile IR function `fn` to Python; the source is registered in linecache."""
     source, consts = emit_source(fn)
-    filename = f"<adcompiler-generated {fn.name} #{next(_counter)}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     namespace = {"np": np, "math": math, "prim": types.SimpleNamespace(**ops.registry), "Dyn": Dyn, **consts}
-    exec(compile(source, filename, "exec"), namespace)
+    filename = register_and_exec(source, fn.name, namespace)
     func = namespace[fn.name]
     func.__source__ = source
     return CompiledSource(func, source, filename)

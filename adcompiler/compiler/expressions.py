@@ -6,6 +6,8 @@ environment and the control-flow machinery this module calls into.
 """
 from __future__ import annotations
 
+from .. import ops as _ops
+
 import math
 import operator
 import types as pytypes
@@ -283,6 +285,9 @@ class ExpressionMixin:
             return self.inline(fn, args, kwargs, node)
         if isinstance(fn, (type, pytypes.BuiltinFunctionType)) and all_static and fn in _PURE_BUILTINS:
             return self.static_call(fn, [a.value for a in args], {k: v.value for k, v in kwargs.items()}, node)
+        if isinstance(fn, _ops.Primitive):  # a table primitive called directly (as generated adjoints do)
+            params = {k: self.static(v, f"{fn.name}'s parameter {k}") for k, v in kwargs.items()}
+            return self.prim(fn.name, *args, **params)
         from ..api import GradFunction
         if isinstance(fn, GradFunction):
             self.fail(f"calling a gradient function (grad of {fn.fn.__name__ if hasattr(fn.fn, '__name__') else name}) "
@@ -402,7 +407,8 @@ class ExpressionMixin:
         self.fail("a method is not a value", self.node)
 
 
-_PURE_BUILTINS = {abs, min, max, sum, len, float, int, bool, round, tuple, list, range, isinstance, divmod, pow}
+_PURE_BUILTINS = {abs, min, max, sum, len, float, int, bool, round, tuple, list, range, isinstance, divmod, pow,
+                  slice}
 
 
 def _is_simple(node):

@@ -125,5 +125,29 @@ def _array_like(g, x, args):
 def compile_value_and_grad(fn, values, wrt_names, has_aux=False, with_value=True):
     from ..api import GradFunction
     if isinstance(fn, GradFunction):
-        raise UnsupportedSyntax("a gradient of a gradient is traced through the generated adjoint code")
+        fn = _generated_gradient(fn, values)
     return CompiledGrad(fn, values, wrt_names, with_value, has_aux)
+
+
+def _generated_gradient(inner, values):
+    """grad(grad(f)): a plain function returning the inner gradient, which the front end reads
+    like user code (it inlines the generated adjoint of f)."""
+    if inner.has_aux or inner.return_value or inner._tuple_out:
+        raise UnsupportedSyntax("a gradient of a value_and_grad, has_aux or several-argument gradient is traced "
+                                "through the generated adjoint code")
+    plan = inner._plan(values)
+    if plan.compiled is None:
+        raise UnsupportedSyntax(f"the inner gradient is itself traced ({plan.reason})")
+    func = plan.compiled.compiled.func
+    params = plan.compiled.param_names
+    name = f"{func.__name__}_0"
+    source = f"def {name}({', '.join(params)}):\n    return {func.__name__}({', '.join(params)})[0]\n"
+    namespace = {func.__name__: func}
+    python_backend.register_and_exec(source, name, namespace)
+    wrapper = namespace[name]
+    try:
+        compile_function(wrapper, {k: type_of_value(_plain(v)) for k, v in values.items()})
+    except UnsupportedSyntax as e:
+        raise UnsupportedSyntax(f"the generated gradient of {inner._fn_name()} cannot be compiled again "
+                                f"({e.reason}); a gradient of a gradient is traced through it") from None
+    return wrapper
