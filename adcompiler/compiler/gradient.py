@@ -12,7 +12,7 @@ import numpy as np
 from ..backends import python as python_backend
 from .errors import UnsupportedSyntax
 from .frontend import compile_function
-from .ir import verify
+from .ir import verify, walk
 from .passes import optimize
 from .passes.simplify import simplify
 from .passes.dce import dce
@@ -148,6 +148,8 @@ def _generated_gradient(inner, values):
     try:
         compile_function(wrapper, {k: type_of_value(_plain(v)) for k, v in values.items()})
     except UnsupportedSyntax as e:
+        why = ("it keeps a tape for a loop (a Python list)" if any(op.name == "tape_new" for op in walk(
+            plan.compiled.ir.body)) else e.reason)
         raise UnsupportedSyntax(f"the generated gradient of {inner._fn_name()} cannot be compiled again "
-                                f"({e.reason}); a gradient of a gradient is traced through it") from None
+                                f"({why}); a gradient of a gradient is traced through it") from None
     return wrapper
