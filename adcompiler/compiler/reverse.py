@@ -27,6 +27,7 @@ from .types import ScalarType, TupleType
 
 __all__ = ["reverse", "prune_tapes", "TAPE"]
 
+
 class _TapeType(TupleType):
     """The type of a tape: an opaque stack of tuples of values."""
 
