@@ -40,6 +40,8 @@ def signature_key(value):
         return ("tensor", value._data.dtype.str, value._data.shape)
     if isinstance(value, np.ndarray):
         return ("array", value.dtype.str, value.shape)
+    if isinstance(value, str):
+        return ("str", value)  # compiled as a constant: each string its own specialisation
     if isinstance(value, (bool, np.bool_)):
         return ("bool",)
     if isinstance(value, (int, np.integer)):

@@ -285,6 +285,9 @@ def _to_leaf(x, name, nested):
                         f"inputs — pass {float(x)!r} instead")
     if isinstance(x, (float, np.floating)):
         return TracedArray._make(np.array(x, dtype=np.float64)).requires_grad_(True)
+    if not isinstance(x, (np.ndarray, list, tuple)):
+        raise TypeError(f"grad: argument {name!r} is a {type(x).__name__}; gradients are taken w.r.t. float "
+                        f"numbers and arrays")
     arr = np.asarray(x)
     if arr.dtype.kind != "f":
         raise TypeError(f"grad: argument {name!r} has dtype {arr.dtype}; gradients need float arrays")

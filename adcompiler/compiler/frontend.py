@@ -32,7 +32,7 @@ from .expressions import ExpressionMixin, _static_name
 from .ir import Block, Function, Op, Value, use_counts
 from .scan import always_exits, assigned_names, contains, else_statements, statements, target_names
 from .source import function_source
-from .types import I64, NONE, type_of_value, unify
+from .types import LiteralType, I64, NONE, type_of_value, unify
 from .values import BoundMethod, PyTuple, Static, Undefined, static_equal
 
 FLAGS = ("#returned", "#broke", "#cont")
@@ -200,6 +200,10 @@ class Frontend(ExpressionMixin):
         self.b = Builder(block, self.loc(src.node))
         params = []
         given = dict(arg_types) if isinstance(arg_types, dict) else None
+        if inspect.ismethod(fn):
+            # its object's attributes (a model's weights) change between calls; compiled code would freeze them
+            self.fail(f"bound methods are not compiled: {fn.__name__} reads attributes of its object, which may "
+                      "change between calls (pass the arrays as arguments to compile)", src.node)
         for k, (pname, p) in enumerate(inspect.signature(fn).parameters.items()):
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 self.fail(f"*args/**kwargs parameters are not supported ('{pname}')", src.node)
@@ -214,7 +218,7 @@ class Frontend(ExpressionMixin):
                 continue
             v = Value(t, pname)
             params.append(v)
-            self.env[pname] = Static(None) if t == NONE else v
+            self.env[pname] = Static(None) if t == NONE else Static(t.value) if isinstance(t, LiteralType) else v
         self.block(statements(src.node.body))
         result = self.finish(src.node)
         self.b.loc = self.loc(src.node)

@@ -136,6 +136,24 @@ class OpaqueType(_Singleton):
     text = "opaque"
 
 
+class LiteralType(Type):
+    """A string argument, specialised on its value: the front end binds it as a compile-time
+    constant (like a mode flag `mode="mean"`), so a new string compiles a new specialisation."""
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __eq__(self, o):
+        return isinstance(o, LiteralType) and o.value == self.value
+
+    def __hash__(self):
+        return hash(("lit", self.value))
+
+    def __str__(self):
+        return f"lit{self.value!r}"
+
+
 F64, I64, BOOL = ScalarType(np.float64), ScalarType(np.int64), ScalarType(np.bool_)
 NONE, OPAQUE = NoneType(), OpaqueType()
 
@@ -151,6 +169,8 @@ def type_of_value(v):
         return ArrayType(v.dtype, np.shape(v))
     if v is None:
         return NONE
+    if isinstance(v, str):
+        return LiteralType(v)
     if isinstance(v, tuple):
         return TupleType(type_of_value(x) for x in v)
     if hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, type):

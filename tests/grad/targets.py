@@ -101,3 +101,19 @@ def view_used_then_written(a, x):
     s = np.sum(w * w)      # ... but this product was computed before it
     v[1] = 5.0
     return s + np.sum(w) + np.sum(v)
+
+
+def with_mode(x, mode="sum", weights=None):
+    if weights is not None:
+        x = x * weights
+    if mode == "sum":
+        return np.sum(x * x)
+    return np.mean(x * x)
+
+
+class Model:
+    def __init__(self, w):
+        self.w = w
+
+    def loss(self, x):
+        return np.sum((x @ self.w) ** 2)

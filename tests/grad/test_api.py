@@ -240,3 +240,25 @@ def test_traced_write_into_an_array_an_earlier_op_used_follows_numpy():
     assert da == pytest.approx(fd_a, rel=1e-7)
     # by hand: s uses old w = a*x[1:], then w[0] = 5 (constant); sum(w) = 5 + a*x2; sum(v) = a*x0 + 5 + a*x2
     np.testing.assert_allclose(dx, [a, 2 * a * a * x[1], 2 * a * a * x[2] + 2 * a], rtol=1e-12)
+
+
+def test_string_and_none_options_compile_as_constants():
+    g = ad.grad(T.with_mode)
+    np.testing.assert_allclose(g(X), 2 * X)
+    np.testing.assert_allclose(g(X, mode="mean"), 2 * X / 3)
+    w = np.array([1.0, 0.0, 2.0])
+    np.testing.assert_allclose(g(X, weights=w), 2 * X * w * w)
+    assert g.mode == "compiled" and len(g._cache) == 3   # one specialisation per string / None-ness
+    with pytest.raises(TypeError, match="argument 'mode' is a str"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ad.FallbackWarning)
+            ad.grad(T.with_mode, wrt="mode")(X)
+
+
+def test_bound_methods_trace_so_attribute_changes_are_seen():
+    model = T.Model(np.eye(3))
+    g = ad.grad(model.loss)
+    with pytest.warns(ad.FallbackWarning, match="bound methods are not compiled"):
+        np.testing.assert_allclose(g(X), 2 * X)
+    model.w = 2.0 * np.eye(3)
+    np.testing.assert_allclose(g(X), 8 * X)
