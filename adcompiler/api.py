@@ -117,8 +117,8 @@ class GradFunction:
         """The compiled gradient for these argument types, or the reason there is none."""
         key = tuple((n, signature_key(v)) for n, v in values.items())
         plan = self._cache.get(key)
-        if plan is None:
-            plan = self._make_plan(values)
+        if plan is None or (plan.compiled is not None and not plan.compiled.forward_ir.guards_hold()):
+            plan = self._make_plan(values)  # new types, or a global compiled in as a constant was rebound
             self._cache[key] = plan
         self._last = plan
         return plan

@@ -55,10 +55,11 @@ _MISSING = object()
 
 class _Ctx:
     """One function being converted: the top-level one or an inlined helper."""
-    __slots__ = ("fn", "src", "closure", "roots", "fresh")
+    __slots__ = ("fn", "src", "closure", "roots", "fresh", "guards")
 
-    def __init__(self, fn, src):
+    def __init__(self, fn, src, guards):
         self.fn, self.src = fn, src
+        self.guards = guards  # (dict or cell, name, value) for every global and closure value read
         code = fn.__code__
         self.closure = dict(zip(code.co_freevars, fn.__closure__ or ()))
         self.roots = {}     # id(view value) -> id(the array it views)
@@ -68,11 +69,14 @@ class _Ctx:
         cell = self.closure.get(name)
         if cell is not None:
             try:
-                return cell.cell_contents
+                value = cell.cell_contents
             except ValueError:
                 raise KeyError(name) from None
+            self.guards.append((cell, None, value))
+            return value
         g = self.fn.__globals__
         if name in g:
+            self.guards.append((g, name, g[name]))
             return g[name]
         if hasattr(builtins, name):
             return getattr(builtins, name)
@@ -192,7 +196,8 @@ class Frontend(ExpressionMixin):
     # ---- entry -------------------------------------------------------------
     def compile(self, fn, arg_types):
         src = function_source(fn)
-        self.ctx = _Ctx(fn, src)
+        self.guards = []
+        self.ctx = _Ctx(fn, src, self.guards)
         self._stack = [fn]
         self.env = {}
         self.node = src.node
@@ -223,7 +228,9 @@ class Frontend(ExpressionMixin):
         result = self.finish(src.node)
         self.b.loc = self.loc(src.node)
         self.b.return_(self.val(result))
-        return Function(fn.__name__, params, block, self.loc(src.node))
+        out = Function(fn.__name__, params, block, self.loc(src.node))
+        out.guards = tuple({(id(c), n): (c, n, v) for c, n, v in self.guards}.values())
+        return out
 
     def finish(self, def_node):
         returned = self.env.get("#returned")
@@ -258,7 +265,7 @@ class Frontend(ExpressionMixin):
             if v is _MISSING:
                 env[p] = Static(sig.parameters[p].default)
         saved = (self.ctx, self.env, self.node)
-        self.ctx, self.env = _Ctx(fn, src), env
+        self.ctx, self.env = _Ctx(fn, src, self.guards), env
         self._stack.append(fn)
         try:
             self.block(statements(src.node.body))
@@ -881,7 +888,7 @@ def compile_function(fn, arg_types):
     constant). Cached per (function, types). Raises UnsupportedSyntax."""
     key = (fn, tuple(arg_types.items()) if isinstance(arg_types, dict) else tuple(arg_types))
     hit = _cache.get(key)
-    if hit is None:
+    if hit is None or not hit.guards_hold():  # a global it compiled in as a constant was rebound
         hit = Frontend().compile(fn, arg_types)
         _cache[key] = hit
     return hit

@@ -107,9 +107,12 @@ class Block:
         return self.ops[-1] if self.ops and self.ops[-1].name in TERMINATORS else None
 
 
+_GONE = object()
+
+
 class Function:
     """A function: typed parameters, a body block ending in `return`."""
-    __slots__ = ("name", "params", "body", "loc", "wrt")
+    __slots__ = ("name", "params", "body", "loc", "wrt", "guards")
 
     def __init__(self, name, params, body, loc=None):
         self.name = name
@@ -117,6 +120,18 @@ class Function:
         self.body = body
         self.loc = loc
         self.wrt = None          # set by activity analysis: the active parameters
+        self.guards = ()         # set by the front end: the globals/closure values compiled in as constants
+
+    def guards_hold(self):
+        """Whether every global and closure value compiled in as a constant is still the same object."""
+        for container, name, value in self.guards:
+            try:
+                current = container.cell_contents if name is None else container.get(name, _GONE)
+            except ValueError:  # an emptied closure cell
+                return False
+            if current is not value:
+                return False
+        return True
 
     @property
     def return_op(self):

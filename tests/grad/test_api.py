@@ -262,3 +262,28 @@ def test_bound_methods_trace_so_attribute_changes_are_seen():
         np.testing.assert_allclose(g(X), 2 * X)
     model.w = 2.0 * np.eye(3)
     np.testing.assert_allclose(g(X), 8 * X)
+
+
+def test_rebinding_a_global_recompiles_instead_of_using_a_stale_constant(monkeypatch):
+    from . import globals_target as G
+    x = np.array([1.0, 1.0, 1.0])
+    g = ad.grad(G.loss)
+    np.testing.assert_allclose(g(x), 2 * x * G.W ** 2 * G.SCALE)
+    first = g._last
+    monkeypatch.setattr(G, "W", np.array([0.0, 1.0, 0.0]))
+    monkeypatch.setattr(G, "SCALE", 1.0)
+    np.testing.assert_allclose(g(x), [0.0, 2.0, 0.0])
+    assert g.mode == "compiled" and g._last is not first
+    second = g._last
+    g(x)
+    assert g._last is second   # guards hold again: the specialisation is reused
+
+
+def test_closure_values_are_guarded_too():
+    from . import globals_target as G
+    f = G.make(np.array([1.0, 2.0]))
+    g = ad.grad(f)
+    x = np.array([0.3, 0.4])
+    np.testing.assert_allclose(g(x), np.cos(x) * [1.0, 2.0])
+    f.__closure__[0].cell_contents = np.array([3.0, 0.0])
+    np.testing.assert_allclose(g(x), np.cos(x) * [3.0, 0.0])
