@@ -66,11 +66,24 @@ class ExpressionMixin:
         v = self.env.get(name)
         if v is None:
             try:
-                return Static(self.ctx.lookup_global(name))
+                value = self.ctx.lookup_global(name)
             except KeyError:
                 self.fail(f"name '{name}' is not defined", node)
+            if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size > 1:
+                return self.live_constant(value, node)
+            return Static(value)
         if isinstance(v, Undefined):
             self.fail(v.reason, node)
+        return v
+
+    def live_constant(self, array, node):
+        """A global array as a constant the generated code reads when it runs, never folded: NumPy
+        reads globals at call time, so an in-place change to the array must be seen (rebinding the
+        global is caught by the compiled function's guards)."""
+        self.b.loc = self.loc(node)
+        v = self.b.const(array)
+        self.b.block.ops[-1].attrs["live"] = True
+        self.live.add(id(v))
         return v
 
     # ---- dispatch --------------------------------------------------------

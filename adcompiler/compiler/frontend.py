@@ -103,6 +103,7 @@ class Frontend(ExpressionMixin):
         self.callee = self.callee_name = None
         self._stack = []      # functions being converted (top level, then inlined helpers)
         self.iterated = []    # names in the iterables of the enclosing for loops
+        self.live = set()     # ids of the IR constants that are global arrays (see live_constant)
 
     # ---- errors and values -------------------------------------------------
     def fail(self, reason, node=None):
@@ -441,6 +442,9 @@ class Frontend(ExpressionMixin):
                           "not supported (copy it first)", node)
             others = [n for n, v in self.env.items() if v is cur and n != name]
         else:
+            if isinstance(cur, Value) and self.ctx.root(cur) in self.live:
+                self.fail(f"'{name}' is a constant array defined outside the function; changing it in place is "
+                          "not supported (copy it first)", node)
             if not isinstance(cur, Value) or self.ctx.root(cur) not in self.ctx.fresh:
                 self.fail(f"changing '{name}' in place would modify an array the caller passed in; "
                           f"copy it first ({name} = {name}.copy())", node)

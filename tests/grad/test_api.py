@@ -287,3 +287,17 @@ def test_closure_values_are_guarded_too():
     np.testing.assert_allclose(g(x), np.cos(x) * [1.0, 2.0])
     f.__closure__[0].cell_contents = np.array([3.0, 0.0])
     np.testing.assert_allclose(g(x), np.cos(x) * [3.0, 0.0])
+
+
+def test_in_place_change_to_a_global_array_is_seen():
+    from . import globals_target as G
+    x = np.ones(3)
+    g = ad.grad(G.squared_table)
+    saved = G.TABLE.copy()
+    try:
+        np.testing.assert_allclose(g(x), [1.0, 4.0, 9.0])
+        G.TABLE[:] = [0.0, 1.0, 0.0]
+        np.testing.assert_allclose(g(x), [0.0, 1.0, 0.0])
+        assert g.mode == "compiled"
+    finally:
+        G.TABLE[:] = saved

@@ -27,7 +27,8 @@ def _block(block, consts, tuples, mapping):
         op.operands = [mapping.get(id(v), v) for v in op.operands]
         name = op.name
         if name == "const":
-            consts[id(op.result)] = op.attrs["value"]
+            if not op.attrs.get("live"):  # a global array: read when the code runs, never folded
+                consts[id(op.result)] = op.attrs["value"]
         elif name == "tuple":
             tuples[id(op.result)] = op.operands
         elif name == "untuple" and id(op.operands[0]) in tuples:

@@ -24,7 +24,7 @@ def _block(block, table, mapping):
         if op.regions:
             for r in op.regions:
                 _block(r, dict(table), mapping)
-        elif op.results and op.name not in EFFECTS:
+        elif op.results and op.name not in EFFECTS and not op.attrs.get("live"):
             key = (op.name, tuple(id(v) for v in op.operands), freeze(op.attrs), tuple(r.type for r in op.results))
             prev = table.get(key)
             if prev is not None:
