@@ -25,6 +25,7 @@ from .ops.indexing import is_advanced
 __all__ = ["Tensor", "Size", "apply_prim", "type_name", "to_array"]
 
 _F64 = np.dtype(np.float64)
+_VC0 = (0,)  # the version counter of a tensor never modified, viewed or watched (see Tensor._counter)
 _escape_hook = None  # set by adcompiler.tracing: raises when a traced value would leave the graph
 _AxisError = np.exceptions.AxisError if hasattr(np, "exceptions") else np.AxisError
 _state = grad_mode._state
@@ -95,12 +96,12 @@ def apply_prim(prim, args, params, name=None):
     if isinstance(a0, Tensor) and out.base is not None:
         base = raw[0]
         if out.base is base or (base.base is not None and out.base is base.base):
-            res._vc = a0._vc
+            res._vc = a0._counter()
             root = res._base = a0._base if a0._base is not None else a0
             if root._grad_fn is not None or not root._requires_grad:
                 _register_view(root, res)  # its grad_fn follows later in-place changes of root
     if record:
-        res._grad_fn = node = PrimNode(prim, args, params, out, res._vc,
+        res._grad_fn = node = PrimNode(prim, args, params, out, res._counter() if prim.saves_out else res._vc,
                                        name or prim.grad_fn_name(args, params), Tensor)
         if cls._sticky:
             _register_savers(node, prim, args, res)
@@ -289,7 +290,7 @@ class Tensor:
         self._grad_fn = None
         self._requires_grad = False
         self._grad = None
-        self._vc = [0]
+        self._vc = _VC0
         self._base = None
         self._acc = None
         self._retains_grad = False
@@ -303,7 +304,7 @@ class Tensor:
         t._grad_fn = grad_fn
         t._requires_grad = False
         t._grad = None
-        t._vc = [0]
+        t._vc = _VC0
         t._base = None
         t._acc = None
         t._retains_grad = False
@@ -380,7 +381,7 @@ class Tensor:
         """The same storage and version counter, out of the graph; in-place ops on it are allowed (and are
         seen by backward through the version counter)."""
         t = Tensor._make(self._data)
-        t._vc = self._vc
+        t._vc = self._counter()
         return t
 
     def detach_(self):
@@ -402,8 +403,16 @@ class Tensor:
     def _version(self):
         return self._vc[0]
 
+    def _counter(self):
+        """The version counter as a shareable list (a tensor starts with the shared, immutable
+        `_VC0`: one fewer object per result for the garbage collector, until it is needed)."""
+        vc = self._vc
+        if vc is _VC0:
+            vc = self._vc = [0]
+        return vc
+
     def _bump(self):
-        self._vc[0] += 1
+        self._counter()[0] += 1
 
     # ---- basic properties ----------------------------------------------------
     @property

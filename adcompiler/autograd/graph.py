@@ -78,7 +78,7 @@ class AccumulateGrad(Node):
             var.grad = var.grad + Tensor._make(np.asarray(g, dtype=var._data.dtype))
         else:
             np.add(var.grad._data, g, out=var.grad._data, casting="unsafe")
-            var.grad._vc[0] += 1
+            var.grad._bump()
 
 
 def accumulate_node(t):
@@ -118,9 +118,9 @@ class PrimNode(Node):
         self._name = name
         self._retained = None
         saves = prim.saves
-        kept = list(args)
+        kept = args  # the caller's tuple, copied only when an argument is replaced by its shape record
         nexts = []
-        versions = []
+        versions = None
         i = 0
         for a in args:
             if isinstance(a, tensor_type):
@@ -132,17 +132,23 @@ class PrimNode(Node):
                 else:
                     nexts.append(_NO_EDGE)
                 if i in saves:
+                    if versions is None:
+                        versions = []
                     versions.append(a._vc[0])
                 else:
+                    if kept is args:
+                        kept = list(args)
                     kept[i] = _abstract_of(a._data)
             else:
                 nexts.append(_NO_EDGE)
                 if a.__class__ is np.ndarray and i not in saves:
+                    if kept is args:
+                        kept = list(args)
                     kept[i] = _abstract_of(a)
             i += 1
         self.args = kept
         self._edges = tuple(nexts)
-        self.saved_versions = versions
+        self.saved_versions = tuple(versions) if versions else ()  # ints only: the GC untracks it
         if prim.saves_out:
             self.has_saved = True
             self.out_data = out_data
@@ -172,6 +178,7 @@ class PrimNode(Node):
         already ran used the old values)."""
         if self.freed:
             return
+        self.args, self.saved_versions = list(self.args), list(self.saved_versions)
         vi = 0
         for i, a in enumerate(self.args):
             if isinstance(a, tensor_type):

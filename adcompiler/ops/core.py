@@ -28,6 +28,9 @@ _handler_cache: dict[type, tuple[int, object] | None] = {}
 _MISS = object()
 
 
+_INTERNED = {}
+
+
 class Abstract:
     """A shape and dtype standing for a value that was not kept.
 
@@ -43,10 +46,16 @@ class Abstract:
 
     @classmethod
     def of(cls, arr):
-        """The Abstract of an ndarray (fast: no conversions)."""
-        a = object.__new__(cls)
-        a.shape = arr.shape
-        a.dtype = arr.dtype
+        """The Abstract of an ndarray: interned per (shape, dtype), so a recorded op keeps no new
+        object for it (fewer objects for Python's garbage collector to walk)."""
+        key = (arr.shape, arr.dtype)
+        a = _INTERNED.get(key)
+        if a is None:
+            if len(_INTERNED) > 4096:
+                _INTERNED.clear()
+            a = _INTERNED[key] = object.__new__(cls)
+            a.shape = arr.shape
+            a.dtype = arr.dtype
         return a
 
     @property
