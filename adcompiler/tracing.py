@@ -22,7 +22,7 @@ from .autograd import engine, grad_mode
 from .numpy_interop import user_location
 from .tensor import Tensor, _flatten_list, apply_prim
 
-__all__ = ["TracingError", "trace_value_and_grad", "tracing_active", "check_escape"]
+__all__ = ["TracingError", "trace_value_and_grad", "tracing_active", "check_escape", "check_float_argument"]
 
 
 class TracingError(TypeError):
@@ -272,6 +272,15 @@ def traceable(fn):
     return _rebind(fn, globs)
 
 
+def check_float_argument(name, x):
+    """The error either path of `grad` gives for an int or a non-float array to differentiate."""
+    if isinstance(x, (bool, np.bool_)) or isinstance(x, (int, np.integer)):
+        raise TypeError(f"grad: argument {name!r} is {type(x).__name__} {x!r}; gradients are taken w.r.t. float "
+                        f"inputs — pass {float(x)!r} instead")
+    if isinstance(x, np.ndarray) and x.dtype.kind != "f":
+        raise TypeError(f"grad: argument {name!r} has dtype {x.dtype}; gradients need float arrays")
+
+
 def _to_leaf(x, name, nested):
     if isinstance(x, Tensor):
         if nested and x.requires_grad:
@@ -280,17 +289,14 @@ def _to_leaf(x, name, nested):
         if not x.is_floating_point():
             raise TypeError(f"grad: argument {name!r} is an integer tensor; gradients need float inputs")
         return x.detach().requires_grad_(True)
-    if isinstance(x, (bool, np.bool_)) or isinstance(x, (int, np.integer)):
-        raise TypeError(f"grad: argument {name!r} is {type(x).__name__} {x!r}; gradients are taken w.r.t. float "
-                        f"inputs — pass {float(x)!r} instead")
+    check_float_argument(name, x)
     if isinstance(x, (float, np.floating)):
         return TracedArray._make(np.array(x, dtype=np.float64)).requires_grad_(True)
     if not isinstance(x, (np.ndarray, list, tuple)):
         raise TypeError(f"grad: argument {name!r} is a {type(x).__name__}; gradients are taken w.r.t. float "
                         f"numbers and arrays")
     arr = np.asarray(x)
-    if arr.dtype.kind != "f":
-        raise TypeError(f"grad: argument {name!r} has dtype {arr.dtype}; gradients need float arrays")
+    check_float_argument(name, arr)
     return TracedArray._make(arr).requires_grad_(True)
 
 

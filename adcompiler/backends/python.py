@@ -23,6 +23,7 @@ import types
 import numpy as np
 
 from .. import ops
+from ..compiler.ir import use_counts, walk
 from ..ops.indexing import Dyn
 
 __all__ = ["emit_source", "compile_function", "register_and_exec", "CompiledSource"]
@@ -83,7 +84,6 @@ class _Emitter:
         self.inline = {}
         self.last_line = None
         self.src_lines = _source_lines(fn)
-        from ..compiler.ir import use_counts
         self.uses = use_counts(fn.body)
         self.owned = set()
         self.blocks = []                     # the blocks being emitted, innermost last
@@ -101,7 +101,6 @@ class _Emitter:
 
     def _find_owned(self, fn):
         """Arrays this function allocates itself (not parameters, constants or views)."""
-        from ..compiler.ir import walk
         owned = self.owned
         for op in walk(fn.body):
             if op.name == "full" or (op.is_prim and op.name not in _MAY_ALIAS):
@@ -316,7 +315,7 @@ class _Emitter:
         term = block.ops[-1]
         uses, last_use, defined_at = {}, {}, {}
         for k, op in enumerate(block.ops):
-            for inner in [op] + [o for r in op.regions for o in _walk(r)]:
+            for inner in [op] + [o for r in op.regions for o in walk(r)]:
                 for v in inner.operands:
                     uses[id(v)] = uses.get(id(v), 0) + 1
                     last_use[id(v)] = k
@@ -384,11 +383,6 @@ def _defining_blocks(fn):
                 out[id(r)] = b
             stack.extend(op.regions)
     return out
-
-
-def _walk(block):
-    from ..compiler.ir import walk
-    return walk(block)
 
 
 def _resolve_for_check(idx):

@@ -28,12 +28,9 @@ def _plain(v):
 
 
 def _check_wrt(name, value):
+    from ..tracing import check_float_argument
     v = _plain(value)
-    if isinstance(v, (bool, np.bool_)) or isinstance(v, (int, np.integer)):
-        raise TypeError(f"grad: argument {name!r} is {type(v).__name__} {v!r}; gradients are taken w.r.t. float "
-                        f"inputs — pass {float(v)!r} instead")
-    if isinstance(v, np.ndarray) and v.dtype.kind != "f":
-        raise TypeError(f"grad: argument {name!r} has dtype {v.dtype}; gradients need float arrays")
+    check_float_argument(name, v)
     if not isinstance(v, (float, np.floating, np.ndarray)):
         raise UnsupportedSyntax(f"differentiating w.r.t. a {type(v).__name__} argument ({name!r}) is traced")
 
