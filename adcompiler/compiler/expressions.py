@@ -69,7 +69,7 @@ class ExpressionMixin:
                 value = self.ctx.lookup_global(name)
             except KeyError:
                 self.fail(f"name '{name}' is not defined", node)
-            if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.size > 1:
+            if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
                 return self.live_constant(value, node)
             return Static(value)
         if isinstance(v, Undefined):
@@ -83,7 +83,6 @@ class ExpressionMixin:
         self.b.loc = self.loc(node)
         v = self.b.const(array)
         self.b.block.ops[-1].attrs["live"] = True
-        self.live.add(id(v))
         return v
 
     # ---- dispatch --------------------------------------------------------

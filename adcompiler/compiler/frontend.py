@@ -30,6 +30,7 @@ from .builder import Builder
 from .errors import UnsupportedSyntax
 from .expressions import ExpressionMixin, _static_name
 from .ir import Block, Function, Op, Value, use_counts
+from .memory import unsafe_write
 from .scan import always_exits, assigned_names, contains, else_statements, statements, target_names
 from .source import function_source
 from .types import LiteralType, I64, NONE, type_of_value, unify
@@ -37,7 +38,6 @@ from .values import BoundMethod, PyTuple, Static, Undefined, static_equal
 
 FLAGS = ("#returned", "#broke", "#cont")
 HINTS = {"#returned": "returned", "#ret": "ret", "#broke": "broke", "#cont": "cont", "#k": "k"}
-_VIEWS = frozenset({"getitem", "reshape", "transpose", "squeeze", "expand_dims", "broadcast_to"})
 _UNSUPPORTED_STMT = {
     cst.Try: "try/except is not supported", cst.With: "with statements are not supported",
     cst.FunctionDef: "nested function definitions are not supported (define helpers at module level)",
@@ -55,15 +55,13 @@ _MISSING = object()
 
 class _Ctx:
     """One function being converted: the top-level one or an inlined helper."""
-    __slots__ = ("fn", "src", "closure", "roots", "fresh", "guards")
+    __slots__ = ("fn", "src", "closure", "guards")
 
     def __init__(self, fn, src, guards):
         self.fn, self.src = fn, src
         self.guards = guards  # (dict or cell, name, value) for every global and closure value read
         code = fn.__code__
         self.closure = dict(zip(code.co_freevars, fn.__closure__ or ()))
-        self.roots = {}     # id(view value) -> id(the array it views)
-        self.fresh = set()  # ids of arrays created in this function
 
     def lookup_global(self, name):
         cell = self.closure.get(name)
@@ -81,9 +79,6 @@ class _Ctx:
         if hasattr(builtins, name):
             return getattr(builtins, name)
         raise KeyError(name)
-
-    def root(self, v):
-        return self.roots.get(id(v), id(v))
 
 
 class _Iteration:
@@ -103,7 +98,7 @@ class Frontend(ExpressionMixin):
         self.callee = self.callee_name = None
         self._stack = []      # functions being converted (top level, then inlined helpers)
         self.iterated = []    # names in the iterables of the enclosing for loops
-        self.live = set()     # ids of the IR constants that are global arrays (see live_constant)
+        self.writes = []      # (op, variable name, node): in-place writes of the user's code (see memory.py)
 
     # ---- errors and values -------------------------------------------------
     def fail(self, reason, node=None):
@@ -116,16 +111,11 @@ class Frontend(ExpressionMixin):
         self.b.loc = self.loc(self.node)
         vals = [self.val(a) for a in args]
         try:
-            v = self.b.prim(name, *vals, weak=weak, **params)
+            return self.b.prim(name, *vals, weak=weak, **params)
         except UnsupportedSyntax as e:
             if e.file is None:
                 self.fail(e.reason)
             raise
-        if name in _VIEWS and not _copies(name, v, params):
-            self.ctx.roots[id(v)] = self.ctx.root(vals[0])
-        else:
-            self.ctx.fresh.add(id(v))
-        return v
 
     def val(self, x):
         """A front-end value as an IR Value (constants are made here, on first run-time use)."""
@@ -133,19 +123,17 @@ class Frontend(ExpressionMixin):
             return x
         if isinstance(x, Static):
             v = x.value
-            if isinstance(v, np.ndarray) and v.size > 1 and v.dtype.kind in "biuf" and (v == v.flat[0]).all():
-                out = self.b.full(v.flat[0].item(), type_of_value(v))
-            elif isinstance(v, (bool, int, float, np.ndarray, np.generic)) or v is None:
-                if isinstance(v, np.ndarray) and v.dtype.kind not in "biuf":
-                    self.fail(f"an array of dtype {v.dtype} cannot be a run-time value")
-                out = self.b.const(v)
-            elif isinstance(v, (tuple, list)):
+            if isinstance(v, np.ndarray) and v.dtype.kind not in "biuf":
+                self.fail(f"an array of dtype {v.dtype} cannot be a run-time value")
+            if isinstance(v, np.ndarray) and not x.fresh:
+                return self.live_constant(v, self.node)   # made outside the function: read when it runs
+            if isinstance(v, np.ndarray) and v.size > 1 and (v == v.flat[0]).all():
+                return self.b.full(v.flat[0].item(), type_of_value(v))
+            if isinstance(v, (bool, int, float, np.ndarray, np.generic)) or v is None:
+                return self.b.const(v)
+            if isinstance(v, (tuple, list)):
                 return self.b.tuple([self.val(Static(i)) for i in v])
-            else:
-                self.fail(f"{_static_name(v)} cannot be used as a run-time value")
-            if x.fresh:
-                self.ctx.fresh.add(id(out))
-            return out
+            self.fail(f"{_static_name(v)} cannot be used as a run-time value")
         if isinstance(x, PyTuple):
             return self.b.tuple([self.val(i) for i in x.items])
         if isinstance(x, Undefined):
@@ -230,6 +218,7 @@ class Frontend(ExpressionMixin):
         self.b.loc = self.loc(src.node)
         self.b.return_(self.val(result))
         out = Function(fn.__name__, params, block, self.loc(src.node))
+        self.check_writes(out)
         out.guards = tuple({(id(c), n): (c, n, v) for c, n, v in self.guards}.values())
         return out
 
@@ -360,8 +349,18 @@ class Frontend(ExpressionMixin):
         t = node.target
         if isinstance(t, cst.Name):
             cur = self.lookup(t.value, t)
-            if isinstance(cur, Value) and cur.type.is_array and cur.type.shape:
-                self._check_inplace(t.value, node)
+            if self.type_of(cur).is_array:
+                # NumPy updates an array in place (a 0-d array too; a NumPy scalar is rebound, but the
+                # IR types do not tell the two apart, so both are treated as writes)
+                cur = self._before_write(t.value, node)
+                new = self.binop_node(op, cur, self.expr(node.value), node)
+                if not isinstance(new, Value) or new.type != cur.type:
+                    self.fail(f"'{t.value} {_augsym(node.operator)}' changes the array's "
+                              f"{'shape' if self.type_of(new).shape != cur.type.shape else 'dtype'} "
+                              f"({cur.type} to {self.type_of(new)}); NumPy cannot do that in place", node)
+                self._record_write(new, t.value, node)
+                self.bind(t.value, new)
+                return
             self.bind(t.value, self.binop_node(op, cur, self.expr(node.value), node))
         elif isinstance(t, cst.Subscript):
             cur = self.expr_Subscript(t)
@@ -427,36 +426,58 @@ class Frontend(ExpressionMixin):
             self.fail("assignment into a nested subscript is not supported (use x[i, j] = ...)", target)
         name = target.value.value
         self.lookup(name, target.value)
-        self._check_inplace(name, target)
-        cur = self.val(self.env[name])
+        cur = self._before_write(name, target)
         parts, dyn = self.index(target)
         self.node = node
-        self.bind(name, self.prim("setitem", cur, value, *dyn, idx=parts))
+        new = self.prim("setitem", cur, value, *dyn, idx=parts)
+        self._record_write(new, name, target)
+        self.bind(name, new)
 
-    def _check_inplace(self, name, node):
-        """In-place updates become functional ops; refuse where Python would change another array."""
-        cur = self.env[name]
-        if isinstance(cur, Static):
-            if not cur.fresh:
-                self.fail(f"'{name}' is a constant array defined outside the function; changing it in place is "
-                          "not supported (copy it first)", node)
-            others = [n for n, v in self.env.items() if v is cur and n != name]
-        else:
-            if isinstance(cur, Value) and self.ctx.root(cur) in self.live:
-                self.fail(f"'{name}' is a constant array defined outside the function; changing it in place is "
-                          "not supported (copy it first)", node)
-            if not isinstance(cur, Value) or self.ctx.root(cur) not in self.ctx.fresh:
-                self.fail(f"changing '{name}' in place would modify an array the caller passed in; "
-                          f"copy it first ({name} = {name}.copy())", node)
-            root = self.ctx.root(cur)
-            others = [n for n, v in self.env.items()
-                      if n != name and isinstance(v, Value) and self.ctx.root(v) == root]
-        if others:
-            self.fail(f"'{name}' shares its data with '{others[0]}'; changing it in place would change both "
-                      "(use .copy())", node)
+    # ---- in-place writes ---------------------------------------------------
+    # The IR is functional: `x[i] = v` becomes x' = setitem(x, v), which is what Python does
+    # only if nothing reads x's memory through another name afterwards. The front end records
+    # each write; `check_writes` asks the memory analysis (memory.py) about all of them once
+    # the whole function is built, and refuses the function where a write is not safe.
+    def _before_write(self, name, node):
+        """The value `name` holds, as an IR value (the same value for every name bound to it)."""
         if any(name in names for names in self.iterated):
             self.fail(f"changing '{name}' in place while a for loop iterates over it is not supported "
                       f"(iterate over {name}.copy(), or by index)", node)
+        cur = self.env[name]
+        if isinstance(cur, Static):
+            v = self.val(cur)
+            for n, x in list(self.env.items()):   # other names of the same array see the same value
+                if x is cur:
+                    self.env[n] = v
+                elif isinstance(x, PyTuple) and any(i is cur for i in x.items):
+                    self.env[n] = PyTuple([v if i is cur else i for i in x.items], x.is_list)
+            return v
+        return self.val(cur)
+
+    def _record_write(self, new, name, node):
+        op = self.b.block.ops[-1]
+        assert op.results and op.results[0] is new, "the write's op is the last one built"
+        self.writes.append((op, name, node, self.ctx, dict(self.env)))
+
+    def check_writes(self, fn):
+        """Refuse `fn` if an in-place write of the user's code is not safe to compile (see memory.py)."""
+        found = unsafe_write(fn, [w[0] for w in self.writes])
+        if found is None:
+            return
+        op, kind, detail = found
+        name, node, self.ctx, env = next(w[1:] for w in self.writes if w[0] is op)
+        if kind == "param":
+            self.fail(f"changing '{name}' in place would modify an array the caller passed in; "
+                      f"copy it first ({name} = {name}.copy())", node)
+        if kind == "extern":
+            self.fail(f"'{name}' is a constant array defined outside the function; changing it in place is "
+                      "not supported (copy it first)", node)
+        value, use = detail
+        names = [n for n, v in env.items() if v is value and n != name and not n.startswith("#")]
+        other = names[0] if names else value.hint if value.hint and value.hint != name else "an earlier value"
+        line = f" at line {use.loc[1]}" if use.loc else ""
+        self.fail(f"'{name}' shares its data with '{other}', which is read{line} after this in-place change; "
+                  "changing it in place would change both (use .copy())", node)
 
     # ---- if ----------------------------------------------------------------
     def stmt_If(self, node, extra_then=(), extra_else=()):
@@ -536,9 +557,7 @@ class Frontend(ExpressionMixin):
         op = self.b.add(Op("if", [self.val(cond)], types, regions=blocks, loc=loc,
                            hints=[HINTS.get(n, n) for n in names]))
         out = []
-        for n, r, ys in zip(names, op.results, zip(*yields)):
-            if all(self.ctx.root(y) in self.ctx.fresh for y in ys):
-                self.ctx.fresh.add(id(r))
+        for n, r in zip(names, op.results):
             if n is None:
                 out.append(r)
             else:
@@ -715,19 +734,12 @@ class Frontend(ExpressionMixin):
 
         blk, names, inits, types = self._fixpoint(node, names, inits, attempt, it.length is not None and it.length > 0)
         op = self.b.add(Op("for", bounds + inits, types, regions=[blk], loc=loc, hints=[HINTS.get(n, n) for n in names]))
-        self._mark_carried_fresh(op.results, inits)
         self._after_loop(before, names, op.results, local, node, saved)
 
     def _enter_body(self, before, names, args, inits):
         self.env = dict(before)
         for n, a, i in zip(names, args, inits):
             self.env[n] = a
-        self._mark_carried_fresh(args, inits)
-
-    def _mark_carried_fresh(self, values, inits):
-        for v, i in zip(values, inits):
-            if self.ctx.root(i) in self.ctx.fresh:
-                self.ctx.fresh.add(id(v))
 
     def _fixpoint(self, node, names, inits, attempt, runs_once):
         """Convert a loop body until the types of the carried variables settle.
@@ -852,16 +864,7 @@ class Frontend(ExpressionMixin):
 
         regions, names, inits, types = self._fixpoint(node, names, inits, attempt, False)
         op = self.b.add(Op("while", inits, types, regions=regions, loc=loc, hints=[hint(n) for n in names]))
-        self._mark_carried_fresh(op.results, inits)
         self._after_loop(before, names, op.results, local, node, saved)
-
-
-def _copies(name, v, params):
-    """Indexing that NumPy answers with a copy: a scalar element, or an advanced (array) index."""
-    if name != "getitem":
-        return False
-    parts = params["idx"] if isinstance(params["idx"], tuple) else (params["idx"],)
-    return v.type.shape == () or any(isinstance(p, (np.ndarray, list)) for p in parts)
 
 
 def _iterated_names(node):
@@ -876,6 +879,11 @@ def _iterated_names(node):
 def _augop(op):
     from .expressions import _AUGOPS
     return _AUGOPS[type(op)]
+
+
+def _augsym(op):
+    from .expressions import _AUGOPS, _BINOPS
+    return _BINOPS[_AUGOPS[type(op)]][2] + "="
 
 
 def _dyn0():

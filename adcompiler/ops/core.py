@@ -18,10 +18,11 @@ import numpy as np
 
 __all__ = [
     "Primitive", "Abstract", "bind", "register_handler", "registry",
-    "get", "unbroadcast", "shape_of", "dtype_of",
+    "get", "unbroadcast", "shape_of", "dtype_of", "KINDS",
 ]
 
 registry: dict[str, "Primitive"] = {}
+KINDS = ("fresh", "view")
 
 _handlers: dict[type, tuple[int, object]] = {}
 _handler_cache: dict[type, tuple[int, object] | None] = {}
@@ -85,10 +86,13 @@ class Primitive:
     shape_rule -- (abstract args, params) -> Abstract; default: run `impl` on
                   zero-stride dummies of the right shape and dtype.
     differentiable -- False for comparisons, argmax, ...: no node is recorded.
+    kind       -- what the result is, for analyses that must not guess from names:
+                  "view" (may share memory with argument 0: a view, or the argument
+                  itself) or "fresh" (a new array or a scalar).
     """
 
     def __init__(self, name, impl, *, grad_fn=None, saves=(), saves_out=False,
-                 shape_rule=None, differentiable=True, doc=""):
+                 shape_rule=None, differentiable=True, kind="fresh", doc=""):
         if name in registry:
             raise ValueError(f"primitive {name!r} is defined twice")
         self.name = name
@@ -100,6 +104,9 @@ class Primitive:
         self._grad_fn = _camel(name) + "Backward0" if grad_fn is None else grad_fn
         self.shape_rule = shape_rule
         self.differentiable = differentiable
+        if kind not in KINDS:
+            raise ValueError(f"primitive {name!r}: kind must be one of {KINDS}, not {kind!r}")
+        self.kind = kind
         self.__doc__ = doc or f"The `{name}` primitive."
         registry[name] = self
 

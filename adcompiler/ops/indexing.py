@@ -59,6 +59,12 @@ def is_advanced(idx):
     return any(isinstance(p, (np.ndarray, list)) or (isinstance(p, Dyn)) for p in parts)
 
 
+def copies_on_index(idx, result_ndim):
+    """Whether NumPy answers `x[idx]` with a new array rather than a view of x: a scalar
+    element (every axis indexed by an integer), or an advanced (array) index."""
+    return result_ndim == 0 or _has_array(idx)
+
+
 def _has_array(idx):
     parts = idx if isinstance(idx, tuple) else (idx,)
     return any(isinstance(p, (np.ndarray, list)) for p in parts)
@@ -82,7 +88,7 @@ def _getitem(x, *dyn, idx):
     return np.asarray(np.asarray(x)[resolve(idx, dyn)])
 
 
-getitem = Primitive("getitem", _getitem, grad_fn=_getitem_name)
+getitem = Primitive("getitem", _getitem, grad_fn=_getitem_name, kind="view")  # a copy: see copies_on_index
 
 
 def _scatter_add(g, *dyn, idx, shape):
@@ -142,4 +148,4 @@ setitem.defvjp_argnum(
         setitem(g, 0.0, *rest[:-1], idx=idx) if i == 0
         else unbroadcast(getitem(g, *rest[:-1], idx=idx), shape_of(v)) if i == 1 else None))
 
-__all__ = ["Dyn", "getitem", "scatter_add", "index_add", "setitem", "resolve", "is_advanced"]
+__all__ = ["Dyn", "getitem", "scatter_add", "index_add", "setitem", "resolve", "is_advanced", "copies_on_index"]

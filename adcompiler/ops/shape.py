@@ -32,7 +32,7 @@ def _resolve_shape(old, shape):
 
 reshape = Primitive(
     "reshape", _reshape_impl,
-    grad_fn=lambda a, p: "ViewBackward0" if _contiguous(a[0]) else "UnsafeViewBackward0",
+    grad_fn=lambda a, p: "ViewBackward0" if _contiguous(a[0]) else "UnsafeViewBackward0", kind="view",
     shape_rule=lambda a, p: _first_shape(a, p, _resolve_shape(shape_of(a[0]), p["shape"])))
 reshape.defvjp(lambda g, x, out, shape: reshape(g, shape=shape_of(x)))
 
@@ -45,7 +45,7 @@ def inverse_permutation(axes):
 
 
 transpose = Primitive(
-    "transpose", lambda x, axes: np.transpose(x, axes), grad_fn="PermuteBackward0",
+    "transpose", lambda x, axes: np.transpose(x, axes), grad_fn="PermuteBackward0", kind="view",
     shape_rule=lambda a, p: _first_shape(a, p, tuple(shape_of(a[0])[i] for i in p["axes"])))
 transpose.defvjp(lambda g, x, out, axes: transpose(g, axes=inverse_permutation(axes)))
 
@@ -58,14 +58,15 @@ def swap_last2(x):
 
 squeeze = Primitive(
     "squeeze", lambda x, axis=None: np.squeeze(x, axis=axis),
-    grad_fn=lambda a, p: "SqueezeBackward0" if p.get("axis") is None else "SqueezeBackward1")
+    grad_fn=lambda a, p: "SqueezeBackward0" if p.get("axis") is None else "SqueezeBackward1", kind="view")
 squeeze.defvjp(lambda g, x, out, axis=None: reshape(g, shape=shape_of(x)))
 
-expand_dims = Primitive("expand_dims", lambda x, axis: np.expand_dims(x, axis), grad_fn="UnsqueezeBackward0")
+expand_dims = Primitive("expand_dims", lambda x, axis: np.expand_dims(x, axis), grad_fn="UnsqueezeBackward0",
+                        kind="view")
 expand_dims.defvjp(lambda g, x, out, axis: reshape(g, shape=shape_of(x)))
 
 broadcast_to = Primitive(
-    "broadcast_to", lambda x, shape: np.broadcast_to(x, shape), grad_fn="ExpandBackward0",
+    "broadcast_to", lambda x, shape: np.broadcast_to(x, shape), grad_fn="ExpandBackward0", kind="view",
     shape_rule=lambda a, p: _first_shape(a, p, tuple(p["shape"])))
 
 
@@ -79,7 +80,7 @@ def _sum_to(x, shape):
     return x.reshape(shape) if x.shape != shape else x
 
 
-sum_to = Primitive("sum_to", _sum_to, grad_fn="SumBackward1",
+sum_to = Primitive("sum_to", _sum_to, grad_fn="SumBackward1", kind="view",  # the argument itself when no sum
                    shape_rule=lambda a, p: _first_shape(a, p, tuple(p["shape"])))
 broadcast_to.defvjp(lambda g, x, out, shape: sum_to(g, shape=shape_of(x)) if shape_of(g) != shape_of(x) else g)
 sum_to.defvjp(lambda g, x, out, shape: broadcast_to(g, shape=shape_of(x)))
