@@ -24,6 +24,7 @@ import numpy as np
 
 from .. import ops
 from ..compiler.ir import use_counts, walk
+from ..compiler.memory import Memory
 from ..ops.indexing import Dyn
 
 __all__ = ["emit_source", "compile_function", "register_and_exec", "CompiledSource"]
@@ -42,8 +43,6 @@ _SHAPE_OPS = {"reshape": ("np.reshape", "shape"), "transpose": ("np.transpose", 
               "broadcast_to": ("np.broadcast_to", "shape"), "expand_dims": ("np.expand_dims", "axis"),
               "squeeze": ("np.squeeze", "axis")}
 _counter = itertools.count()
-# primitives whose result may share memory with an argument (views, or the argument itself)
-_MAY_ALIAS = frozenset({"getitem", "reshape", "transpose", "squeeze", "expand_dims", "broadcast_to", "sum_to"})
 
 
 class _Names:
@@ -102,9 +101,10 @@ class _Emitter:
     def _find_owned(self, fn):
         """Arrays this function allocates itself (not parameters, constants or views)."""
         owned = self.owned
+        mem = Memory(fn)
         for op in walk(fn.body):
-            if op.name == "full" or (op.is_prim and op.name not in _MAY_ALIAS):
-                owned.update(id(r) for r in op.results if r.type.is_array)
+            if op.name == "full" or op.is_prim:
+                owned.update(id(r) for r in op.results if r.type.is_array and mem.allocated_by_own_op(r, op))
         for op in walk(fn.body):
             if op.name in ("for", "while"):
                 self._owned_carried(op)
