@@ -66,20 +66,18 @@ class ExpressionMixin:
         v = self.env.get(name)
         if v is None:
             try:
-                value = self.ctx.lookup_global(name)
+                value, ref = self.ctx.lookup_global(name)
             except KeyError:
                 self.fail(f"name '{name}' is not defined", node)
-            if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
-                return self.live_constant(value, node)
-            return Static(value)
+            return Static(value) if ref is None else self.external(value, ref)
         if isinstance(v, Undefined):
             self.fail(v.reason, node)
         return v
 
     def live_constant(self, array, node):
-        """A global array as a constant the generated code reads when it runs, never folded: NumPy
-        reads globals at call time, so an in-place change to the array must be seen (rebinding the
-        global is caught by the compiled function's guards)."""
+        """An array made outside the function (a default argument, an item of a container compiled
+        in) as a constant the generated code reads when it runs, never folded, so an in-place
+        change to it is seen."""
         self.b.loc = self.loc(node)
         v = self.b.const(array)
         self.b.block.ops[-1].attrs["live"] = True
@@ -235,9 +233,12 @@ class ExpressionMixin:
         name = node.attr.value
         if isinstance(obj, Static):
             try:
-                return Static(getattr(obj.value, name))
+                got = getattr(obj.raw, name)
             except AttributeError:
-                self.fail(f"'{_static_name(obj.value)}' has no attribute '{name}'", node)
+                self.fail(f"'{_static_name(obj.raw)}' has no attribute '{name}'", node)
+            if obj.ref is not None:   # read on every call, or guarded (external.py)
+                return self.external(got, obj.ref.attr(name))
+            return Static(got)
         if isinstance(obj, Value) and obj.type.is_array or isinstance(obj, Value) and obj.type.is_scalar:
             self.node = node
             got = library.array_attribute(self, obj, name)
@@ -330,6 +331,13 @@ class ExpressionMixin:
     def expr_Subscript(self, node):
         base = self.expr(node.value)
         parts, dyn = self.index(node)
+        if (isinstance(base, Static) and base.ref is not None and not dyn and isinstance(base.raw, (dict, list, tuple))
+                and isinstance(parts, (int, str))):
+            try:
+                got = base.raw[parts]
+            except Exception as e:
+                self.fail(f"{type(e).__name__}: {e}", node)
+            return self.external(got, base.ref.item(parts))
         if isinstance(base, Static) and not dyn:
             return self.static_call(operator.getitem, [base.value, parts], {}, node)
         if isinstance(base, PyTuple) or isinstance(base, Static) and isinstance(base.value, (tuple, list)):
@@ -413,7 +421,7 @@ class ExpressionMixin:
         if isinstance(x, Value):
             return x.type
         if isinstance(x, Static):
-            return type_of_value(x.value)
+            return type_of_value(x.raw)
         if isinstance(x, PyTuple):
             return TupleType(self.type_of(i) for i in x.items)
         self.fail("a method is not a value", self.node)

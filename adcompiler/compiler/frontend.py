@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import weakref
 
 import libcst as cst
 import numpy as np
@@ -30,6 +31,7 @@ from .builder import Builder
 from .errors import UnsupportedSyntax
 from .expressions import ExpressionMixin, _static_name
 from .ir import Block, Function, Op, Value, use_counts
+from .external import Guard, Hidden, Ref, guard_for, is_stable_module, snapshot
 from .memory import unsafe_write
 from .scan import always_exits, assigned_names, contains, else_statements, statements, target_names
 from .source import function_source
@@ -59,25 +61,31 @@ class _Ctx:
 
     def __init__(self, fn, src, guards):
         self.fn, self.src = fn, src
-        self.guards = guards  # (dict or cell, name, value) for every global and closure value read
+        self.guards = guards  # external.Guard for everything compiled in as a constant
         code = fn.__code__
         self.closure = dict(zip(code.co_freevars, fn.__closure__ or ()))
+        # the function itself: a new body or new defaults must recompile
+        me = weakref.ref(fn)
+        for attr in ("__code__", "__defaults__"):
+            guards.append(Guard(Ref(me, [("weak", None), ("attr", attr)]), "is", getattr(fn, attr)))
+        guards.append(Guard(Ref(me, [("weak", None), ("attr", "__kwdefaults__")]), "eq", snapshot(fn.__kwdefaults__)))
 
     def lookup_global(self, name):
+        """(value, Ref) of a closure variable or a global; a builtin has no Ref, but a guard
+        that no global of that name appears later."""
         cell = self.closure.get(name)
         if cell is not None:
             try:
                 value = cell.cell_contents
             except ValueError:
                 raise KeyError(name) from None
-            self.guards.append((cell, None, value))
-            return value
+            return value, Ref(cell, [("cell", name)])
         g = self.fn.__globals__
         if name in g:
-            self.guards.append((g, name, g[name]))
-            return g[name]
+            return g[name], Ref(g, [("item", name)])
         if hasattr(builtins, name):
-            return getattr(builtins, name)
+            self.guards.append(Guard(Ref(g, [("item", name)]), "absent", None))
+            return getattr(builtins, name), None
         raise KeyError(name)
 
 
@@ -99,6 +107,8 @@ class Frontend(ExpressionMixin):
         self._stack = []      # functions being converted (top level, then inlined helpers)
         self.iterated = []    # names in the iterables of the enclosing for loops
         self.writes = []      # (op, variable name, node): in-place writes of the user's code (see memory.py)
+        self.externals = []   # Statics read from outside the function (see external.py)
+        self.hidden = {}      # Ref -> (parameter Value, Hidden): values outside the function read per call
 
     # ---- errors and values -------------------------------------------------
     def fail(self, reason, node=None):
@@ -122,7 +132,11 @@ class Frontend(ExpressionMixin):
         if isinstance(x, Value):
             return x
         if isinstance(x, Static):
-            v = x.value
+            v = x.raw
+            if x.ref is not None:
+                if _is_number(v):
+                    return self.hidden_input(x.ref, type_of_value(v))
+                x.read = True   # compiled in as a constant: guarded
             if isinstance(v, np.ndarray) and v.dtype.kind not in "biuf":
                 self.fail(f"an array of dtype {v.dtype} cannot be a run-time value")
             if isinstance(v, np.ndarray) and not x.fresh:
@@ -141,6 +155,25 @@ class Frontend(ExpressionMixin):
         if isinstance(x, BoundMethod):
             self.fail(f"the method .{x.name} cannot be used as a value (call it)")
         raise TypeError(f"not a front-end value: {x!r}")
+
+    # ---- values from outside the function (external.py) ----------------------
+    def external(self, value, ref):
+        """What reading `value` at `ref` (a global, closure variable, attribute or item) gives."""
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
+            return self.hidden_input(ref, type_of_value(value))
+        if is_stable_module(value):
+            self.guards.append(Guard(ref, "is", value))
+            return Static(value)
+        s = Static(value, ref=ref)
+        self.externals.append(s)
+        return s
+
+    def hidden_input(self, ref, t):
+        """The parameter through which the compiled code reads the value at `ref` on each call."""
+        got = self.hidden.get(ref)
+        if got is None:
+            got = self.hidden[ref] = (Value(t, ref.hint()), Hidden(ref, t))
+        return got[0]
 
     def truth(self, x, node):
         """A bool scalar Value (or Static) for `if x:` / `while x:`."""
@@ -217,9 +250,11 @@ class Frontend(ExpressionMixin):
         result = self.finish(src.node)
         self.b.loc = self.loc(src.node)
         self.b.return_(self.val(result))
-        out = Function(fn.__name__, params, block, self.loc(src.node))
+        out = Function(fn.__name__, params + [v for v, _ in self.hidden.values()], block, self.loc(src.node))
+        guards = self.guards + [guard_for(s.ref, s.raw) for s in self.externals if s.read]
+        out.guards = tuple({(g.ref.key(), g.mode): g for g in guards}.values())
+        out.hidden = tuple(h for _, h in self.hidden.values())
         self.check_writes(out)
-        out.guards = tuple({(id(c), n): (c, n, v) for c, n, v in self.guards}.values())
         return out
 
     def finish(self, def_node):
@@ -874,6 +909,10 @@ def _iterated_names(node):
     if isinstance(node, cst.Call) and isinstance(node.func, cst.Name) and node.func.value in ("enumerate", "zip"):
         return set().union(*[_iterated_names(a.value) for a in node.args]) if node.args else set()
     return set()
+
+
+def _is_number(v):
+    return isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating))
 
 
 def _augop(op):

@@ -9,7 +9,10 @@ from .. import ops
 
 
 def interpret(fn, *args):
-    """Run `fn` (an IR Function) on run-time arguments; returns its result."""
+    """Run `fn` (an IR Function) on run-time arguments (its hidden inputs are read here
+    when not given); returns its result."""
+    if fn.hidden and len(args) == len(fn.params) - len(fn.hidden):
+        args = tuple(args) + tuple(fn.hidden_values())
     if len(args) != len(fn.params):
         raise TypeError(f"{fn.name} takes {len(fn.params)} arguments, got {len(args)}")
     env = {id(p): a for p, a in zip(fn.params, args)}

@@ -107,12 +107,9 @@ class Block:
         return self.ops[-1] if self.ops and self.ops[-1].name in TERMINATORS else None
 
 
-_GONE = object()
-
-
 class Function:
     """A function: typed parameters, a body block ending in `return`."""
-    __slots__ = ("name", "params", "body", "loc", "wrt", "guards")
+    __slots__ = ("name", "params", "body", "loc", "wrt", "guards", "hidden")
 
     def __init__(self, name, params, body, loc=None):
         self.name = name
@@ -120,18 +117,21 @@ class Function:
         self.body = body
         self.loc = loc
         self.wrt = None          # set by activity analysis: the active parameters
-        self.guards = ()         # set by the front end: the globals/closure values compiled in as constants
+        self.guards = ()         # set by the front end (external.py): values compiled in as constants
+        self.hidden = ()         # set by the front end: the last len(hidden) params, read on each call
 
     def guards_hold(self):
-        """Whether every global and closure value compiled in as a constant is still the same object."""
-        for container, name, value in self.guards:
-            try:
-                current = container.cell_contents if name is None else container.get(name, _GONE)
-            except ValueError:  # an emptied closure cell
-                return False
-            if current is not value:
-                return False
-        return True
+        """Whether everything compiled in as a constant is unchanged and every hidden input still
+        has the type compiled for (external.py); False means: compile again."""
+        return all(g.holds() for g in self.guards) and all(h.ok(h.ref.read()) for h in self.hidden)
+
+    def hidden_values(self):
+        """The current values of the hidden inputs (the parameters after the user's)."""
+        return [h.ref.read() for h in self.hidden]
+
+    @property
+    def user_params(self):
+        return self.params[:len(self.params) - len(self.hidden)]
 
     @property
     def return_op(self):
@@ -256,4 +256,5 @@ def clone(fn):
     params = [new_value(p) for p in fn.params]
     out = Function(fn.name, params, copy_block(fn.body), fn.loc)
     out.wrt = None if fn.wrt is None else [vmap[id(p)] for p in fn.wrt]
+    out.guards, out.hidden = fn.guards, fn.hidden
     return out

@@ -5,9 +5,9 @@ update in place?).
 
 Every value gets the set of *sites* its memory may come from:
 
-    ("param", k)   the caller's k-th argument
-    ("extern", op) an array from outside the function (a global, an attribute ...),
-                   which the generated code reads live (a `const` op with live=True)
+    ("param", p)   the caller's argument p
+    ("extern", x)  an array from outside the function (a global, an attribute ...):
+                   a hidden input x (external.py) or a `const` op x with live=True
     ("alloc", op)  an array allocated by `op` in this function
     ("tape", op)   a value popped from a tape (adjoint code): whatever was pushed
 
@@ -42,8 +42,9 @@ class Memory:
         self.fn = fn
         self.inplace = set(inplace)
         self.sites = {}
+        n_user = len(fn.params) - len(fn.hidden)
         for k, p in enumerate(fn.params):
-            self.sites[p] = _NONE if _no_memory(p) else frozenset({("param", k)})
+            self.sites[p] = _NONE if _no_memory(p) else frozenset({("param" if k < n_user else "extern", p)})
         self._block(fn.body)
 
     def of(self, v):
@@ -53,6 +54,12 @@ class Memory:
         """Whether `v` is an array allocated in this function (by any op)."""
         s = self.of(v)
         return bool(s) and all(site[0] == "alloc" for site in s)
+
+    def new_each_call(self, v):
+        """Whether `v` is memory the function allocates anew on every call (not a parameter, an
+        external array, a constant compiled in, or a value from a tape): safe to hand out."""
+        s = self.of(v)
+        return bool(s) and all(site[0] == "alloc" and site[1].name != "const" for site in s)
 
     def allocated_by_own_op(self, v, op):
         """Whether `v`, a result of `op`, is new memory `op` allocates."""

@@ -14,14 +14,24 @@ from __future__ import annotations
 
 
 class Static:
-    __slots__ = ("value", "fresh")
+    """A compile-time value. One read from outside the function has a `ref` (external.py):
+    reading `.value` then means the compiled code depends on it (a guard), while `raw` does
+    not (the front end may still make it a hidden input)."""
+    __slots__ = ("raw", "fresh", "ref", "read")
 
-    def __init__(self, value, fresh=False):
-        self.value = value
+    def __init__(self, value, fresh=False, ref=None):
+        self.raw = value
         self.fresh = fresh       # a new array made in this function (may be assigned into)
+        self.ref = ref
+        self.read = False
+
+    @property
+    def value(self):
+        self.read = True
+        return self.raw
 
     def __repr__(self):
-        return f"Static({self.value!r})"
+        return f"Static({self.raw!r})"
 
 
 class PyTuple:
@@ -48,7 +58,7 @@ class Undefined:
 
 def static_equal(a, b):
     """Whether two statics are the same compile-time value (scalars by value, objects by identity)."""
-    x, y = a.value, b.value
+    x, y = a.value, b.value   # both are compiled in (their refs get guards)
     if x is y:
         return True
     if type(x) in (int, float, bool) and type(y) is type(x):

@@ -54,6 +54,6 @@ def test_ir_computes_what_python_computes(case):
         args = sample_args(case, seed)
         want = case.fn(*args)
         for fn in (ir, opt, parse_function(print_function(ir))):
-            got = interpret(fn, *args)
+            got = interpret(fn, *args, *ir.hidden_values())   # the globals the function reads
             np.testing.assert_allclose(np.asarray(got, dtype=float), np.asarray(want, dtype=float), rtol=1e-6)
             assert np.shape(got) == np.shape(want)
