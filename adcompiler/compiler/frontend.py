@@ -930,18 +930,26 @@ def _dyn0():
     return Dyn(0)
 
 
-_cache = {}
+# fn -> {argument types: IR}: weak in the function (a closure made per training step is not kept
+# alive, nor what it closes over), and at most _PER_FUNCTION signatures each (least recently used out)
+_cache = weakref.WeakKeyDictionary()
+_PER_FUNCTION = 32
 
 
 def compile_function(fn, arg_types):
     """The IR of `fn` specialised on `arg_types` (a list by position, or a dict
     by name, of IR types; parameters left out take their default as a
     constant). Cached per (function, types). Raises UnsupportedSyntax."""
-    key = (fn, tuple(arg_types.items()) if isinstance(arg_types, dict) else tuple(arg_types))
-    hit = _cache.get(key)
-    if hit is None or not hit.guards_hold():  # a global it compiled in as a constant was rebound
+    key = tuple(arg_types.items()) if isinstance(arg_types, dict) else tuple(arg_types)
+    per = _cache.get(fn)
+    if per is None:
+        per = _cache[fn] = {}
+    hit = per.pop(key, None)
+    if hit is None or not hit.guards_hold():  # something it compiled in as a constant changed
         hit = Frontend().compile(fn, arg_types)
-        _cache[key] = hit
+    per[key] = hit
+    while len(per) > _PER_FUNCTION:
+        del per[next(iter(per))]
     return hit
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import textwrap
+import weakref
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -22,10 +23,10 @@ from .errors import UnsupportedSyntax
 
 class FunctionSource:
     """A parsed function: its FunctionDef node, file, and node -> (line, col)."""
-    __slots__ = ("fn", "node", "file", "positions", "line0", "col0")
+    __slots__ = ("node", "file", "positions", "line0", "col0")
 
-    def __init__(self, fn, node, file, positions, line0, col0):
-        self.fn, self.node, self.file = fn, node, file
+    def __init__(self, node, file, positions, line0, col0):
+        self.node, self.file = node, file
         self.positions, self.line0, self.col0 = positions, line0, col0
 
     def loc(self, node):
@@ -83,13 +84,13 @@ def node_positions(module):
     return state.positions
 
 
-_cache = {}
+_cache = weakref.WeakKeyDictionary()   # code object -> FunctionSource (kept while the code lives)
 
 
 def function_source(fn):
     """The parsed source of a Python function (cached per code object)."""
     code = getattr(fn, "__code__", None)
-    hit = _cache.get(code)
+    hit = _cache.get(code) if code is not None else None
     if hit is not None:
         return hit
     name = getattr(fn, "__name__", repr(fn))
@@ -113,6 +114,6 @@ def function_source(fn):
     node = module.body[0] if module.body else None
     if not isinstance(node, cst.FunctionDef):
         raise UnsupportedSyntax(f"the source of '{name}' is not a def statement", file, line, 0)
-    src = FunctionSource(fn, node, file, node_positions(module), line - 1, col0)
+    src = FunctionSource(node, file, node_positions(module), line - 1, col0)
     _cache[code] = src
     return src

@@ -110,3 +110,28 @@ def test_a_type_change_of_a_hidden_input_recompiles():
     S.LAM = np.float32(2.0)
     np.testing.assert_allclose(g(X), 2.0 * 2 * X)
     assert g._last is not first
+
+
+def test_caches_do_not_keep_closures_or_their_data_alive():
+    import gc
+    import weakref
+    w = np.ones(3)
+    refs = []
+    for step in range(5):
+        batch = np.full((50, 3), float(step))
+        refs.append(weakref.ref(batch))
+        loss = S.make_loss(batch)
+        g = ad.grad(loss)
+        np.testing.assert_allclose(g(w), 2 * batch.T @ (batch @ w))
+        assert g.mode == "compiled"
+        del batch, loss, g
+    gc.collect()
+    assert [r() for r in refs] == [None] * 5
+
+
+def test_the_front_end_keeps_a_bounded_number_of_specialisations():
+    from adcompiler.compiler import frontend
+    g = ad.grad(S.uses_scalar_global)
+    for n in range(1, frontend._PER_FUNCTION + 10):
+        g(np.ones(n))
+    assert len(frontend._cache[S.uses_scalar_global]) == frontend._PER_FUNCTION
