@@ -43,6 +43,7 @@ _SHAPE_OPS = {"reshape": ("np.reshape", "shape"), "transpose": ("np.transpose", 
               "broadcast_to": ("np.broadcast_to", "shape"), "expand_dims": ("np.expand_dims", "axis"),
               "squeeze": ("np.squeeze", "axis")}
 _counter = itertools.count()
+_RESERVED = frozenset({"np", "math", "prim", "Dyn"})
 
 
 class _Names:
@@ -79,7 +80,7 @@ class _Emitter:
         self.fn = fn
         self.lines = []
         self.consts = {}
-        self.names = _Names(reserved={"np", "math", "prim", "Dyn"})
+        self.names = _Names(reserved=_RESERVED | {identifier(fn.name)})
         self.inline = {}
         self.last_line = None
         self.src_lines = _source_lines(fn)
@@ -370,6 +371,15 @@ class _Emitter:
         self.region_yielding(body, carried, indent + 1, body.args)
 
 
+def identifier(name):
+    """`name` as a Python identifier: a function's __name__ may be anything (`loss[v2]`, or
+    text crafted to run code), and only the user's own function body may reach exec."""
+    text = "".join(c if c.isalnum() or c == "_" else "_" for c in str(name)) or "f"
+    if not text.isidentifier() or keyword.iskeyword(text) or text in _RESERVED:
+        text = "f_" + text
+    return text if text.isidentifier() else "f"
+
+
 def _defining_blocks(fn):
     """id(value) -> the block that defines it (block arguments belong to their block)."""
     out = {}
@@ -435,7 +445,7 @@ def emit_source(fn):
     """(source text, constants) of a Python function for IR function `fn`."""
     em = _Emitter(fn)
     params = [em.names.bind(p) for p in fn.params]
-    em.lines.append(f"def {fn.name}({', '.join(params)}):")
+    em.lines.append(f"def {identifier(fn.name)}({', '.join(params)}):")
     n = len(em.lines)
     em.block(fn.body, 1)
     if len(em.lines) == n:
@@ -470,7 +480,7 @@ def compile_function(fn):
     """Compile IR function `fn` to Python; the source is registered in linecache."""
     source, consts = emit_source(fn)
     namespace = {"np": np, "math": math, "prim": types.SimpleNamespace(**ops.registry), "Dyn": Dyn, **consts}
-    filename = register_and_exec(source, fn.name, namespace)
-    func = namespace[fn.name]
+    filename = register_and_exec(source, identifier(fn.name), namespace)
+    func = namespace[identifier(fn.name)]
     func.__source__ = source
     return CompiledSource(func, source, filename)

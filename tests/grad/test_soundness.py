@@ -98,3 +98,17 @@ def test_the_decision_does_not_depend_on_memory_addresses(f):
         except UnsupportedSyntax as e:
             outcomes.add("refused: " + str(e))
     assert len(outcomes) == 1, outcomes
+
+
+@pytest.mark.parametrize("name", ["loss[v2]", "f(): pass\nimport os\ndef g", "lambda", "np", "2nd", "ünï"])
+def test_a_function_name_never_reaches_the_generated_source_raw(name):
+    def f(x):
+        return np.sum(x * x)
+    f.__name__ = name
+    f.__qualname__ = name
+    g = ad.grad(f)
+    np.testing.assert_allclose(g(X), 2 * X)
+    assert g.mode == "compiled", g.explain()
+    header = g.source.splitlines()[0]
+    assert header.startswith("def ") and header[4:header.index("(")].isidentifier()
+    assert [line for line in g.source.splitlines() if not line.startswith(" ")] == [header]
