@@ -82,16 +82,31 @@ def _pow_dx(g, x, y, out):
             return zeros_like(g)
         d = mul(y, power(x, y - 1)) if y != 2 else mul(2.0, x)
     else:
-        d = mul(y, power(x, sub(y, 1.0)))
+        # x ** 0 is 1 for every x: the derivative is 0 at x == 0 where y == 0 (as torch), not
+        # 0 * 0 ** -1 = nan. Only there: elsewhere y * x ** (y - 1) is finite, and its derivative
+        # in y at y == 0 is 1 / x, not 0. The inner `where` keeps 0 ** -1 out of the discarded
+        # branch, so its own derivative is not nan either.
+        zero = logical_and(eq(x, 0.0), eq(y, 0.0))
+        ys = where(zero, 1.0, y)
+        d = where(zero, 0.0, mul(ys, power(x, sub(ys, 1.0))))
     return unbroadcast(mul(g, d), shape_of(x))
 
 
 def _pow_dy(g, x, y, out):
+    # d(x ** y)/dy = x ** y * log(x); where x == 0 and y >= 0 it is 0 (0 ** y is 0 for y > 0;
+    # torch takes 0 at y == 0 too), not 0 * log(0) = nan. Where x == 0 and y < 0 it is -inf
+    # (inf * log(0), as torch).
     if _is_scalar(x):
-        d = mul(out, math.log(x)) if x > 0 else mul(out, float(np.log(x)) if x < 0 else 0.0)
+        if x > 0:
+            d = mul(out, math.log(x))
+        elif x == 0:
+            d = where(pow_zero_base_mask(x, y), 0.0, mul(ones_like(out), -math.inf))
+        else:
+            d = mul(out, math.nan)
     else:
-        # torch: the gradient is 0 where x == 0 and y >= 0 (instead of 0 * -inf)
-        d = where(pow_zero_base_mask(x, y), 0.0, mul(out, log(x)))
+        # the inner `where` keeps log(0) out of the discarded branch (and of its derivative)
+        zero = pow_zero_base_mask(x, y)
+        d = where(zero, 0.0, mul(out, log(where(zero, 1.0, x))))
     return unbroadcast(mul(g, d), shape_of(y))
 
 

@@ -109,10 +109,17 @@ def _norm(x, axis=None, keepdims=False):
 
 
 norm = Primitive("norm", _norm, grad_fn="LinalgVectorNormBackward0", saves=(0,), saves_out=True)
-# torch gives a zero gradient where the norm is zero
-norm.defvjp(lambda g, x, out, axis=None, keepdims=False: mul(
-    expand_back(g, shape_of(x), axis, keepdims),
-    where(eq(expand_back(out, shape_of(x), axis, keepdims), 0.0), 0.0,
-          div(x, expand_back(out, shape_of(x), axis, keepdims)))))
+
+
+def _norm_vjp(g, x, out, axis=None, keepdims=False):
+    # x / norm, and 0 where the norm is 0 (the zero vector: 0 is the subgradient, as torch).
+    # The inner `where` keeps 0 / 0 out of the discarded branch, so the rule's own derivative
+    # (a second derivative) is not nan there either.
+    zero = eq(out, 0.0)
+    scale = where(zero, 0.0, div(g, where(zero, 1.0, out)))
+    return mul(expand_back(scale, shape_of(x), axis, keepdims), x)
+
+
+norm.defvjp(_norm_vjp)
 
 __all__ = ["matmul", "linear", "trace", "eye_like", "norm"]

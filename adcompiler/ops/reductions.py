@@ -2,10 +2,12 @@
 normalisations that reduce internally (softmax, log_softmax), with VJP rules."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .core import Abstract, Primitive, shape_of
-from .elementwise import div, exp, mul, sub
+from .core import Abstract, Primitive, dtype_of, shape_of, unbroadcast
+from .elementwise import div, eq, exp, mul, sub, where
 from .shape import broadcast_to, reshape
 
 
@@ -53,7 +55,7 @@ def _reduction_rule(impl):
         keep = params.get("keepdims", False)
         axis = params.get("axis")
         out_shape = reduced_shape(shp, axis, keep)
-        small = np.ones((2,) * len(shp), dtype=np.dtype(x.dtype))
+        small = np.ones((2,) * len(shp), dtype=dtype_of(x))  # x may be a Python scalar (the compiler's weak scalars)
         dtype = np.asarray(impl(small, **params)).dtype
         return Abstract(out_shape, dtype)
     return rule
@@ -103,35 +105,124 @@ mean.defvjp(lambda g, x, out, axis=None, keepdims=False: div(
     expand_back(g, shape_of(x), axis, keepdims), float(count(shape_of(x), axis))))
 prod.defvjp(lambda g, x, out, axis=None, keepdims=False: mul(
     expand_back(g, shape_of(x), axis, keepdims), prod_others(x, axis=axis)))
-var.defvjp(lambda g, x, out, axis=None, correction=1, keepdims=False: mul(
-    expand_back(g, shape_of(x), axis, keepdims),
-    mul(2.0 / (count(shape_of(x), axis) - correction), sub(x, mean(x, axis=axis, keepdims=True)))))
-std.defvjp(lambda g, x, out, axis=None, correction=1, keepdims=False: div(
-    mul(expand_back(g, shape_of(x), axis, keepdims), sub(x, mean(x, axis=axis, keepdims=True))),
-    mul(float(count(shape_of(x), axis) - correction), expand_back(out, shape_of(x), axis, keepdims))))
+
+
+def dof(shape, axis, correction):
+    """The divisor of var/std: N - correction, clamped at 0 as the NumPy and torch forwards do."""
+    return max(float(count(shape, axis) - correction), 0.0)
+
+
+def _var_vjp(g, x, out, axis=None, correction=1, keepdims=False):
+    # 2 (x - mean) / dof. With dof <= 0 the forward is S / 0 (inf, or nan where every x equals
+    # the mean): the scale is inf, so the cotangent is +-inf, or nan where x == mean.
+    d = dof(shape_of(x), axis, correction)
+    scale = 2.0 / d if d > 0 else math.inf
+    return mul(expand_back(g, shape_of(x), axis, keepdims), mul(scale, sub(x, mean(x, axis=axis, keepdims=True))))
+
+
+def _std_vjp(g, x, out, axis=None, correction=1, keepdims=False):
+    # std = sqrt(var): the var cotangent is g / (2 std), except where std == 0 (a single
+    # element, an axis of length 1, all-equal values), where std is a norm at its cone point
+    # and 0 is the subgradient (torch, HIPS autograd). The double `where` keeps 0 / 0 out of
+    # both branches, so neither the cotangent nor its own derivative is nan.
+    zero = eq(out, 0.0)
+    g_var = where(zero, 0.0, div(g, mul(2.0, where(zero, 1.0, out))))
+    return _var_vjp(g_var, x, out, axis=axis, correction=correction, keepdims=keepdims)
+
+
+var.defvjp(_var_vjp)
+std.defvjp(_std_vjp)
 logsumexp.defvjp(lambda g, x, out, axis=None, keepdims=False: mul(
     expand_back(g, shape_of(x), axis, keepdims), exp(sub(x, expand_back(out, shape_of(x), axis, keepdims)))))
 
 
-def _prod_others(x, axis=None):
-    """Product of all other elements along `axis`, exact when x has zeros."""
+def _prod_others(x, *vs, axis=None):
+    """Product of all other elements along `axis`, exact when x has zeros; with direction
+    arguments v1..vr, its r-th directional derivative D^r[v1, ..., vr] (see prod_others).
+
+    No division: prefix and suffix products (left[j] = prod_{k<j}, right[j] = prod_{k>j}),
+    computed, when there are directions, over truncated polynomials in t1..tr with ts^2 = 0
+    (each element is x_k + t1 v1_k + ... + tr vr_k; hyper-dual numbers), whose t1...tr
+    coefficient is the derivative."""
     x = np.asarray(x)
-    axes = normalize_axis(axis, x.ndim)
+    dt = np.result_type(x, *vs) if vs else x.dtype
     if x.ndim == 0:
-        return np.ones_like(x)
-    moved = np.moveaxis(x, axes, tuple(range(x.ndim - len(axes), x.ndim)))
-    flat = moved.reshape(moved.shape[:x.ndim - len(axes)] + (-1,))
-    ones = np.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
-    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
-    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
-    res = (left * right).reshape(moved.shape)
-    return np.moveaxis(res, tuple(range(x.ndim - len(axes), x.ndim)), axes)
+        return np.asarray(np.ones_like(x, dtype=dt) if not vs else np.zeros_like(x, dtype=dt))
+    if x.size == 0:
+        return np.zeros(x.shape, dt)
+    axes = normalize_axis(axis, x.ndim)
+    keep = x.ndim - len(axes)
+    moved_axes = tuple(range(keep, x.ndim))
+
+    def flat(a):
+        m = np.moveaxis(np.broadcast_to(np.asarray(a, dtype=dt), x.shape), axes, moved_axes)
+        return m.reshape(m.shape[:keep] + (-1,))
+
+    fx = flat(x)
+    moved_shape = np.moveaxis(x, axes, moved_axes).shape
+    if not vs:
+        ones = np.ones(fx.shape[:-1] + (1,), dtype=dt)
+        left = np.cumprod(np.concatenate([ones, fx[..., :-1]], axis=-1), axis=-1)
+        right = np.cumprod(np.concatenate([ones, fx[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+        res = left * right
+    else:
+        r = len(vs)
+        full = (1 << r) - 1
+        zero = np.zeros_like(fx)
+        elem = [fx] + [zero] * full          # element k: component[mask] is the t^mask coefficient
+        for s_, v in enumerate(vs):
+            elem[1 << s_] = flat(v)
+        left = _hd_exclusive_scan(elem, r)
+        right = [c[..., ::-1] for c in _hd_exclusive_scan([c[..., ::-1] for c in elem], r)]
+        res = sum(left[m] * right[full ^ m] for m in range(full + 1))
+    return np.moveaxis(res.reshape(moved_shape), moved_axes, axes)
 
 
-prod_others = Primitive("prod_others", _prod_others, saves=(0,), saves_out=True, shape_rule=lambda a, p: Abstract(shape_of(a[0]), a[0].dtype))
-# Second derivative of prod: d(prod_{k!=i} x_k)/dx_j = prod_others / x_j for j != i.
-prod_others.defvjp(lambda g, x, out, axis=None: div(
-    sub(expand_back(sum_(mul(g, out), axis=axis, keepdims=True), shape_of(x), axis, True), mul(g, out)), x))
+def _hd_mul(a, b, r):
+    """Product of two hyper-dual numbers (lists of 2^r component arrays indexed by subset mask)."""
+    out = []
+    for S in range(1 << r):
+        acc = None
+        T = S
+        while True:
+            term = a[T] * b[S ^ T]
+            acc = term if acc is None else acc + term
+            if T == 0:
+                break
+            T = (T - 1) & S
+        out.append(acc)
+    return out
+
+
+def _hd_exclusive_scan(elem, r):
+    """prod_{k<j} elem[k] for each j along the last axis (Hillis-Steele: log2(n) steps)."""
+    n = elem[0].shape[-1]
+    acc = [np.array(c) for c in elem]
+    shift = 1
+    while shift < n:
+        prod_ = _hd_mul([c[..., shift:] for c in acc], [c[..., :-shift] for c in acc], r)
+        for c, p_ in zip(acc, prod_):
+            c[..., shift:] = p_
+        shift *= 2
+    one = [np.ones_like(elem[0][..., :1])] + [np.zeros_like(elem[0][..., :1])] * ((1 << r) - 1)
+    return [np.concatenate([o, c[..., :-1]], axis=-1) for o, c in zip(one, acc)]
+
+
+def _prod_others_shape(args, params):
+    return Abstract(shape_of(args[0]), np.result_type(*[dtype_of(a) for a in args]))
+
+
+# prod_others(x, axis) is what the gradient of prod multiplies its cotangent with. Its
+# derivatives: out_j = prod_{k != j} x_k (over j's group along `axis`) has
+#   d^r out_j / dx_i1 ... dx_ir = prod_{k not in {j, i1, ..., ir}} x_k   (indices distinct, else 0),
+# a tensor symmetric in (j, i1, ..., ir). prod_others(x, v1, ..., vr, axis) contracts it with the
+# directions v1..vr, so by that symmetry its VJPs are prod_others again with the cotangent as one
+# more direction (for x) or in place of the direction it is taken for (for vs): exact at zeros at
+# every order, never prod / x_j. Rules read the directions by value (up to 7 of them).
+prod_others = Primitive("prod_others", _prod_others, saves=tuple(range(8)), shape_rule=_prod_others_shape)
+prod_others.defvjp_argnum(lambda i, g, x, *rest, axis=None: (
+    prod_others(x, *rest[:-1], g, axis=axis) if i == 0 else
+    unbroadcast(prod_others(x, *rest[:i - 1], *rest[i:-1], g, axis=axis), shape_of(rest[i - 1]))))
 
 # ---- max / min ---------------------------------------------------------------
 

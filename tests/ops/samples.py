@@ -122,7 +122,29 @@ def _away_from_zero(rng, *shape):
 
 def _pow(rng):
     return [((_pos(rng, 2, 3), 3.0), {}), ((_pos(rng, 2, 3), 2), {}), ((_pos(rng, 3), -1.5), {}),
-            ((2.0, _r(rng, 2, 3)), {}), ((_pos(rng, 2, 3), _r(rng, 3)), {}), ((_pos(rng, 2, 3), 0.5), {})]
+            ((2.0, _r(rng, 2, 3)), {}), ((_pos(rng, 2, 3), _r(rng, 3)), {}), ((_pos(rng, 2, 3), 0.5), {}),
+            # exponents with exact 0 and 1 (the rule's where-branches)
+            ((_pos(rng, 2, 3), np.array([0.0, 1.0, 2.5])), {})]
+
+
+def _with_zeros(rng, *shape):
+    """Random values with exact zeros (prod's derivatives must not divide by them)."""
+    x = _r(rng, *shape)
+    x.flat[::3] = 0.0
+    return x
+
+
+def _prod(rng):
+    return _reduce(_pos)(rng) + [((_with_zeros(rng, 3, 4),), {"axis": 1, "keepdims": False}),
+                                 ((_with_zeros(rng, 5),), {"axis": None, "keepdims": False})]
+
+
+def _prod_others(rng):
+    # prod_others(x, v1, ..., vr): the r-th directional derivative of the products of the others
+    return [((_pos(rng, 3, 4),), {"axis": None}), ((_pos(rng, 3, 4),), {"axis": 1}),
+            ((_with_zeros(rng, 3, 4),), {"axis": 1}),
+            ((_with_zeros(rng, 3, 4), _r(rng, 3, 4)), {"axis": 0}),
+            ((_r(rng, 5), _r(rng, 5), _r(rng, 5)), {"axis": None})]
 
 
 def _join(rng):
@@ -147,7 +169,7 @@ SAMPLES = {
     "tan": _unary(lambda rng, *s: np.asarray(rng.uniform(-1.2, 1.2, s))), "tanh": _unary(), "sigmoid": _unary(),
     "relu": _unary(_away_from_zero), "abs": _unary(_away_from_zero), "sign": _unary(_away_from_zero),
     "where": _where, "clip": _clip,
-    "sum": _reduce(), "mean": _reduce(), "prod": _reduce(_pos), "var": _reduce(extra={"correction": 1}),
+    "sum": _reduce(), "mean": _reduce(), "prod": _prod, "var": _reduce(extra={"correction": 1}),
     "std": _reduce(extra={"correction": 0}), "logsumexp": _reduce(),
     "max": lambda rng: [((_distinct(rng, 3, 4),), {"axis": None, "keepdims": False}),
                         ((_distinct(rng, 3, 4),), {"axis": 1, "keepdims": False}),
@@ -158,7 +180,7 @@ SAMPLES = {
     "softmax": lambda rng: [((_r(rng, 3, 4),), {"axis": -1}), ((_r(rng, 3, 4),), {"axis": 0}),
                             ((_r(rng, 5),), {"axis": 0})],
     "log_softmax": lambda rng: [((_r(rng, 3, 4),), {"axis": -1}), ((_r(rng, 3, 4),), {"axis": 0})],
-    "prod_others": lambda rng: [((_pos(rng, 3, 4),), {"axis": None}), ((_pos(rng, 3, 4),), {"axis": 1})],
+    "prod_others": _prod_others,
     "matmul": _matmul, "linear": _linear,
     "trace": lambda rng: [((_r(rng, 3, 3),), {}), ((_r(rng, 2, 4),), {})],
     "norm": lambda rng: [((_r(rng, 3, 4),), {"axis": None, "keepdims": False}),
