@@ -42,6 +42,10 @@ _REDUCTIONS = {"sum": "np.sum", "mean": "np.mean", "prod": "np.prod", "amax": "n
 _SHAPE_OPS = {"reshape": ("np.reshape", "shape"), "transpose": ("np.transpose", "axes"),
               "broadcast_to": ("np.broadcast_to", "shape"), "expand_dims": ("np.expand_dims", "axis"),
               "squeeze": ("np.squeeze", "axis")}
+# scalar ops where Python raises (ZeroDivisionError, math domain error, OverflowError) and NumPy
+# gives inf or nan: the NumPy spelling the strict variant uses for them
+_NUMPY_SEMANTICS = {"div": "np.true_divide", "pow": "np.power", "remainder": "np.remainder",
+                    "floor_divide": "np.floor_divide", **{n: f"np.{n}" for n in _MATH_UNARY}}
 _counter = itertools.count()
 _RESERVED = frozenset({"np", "math", "prim", "Dyn"})
 
@@ -76,8 +80,9 @@ class _Names:
 
 
 class _Emitter:
-    def __init__(self, fn):
+    def __init__(self, fn, strict=False):
         self.fn = fn
+        self.strict = strict
         self.lines = []
         self.consts = {}
         self.names = _Names(reserved=_RESERVED | {identifier(fn.name)})
@@ -224,6 +229,9 @@ class _Emitter:
         args = [self.ref(a) for a in op.operands]
         types_ = [a.type for a in op.operands]
         scalar_only = all(t.is_scalar for t in types_)
+        if self.strict and scalar_only and not op.user and name in _NUMPY_SEMANTICS:
+            # a derivative rule's op on Python scalars: NumPy's answer (inf, nan), as the tracer
+            return f"{_NUMPY_SEMANTICS[name]}({', '.join(args)})"
         if name in _INFIX and len(args) == 2:
             return f"{_paren(args[0])} {_INFIX[name]} {_paren(args[1])}"
         if name in _SCALAR_INFIX and scalar_only:
@@ -441,9 +449,11 @@ def _source_lines(fn):
     return {i + 1: line.strip() for i, line in enumerate(lines)}
 
 
-def emit_source(fn):
-    """(source text, constants) of a Python function for IR function `fn`."""
-    em = _Emitter(fn)
+def emit_source(fn, strict=False):
+    """(source text, constants) of a Python function for IR function `fn`. Scalar code uses
+    Python floats and `math` (fast); with `strict`, the ops that did not come from the user's
+    own Python-scalar code use NumPy's semantics instead (see CompiledSource)."""
+    em = _Emitter(fn, strict)
     params = [em.names.bind(p) for p in fn.params]
     em.lines.append(f"def {identifier(fn.name)}({', '.join(params)}):")
     n = len(em.lines)
@@ -456,15 +466,56 @@ def emit_source(fn):
 
 
 class CompiledSource:
-    """A generated function with its source text and the file name it is registered under."""
+    """A generated function with its source text and the file name it is registered under.
 
-    def __init__(self, func, source, filename):
+    Calling it runs the fast variant; where that raises an arithmetic error (a derivative at
+    a point where it is infinite, say), the call is repeated on the strict variant, which
+    gives NumPy's inf/nan there and raises only where the user's own code would."""
+    _ERRORS = (ZeroDivisionError, OverflowError, ValueError)
+
+    def __init__(self, func, source, filename, ir=None):
         self.func = func
         self.source = source
         self.filename = filename
+        self.ir = ir
+        self._strict = None
 
     def __call__(self, *args):
-        return self.func(*args)
+        try:
+            return self.func(*args)
+        except self._ERRORS:
+            if self.ir is None:
+                raise
+        try:
+            return self.strict(*args)
+        except self._ERRORS as e:
+            where = self.user_line(e.__traceback__)
+            if where:
+                e.add_note(f"(raised where the compiled gradient runs {where}; the function raises it there too)")
+            raise
+
+    def user_line(self, tb):
+        """'file.py:N: source' of the user's line whose generated code raised, from the comment
+        the generated source keeps above each block."""
+        line = None
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename.startswith("<adcompiler-generated"):
+                line = tb.tb_lineno
+                text = linecache.getlines(tb.tb_frame.f_code.co_filename)
+            tb = tb.tb_next
+        if line is None:
+            return None
+        for k in range(line - 1, -1, -1):
+            stripped = text[k].strip()
+            if stripped.startswith("# ") and ":" in stripped and not stripped.startswith("# constants"):
+                return stripped[2:]
+        return None
+
+    @property
+    def strict(self):
+        if self._strict is None:
+            self._strict = _compile(self.ir, strict=True).func
+        return self._strict
 
 
 def register_and_exec(source, name, namespace):
@@ -478,9 +529,13 @@ def register_and_exec(source, name, namespace):
 
 def compile_function(fn):
     """Compile IR function `fn` to Python; the source is registered in linecache."""
-    source, consts = emit_source(fn)
+    return _compile(fn, strict=False)
+
+
+def _compile(fn, strict):
+    source, consts = emit_source(fn, strict)
     namespace = {"np": np, "math": math, "prim": types.SimpleNamespace(**ops.registry), "Dyn": Dyn, **consts}
     filename = register_and_exec(source, identifier(fn.name), namespace)
     func = namespace[identifier(fn.name)]
     func.__source__ = source
-    return CompiledSource(func, source, filename)
+    return CompiledSource(func, source, filename, fn)

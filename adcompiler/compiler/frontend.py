@@ -30,7 +30,7 @@ import numpy as np
 from .builder import Builder
 from .errors import UnsupportedSyntax
 from .expressions import ExpressionMixin, _static_name
-from .ir import Block, Function, Op, Value, use_counts
+from .ir import Block, Function, Op, Value, use_counts, walk
 from .external import Guard, Hidden, Ref, guard_for, is_stable_module, snapshot
 from .memory import unsafe_write
 from .scan import always_exits, assigned_names, contains, else_statements, statements, target_names
@@ -251,6 +251,8 @@ class Frontend(ExpressionMixin):
         self.b.loc = self.loc(src.node)
         self.b.return_(self.val(result))
         out = Function(fn.__name__, params + [v for v, _ in self.hidden.values()], block, self.loc(src.node))
+        for op in walk(block):
+            op.user = True
         guards = self.guards + [guard_for(s.ref, s.raw) for s in self.externals if s.read]
         out.guards = tuple({(g.ref.key(), g.mode): g for g in guards}.values())
         out.hidden = tuple(h for _, h in self.hidden.values())

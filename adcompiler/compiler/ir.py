@@ -64,8 +64,12 @@ class Value:
 
 
 class Op:
-    """One operation; `regions` is a list of Blocks (empty for most ops)."""
-    __slots__ = ("name", "operands", "results", "attrs", "regions", "loc")
+    """One operation; `regions` is a list of Blocks (empty for most ops).
+
+    `user` is True for ops the front end made from the user's code (and their copies in an
+    adjoint's forward sweep): on Python scalars they keep Python's semantics (1.0 / 0.0
+    raises), where ops of derivative rules follow NumPy's (inf, nan)."""
+    __slots__ = ("name", "operands", "results", "attrs", "regions", "loc", "user")
 
     def __init__(self, name, operands=(), result_types=(), attrs=None, regions=(), loc=None, hints=None):
         self.name = name
@@ -75,6 +79,7 @@ class Op:
         self.attrs = dict(attrs or {})
         self.regions = list(regions)
         self.loc = loc
+        self.user = False
 
     @property
     def result(self):
@@ -246,7 +251,7 @@ def clone(fn):
         nb.args = [new_value(a) for a in b.args]
         for op in b.ops:
             o = Op.__new__(Op)
-            o.name, o.attrs, o.loc = op.name, dict(op.attrs), op.loc
+            o.name, o.attrs, o.loc, o.user = op.name, dict(op.attrs), op.loc, op.user
             o.operands = [vmap.get(id(v), v) for v in op.operands]
             o.regions = [copy_block(r) for r in op.regions]
             o.results = [new_value(r) for r in op.results]

@@ -91,6 +91,7 @@ class _Reverser:
         new_operands = [env.get(id(v), v) for v in op.operands]
         new = Op(op.name, new_operands, [r.type for r in op.results], op.attrs, (), op.loc,
                  [r.hint for r in op.results])
+        new.user = op.user
         for r_old, r_new in zip(op.results, new.results):
             env[id(r_old)] = r_new
         for region in op.regions:

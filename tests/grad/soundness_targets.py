@@ -1,6 +1,8 @@
 """Functions for tests/grad/test_soundness.py: in-place writes, aliases and views.
 
 The compiler reads their source, so they live in a real module."""
+import math
+
 import numpy as np
 
 
@@ -81,3 +83,23 @@ def write_argument_in_loop_alias(x):
         a[0] = 5.0
         a = x
     return np.sum(a)
+
+
+def numpy_sin(x):
+    return np.sin(x) * 2.0
+
+
+def python_division(x):
+    return x / 0.0
+
+
+def math_sqrt(x):
+    return math.sqrt(x) + x
+
+
+def python_power(x):
+    return x ** 0.5
+
+
+def numpy_log_of_sum(x):
+    return np.log(np.sum(x) - 6.0)
