@@ -75,6 +75,10 @@ class _Reverser:
         self.scalars = {id(op.result): op.attrs["value"] for op in walk(fn.body)
                         if op.name == "const" and type(op.attrs["value"]) in (int, float)}
         self.b = Builder(loc=fn.loc)
+        # adjoints that are zero on the paths where the value was overwritten or its branch not
+        # taken: a rule applied to them must give 0 there, not 0 * inf = nan (the tracer has no
+        # edge at all on such a path)
+        self.maybe_zero = set()
 
     def active(self, v):
         return id(v) in self.varied
@@ -116,8 +120,7 @@ class _Reverser:
             self.active(v) for v in _free_values(op.regions[-1]))
 
     # -- adjoint bookkeeping ------------------------------------------------------
-    @staticmethod
-    def accumulate(adj, v, g):
+    def accumulate(self, adj, v, g):
         if g is None:
             return
         if isinstance(g, Value) and g.hint is None and v.hint:
@@ -130,7 +133,32 @@ class _Reverser:
         else:
             total = ops.add(old, g)
             total.hint = _adj_hint(v)
+            if id(old) in self.maybe_zero and id(g) in self.maybe_zero:
+                self.maybe_zero.add(id(total))
             adj[id(v)] = total
+
+    def unless_zero(self, g, compute, loc):
+        """`compute()` (a list of values) run only where the scalar `g` is not 0 (zeros otherwise)."""
+        then, other = Block(), Block()
+        with self.b.at(then):
+            cs = [self.b.value(c) for c in compute()]
+            self.b.yield_(cs)
+        types = [c.type for c in cs]
+        with self.b.at(other):
+            self.b.yield_([self.b.zeros(t) for t in types])
+        new = self.b.add(Op("if", [ops.ne(g, 0.0)], types, regions=[then, other], loc=loc,
+                            hints=[c.hint for c in cs]))
+        self.maybe_zero.update(id(r) for r in new.results)
+        return new.results
+
+    def mask(self, g, c):
+        """`c`, a contribution computed from the maybe-zero cotangent `g`, set to 0 where g is 0."""
+        gs, cs = tuple(g.type.shape), tuple(c.type.shape) if isinstance(c, Value) else ()
+        if not isinstance(c, Value) or (gs and gs != cs[len(cs) - len(gs):] if len(gs) <= len(cs) else True):
+            return c   # not elementwise in g (e.g. matmul): left as it is
+        out = ops.where(ops.eq(g, 0.0), 0.0, c)
+        self.maybe_zero.add(id(out))
+        return out
 
     def materialize(self, g, type_):
         """An adjoint as an IR value of `type_` (zeros where there is none)."""
@@ -172,13 +200,19 @@ class _Reverser:
         # constants reach the rules as Python scalars, so `x ** 2` differentiates to `2.0 * x`
         args = [self.scalars.get(id(v), env.get(id(v), v)) for v in op.operands]
         out = env.get(id(op.result), op.result)
-        for i, v in enumerate(op.operands):
-            if not self.active(v):
-                continue
-            rule = op.prim.vjp_rule(i)
-            if rule is None:
-                continue
-            self.accumulate(adj, v, rule(g, *args, out, **op.attrs))
+        todo = [(i, v, op.prim.vjp_rule(i)) for i, v in enumerate(op.operands) if self.active(v)]
+        todo = [(i, v, rule) for i, v, rule in todo if rule is not None]
+
+        def contributions():
+            return [rule(g, *args, out, **op.attrs) for _, _, rule in todo]
+        if id(g) not in self.maybe_zero:
+            cs = contributions()
+        elif not g.type.shape:
+            cs = self.unless_zero(g, contributions, op.loc)   # a scalar: skip the rules when it is 0
+        else:
+            cs = [self.mask(g, c) for c in contributions()]
+        for (_, v, _), c in zip(todo, cs):
+            self.accumulate(adj, v, c)
 
     def _region_reverse(self, region, seeds, free, adj_in_region_args, env, popped=None):
         """Recompute `region` into the current block, sweep it backwards from `seeds`
@@ -207,14 +241,23 @@ class _Reverser:
         types = [v.type for v in free]
         cond = env.get(id(op.operands[0]), op.operands[0])
         new = Op("if", [cond], types, loc=op.loc, hints=[_adj_hint(v) for v in free])
+        none = [0] * len(free)        # in how many branches each free value gets no adjoint
+        zero = [False] * len(free)    # whether it may be zero on some path
         for region in op.regions:
             blk = Block()
             new.regions.append(blk)
             with self.b.at(blk):
                 gfree, _ = self._region_reverse(region, list(enumerate(gs)), free, [], env)
+                for k, g in enumerate(gfree):
+                    none[k] += g is None
+                    zero[k] = zero[k] or g is None or id(g) in self.maybe_zero
                 self.b.yield_([self.materialize(g, t) for g, t in zip(gfree, types)])
         self.b.add(new)
-        for v, r in zip(free, new.results):
+        for v, r, n, z in zip(free, new.results, none, zero):
+            if n == len(op.regions):
+                continue          # no adjoint on any path (DCE drops the zeros yielded)
+            if z:
+                self.maybe_zero.add(id(r))
             self.accumulate(adj, v, r)
 
     def sweep_loop(self, op, adj, env):
@@ -246,11 +289,28 @@ class _Reverser:
             acc_free = [a if g is None else ops.add(a, g) for a, g in zip(blk.args[1 + len(c_types):], gfree)]
             self.b.yield_([self.materialize(g, t) for g, t in zip(gargs, c_types)] + acc_free)
         self.b.add(rloop)
-        for init, r in zip(inits, rloop.results[:len(c_types)]):
-            if self.active(init):
-                self.accumulate(adj, init, r)
-        for v, r in zip(free, rloop.results[len(c_types):]):
+        runs = self._surely_runs(op)
+        for init, r, g in zip(inits, rloop.results[:len(c_types)], gargs):
+            if not self.active(init):
+                continue
+            if g is None and runs:
+                continue      # overwritten in the loop before it is read: no adjoint at all
+            if g is None or id(g) in self.maybe_zero:
+                self.maybe_zero.add(id(r))
+            self.accumulate(adj, init, r)
+        for v, r, g in zip(free, rloop.results[len(c_types):], gfree):
+            if g is None:
+                continue
+            if id(g) in self.maybe_zero:
+                self.maybe_zero.add(id(r))
             self.accumulate(adj, v, r)
+
+    def _surely_runs(self, op):
+        """Whether a `for` op runs at least once (constant bounds)."""
+        if op.name != "for":
+            return False
+        bounds = [self.scalars.get(id(v)) for v in op.operands[:3]]
+        return all(isinstance(b, int) for b in bounds) and len(range(*bounds)) > 0
 
     def _seed(self, type_):
         """d out / d out: a Python 1.0 for a float64 scalar output (so `1.0 * g` simplifies away);

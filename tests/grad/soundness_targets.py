@@ -103,3 +103,26 @@ def python_power(x):
 
 def numpy_log_of_sum(x):
     return np.log(np.sum(x) - 6.0)
+
+
+def overwritten_in_loop(x):
+    s = np.sqrt(x[0])
+    for i in range(3):
+        s = x[1] * i
+    return s
+
+
+def overwritten_in_branch(x):
+    s = np.sqrt(x[0])
+    if x[1] > 0.0:
+        s = x[1] * 2.0
+    return s + x[2]
+
+
+def overwritten_in_while(x):
+    s = np.sqrt(x[0])
+    k = 0
+    while k < 2:
+        s = x[1] * k
+        k = k + 1
+    return s

@@ -137,3 +137,17 @@ def test_python_float_division_by_zero_raises_as_the_users_code_does():
     assert any("soundness_targets.py" in n and "x / 0.0" in n for n in getattr(e.value, "__notes__", []))
     with pytest.raises(ZeroDivisionError):
         T.python_division(2.0)
+
+
+@pytest.mark.parametrize("f", [T.overwritten_in_loop, T.overwritten_in_branch, T.overwritten_in_while])
+def test_an_overwritten_value_does_not_poison_the_gradient(f):
+    x = np.array([0.0, 1.5, 2.0])   # sqrt'(0) is infinite, but s = sqrt(x[0]) never reaches the output
+    with np.errstate(all="ignore"):
+        g = ad.grad(f)
+        got = g(x)
+        traced = ad.grad(f, fallback="always")(x)
+    assert g.mode == "compiled"
+    assert np.all(np.isfinite(got)), got
+    np.testing.assert_allclose(got, traced)
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_allclose(got[1:], fd_grad(f, x)[1:], rtol=1e-6)
