@@ -153,3 +153,42 @@ def guard_for(ref, value):
 
 def is_stable_module(v):
     return isinstance(v, types.ModuleType) and v.__name__ in STABLE_MODULES
+
+
+def compile_checks(guards, hidden):
+    """One Python function `check()` -> bool for all `guards` and the types of all `hidden`
+    inputs (generated once per specialisation: it runs before every call)."""
+    env = {"same": same, "snapshot": snapshot, "_GONE": _GONE}
+    lines = ["def check():", "    try:"]
+    for k, g in enumerate(guards):
+        expr = _expr(g.ref, k, env)
+        if g.mode == "absent":
+            env[f"r{k}"], env[f"n{k}"] = g.ref.root, g.ref.steps[-1][1]
+            lines.append(f"        if n{k} in r{k}: return False")
+            continue
+        env[f"e{k}"] = g.expected
+        test = f"({expr}) is not e{k}" if g.mode == "is" else f"not same(snapshot({expr}), e{k})"
+        lines.append(f"        if {test}: return False")
+    for k, h in enumerate(hidden):
+        env[f"h{k}"] = h
+        lines.append(f"        if not h{k}.ok({_expr(h.ref, f'h{k}r', env)}): return False")
+    lines += ["    except Exception:", "        return False", "    return True"]
+    exec("\n".join(lines), env)
+    return env["check"]
+
+
+def _expr(ref, tag, env):
+    """Python text reading `ref` (its root and keys bound in `env` under names made from `tag`)."""
+    env[f"r{tag}"] = ref.root
+    text = f"r{tag}"
+    for j, (kind, key) in enumerate(ref.steps):
+        if kind == "item":
+            env[f"k{tag}_{j}"] = key
+            text += f"[k{tag}_{j}]"
+        elif kind == "attr":
+            text = f"getattr({text}, {key!r})"
+        elif kind == "cell":
+            text += ".cell_contents"
+        else:
+            text = f"{text}()"
+    return text

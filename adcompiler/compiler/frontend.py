@@ -68,7 +68,9 @@ class _Ctx:
         me = weakref.ref(fn)
         for attr in ("__code__", "__defaults__"):
             guards.append(Guard(Ref(me, [("weak", None), ("attr", attr)]), "is", getattr(fn, attr)))
-        guards.append(Guard(Ref(me, [("weak", None), ("attr", "__kwdefaults__")]), "eq", snapshot(fn.__kwdefaults__)))
+        kw = fn.__kwdefaults__
+        guards.append(Guard(Ref(me, [("weak", None), ("attr", "__kwdefaults__")]), *(
+            ("is", None) if kw is None else ("eq", snapshot(kw)))))
 
     def lookup_global(self, name):
         """(value, Ref) of a closure variable or a global; a builtin has no Ref, but a guard

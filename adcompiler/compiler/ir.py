@@ -114,7 +114,7 @@ class Block:
 
 class Function:
     """A function: typed parameters, a body block ending in `return`."""
-    __slots__ = ("name", "params", "body", "loc", "wrt", "guards", "hidden")
+    __slots__ = ("name", "params", "body", "loc", "wrt", "guards", "hidden", "_check")
 
     def __init__(self, name, params, body, loc=None):
         self.name = name
@@ -124,11 +124,16 @@ class Function:
         self.wrt = None          # set by activity analysis: the active parameters
         self.guards = ()         # set by the front end (external.py): values compiled in as constants
         self.hidden = ()         # set by the front end: the last len(hidden) params, read on each call
+        self._check = None
 
     def guards_hold(self):
         """Whether everything compiled in as a constant is unchanged and every hidden input still
         has the type compiled for (external.py); False means: compile again."""
-        return all(g.holds() for g in self.guards) and all(h.ok(h.ref.read()) for h in self.hidden)
+        check = self._check
+        if check is None:
+            from .external import compile_checks
+            check = self._check = compile_checks(self.guards, self.hidden)
+        return check()
 
     def hidden_values(self):
         """The current values of the hidden inputs (the parameters after the user's)."""

@@ -2,7 +2,8 @@
 
 - x * 1 -> x, x + 0 -> x, x - 0 -> x, x / 1 -> x (also when the 1 or 0 is a
   broadcast array of them, as the adjoint of a sum makes);
-- x * c and x / c with c a broadcast array of one value -> x * c with c a scalar;
+- x * c and x / c with c a broadcast array of one value -> x * c with c a scalar,
+  and x * broadcast(s) -> x * s for a Python float s;
 - acc + scatter_add(g, idx) -> index_add(acc, g, idx), which the Python
   backend runs in place (acc[idx] += g) when acc is a fresh array nobody else
   reads. The reverse transform's seeds and indexing adjoints produce these.
@@ -119,6 +120,11 @@ def _scalar_operand(op, defs):
             continue
         c = _constant(c_val, defs)
         other = op.operands[1 - k]
+        if c is None and other.type == op.result.type:
+            scalar = _broadcast_scalar(c_val, defs)
+            if scalar is not None:      # x * broadcast(s) -> x * s for a Python scalar s (a hidden input)
+                op.operands[k] = scalar
+                return None
         if c is not None and other.type == op.result.type and isinstance(c, (int, float)):
             c = float(c)
             const = Op("const", (), [ScalarType(np.float64)], {"value": c}, loc=op.loc)
@@ -126,6 +132,16 @@ def _scalar_operand(op, defs):
             op.operands[k] = const.result
             return const
     return None
+
+
+def _broadcast_scalar(v, defs):
+    """s when `v` is a broadcast (reshape, broadcast_to ...) of a Python float s."""
+    op = defs.get(id(v))
+    seen = False
+    while op is not None and op.name in _SAME_VALUES:
+        v, seen = op.operands[0], True
+        op = defs.get(id(v))
+    return v if seen and isinstance(v.type, ScalarType) and v.type.dtype == np.float64 else None
 
 
 def _scalar_factor(v, defs):
