@@ -27,6 +27,8 @@ def _resolve_shape(old, shape):
     if -1 in shape:
         known = int(np.prod([s for s in shape if s != -1], dtype=np.int64))
         shape = tuple(n // known if s == -1 and known else s for s in shape)
+    if int(np.prod(shape, dtype=np.int64)) != n or shape.count(-1) > 1:
+        raise ValueError(f"cannot reshape array of size {n} into shape {tuple(shape)}")
     return shape
 
 

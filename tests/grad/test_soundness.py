@@ -151,3 +151,10 @@ def test_an_overwritten_value_does_not_poison_the_gradient(f):
     np.testing.assert_allclose(got, traced)
     with np.errstate(invalid="ignore"):
         np.testing.assert_allclose(got[1:], fd_grad(f, x)[1:], rtol=1e-6)
+
+
+def test_a_reshape_to_the_wrong_size_is_refused_in_numpys_words():
+    def bad(x):
+        return np.sum(x.reshape(4))
+    with pytest.raises(UnsupportedSyntax, match=r"cannot reshape array of size 3 into shape \(4,\)"):
+        compile_function(bad, [parse_type("f64[3]")])
