@@ -19,6 +19,7 @@ import linecache
 import math
 import os
 import types
+import weakref
 
 import numpy as np
 
@@ -537,5 +538,6 @@ def _compile(fn, strict):
     namespace = {"np": np, "math": math, "prim": types.SimpleNamespace(**ops.registry), "Dyn": Dyn, **consts}
     filename = register_and_exec(source, identifier(fn.name), namespace)
     func = namespace[identifier(fn.name)]
+    weakref.finalize(func, linecache.cache.pop, filename, None)   # the source lives as long as the code
     func.__source__ = source
     return CompiledSource(func, source, filename, fn)
