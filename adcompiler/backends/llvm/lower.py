@@ -1,0 +1,448 @@
+"""Structured IR -> LLVM IR for the scalar subset (native tier I).
+
+What lowers: functions whose parameters, results and every value are scalars
+(Python floats/ints/bools, 0-d float64/float32/int64/bool), with `if`, `for`
+(Python range semantics, any step sign), `while`, tuples feeding the result,
+and tapes. Primitives lower through their scalar definition in the table
+(`prim.scalar(m, *args, **params)`, with `m` the LLVM namespace of math.py);
+a primitive without one, or an array value, raises `NotLowerable` naming the
+op and the user's line.
+
+The function is `i32 kernel(i8* in, i8* out)`: arguments and results are
+8-byte slots (double, or int64 for integers and bools) of two buffers; the
+return value is a status, nonzero where Python would have raised (the user's
+own `x / 0.0` on Python floats, `math.sqrt(-1.0)`, an int overflow ...): the
+caller then re-runs the call on the NumPy tier, which raises Python's error.
+After an error the code runs on (with a harmless divisor) to its single exit,
+where every tape buffer is freed; while loops stop at once.
+
+Tapes: per tape, a stack pointer, a capacity and one buffer per pushed value,
+in stack slots of the entry block; `tape_new` resets the pointer (a tape
+re-created in every iteration of an outer loop reuses its allocation), a push
+doubles the buffers when full (realloc), everything is freed at the exit.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+
+from ...compiler.ir import walk
+from ...compiler.types import ArrayType, ScalarType, abstract_arg
+from .math import F32, F64, I1, I64, LLVMMath
+
+__all__ = ["NotLowerable", "lower", "Slot"]
+
+_I8P = ir.IntType(8).as_pointer()
+_I32 = ir.IntType(32)
+_TYPES = {"float64": F64, "float32": F32, "int64": I64, "bool": I1}
+
+
+class NotLowerable(Exception):
+    """The IR has something the native tier does not lower; `reason` and `loc` say what and where."""
+
+    def __init__(self, reason, loc=None):
+        super().__init__(reason if loc is None else f"{reason} ({_where(loc)})")
+        self.reason, self.loc = reason, loc
+
+
+def _where(loc):
+    import os
+    return f"{os.path.basename(loc[0]) if loc[0] else '?'}:{loc[1]}"
+
+
+class Slot:
+    """How one argument or result crosses the boundary: 'd' (a double) or 'q' (an int64),
+    and the Python type to give a result back as."""
+    __slots__ = ("code", "kind")
+
+    def __init__(self, code, kind):
+        self.code, self.kind = code, kind   # kind: "float", "int", "bool", "f64", "f32", ...
+
+
+def lltype(t, loc=None):
+    """The LLVM type of an IR scalar type (raise NotLowerable for anything else)."""
+    if isinstance(t, (ScalarType, ArrayType)) and t.shape == ():
+        ty = _TYPES.get(np.dtype(t.dtype).name)
+        if ty is not None:
+            return ty
+    raise NotLowerable(f"a value of type {t} is not lowered (the native tier compiles scalar code)", loc)
+
+
+def _slot(t):
+    ty = lltype(t)
+    if isinstance(t, ScalarType):
+        kind = {"float64": "float", "int64": "int", "bool": "bool"}[np.dtype(t.dtype).name]
+    else:
+        kind = np.dtype(t.dtype).name
+    return Slot("d" if ty in (F64, F32) else "q", kind)
+
+
+def _operand_dtype(types):
+    """NumPy's common type of the operands (Python scalars weak, as NEP 50)."""
+    return np.result_type(*[abstract_arg(t) if isinstance(t, ScalarType) else t.dtype for t in types])
+
+
+class _Tape:
+    __slots__ = ("top", "cap", "bufs", "types")
+
+    def __init__(self, top, cap, bufs, types):
+        self.top, self.cap, self.bufs, self.types = top, cap, bufs, types
+
+
+class _Lowering:
+    def __init__(self, fn, name="kernel"):
+        self.fn = fn
+        self.module = ir.Module(name=fn.name)
+        from .jit import target_machine
+        import llvmlite.binding as llvm
+        target_machine()
+        self.module.triple = llvm.get_process_triple()
+        self.func = ir.Function(self.module, ir.FunctionType(_I32, [_I8P, _I8P]), name)
+        self.func.args[0].name, self.func.args[1].name = "args", "results"
+        self.entry = self.func.append_basic_block("entry")
+        self.b = ir.IRBuilder(self.entry)
+        self.env = {}
+        self.tapes = {}
+        self.in_slots, self.out_slots = [], []
+        self.realloc = ir.Function(self.module, ir.FunctionType(_I8P, [_I8P, I64]), "realloc")
+        self.free = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [_I8P]), "free")
+
+    # ---- the function ---------------------------------------------------------------
+    def run(self):
+        b = self.b
+        self.status = b.alloca(_I32, name="status")
+        b.store(ir.Constant(_I32, 0), self.status)
+        args = b.bitcast(self.func.args[0], I64.as_pointer())
+        for k, p in enumerate(self.fn.params):
+            slot = _slot(p.type) if not _is_none(p.type) else None
+            if slot is None:
+                raise NotLowerable(f"parameter {p.hint} of type {p.type} is not lowered", self.fn.loc)
+            self.in_slots.append(slot)
+            self.env[id(p)] = self._load_slot(args, k, p.type)
+        self._declare_tapes()
+        self.block(self.fn.body.ops[:-1])
+        ret = self.fn.body.ops[-1]
+        self._store_results(ret)
+        for tape in self.tapes.values():
+            for buf in tape.bufs:
+                b.call(self.free, [b.bitcast(b.load(buf), _I8P)])
+        b.ret(b.load(self.status))
+        return self.module
+
+    def _load_slot(self, base, k, t):
+        b = self.b
+        ptr = b.gep(base, [ir.Constant(I64, k)])
+        ty = lltype(t)
+        if ty in (F64, F32):
+            v = b.load(b.bitcast(ptr, F64.as_pointer()))
+            return v if ty == F64 else b.fptrunc(v, F32)
+        v = b.load(ptr)
+        return v if ty == I64 else b.icmp_unsigned("!=", v, ir.Constant(I64, 0))
+
+    def _store_results(self, ret):
+        b = self.b
+        out = b.bitcast(self.func.args[1], I64.as_pointer())
+        value = ret.operands[0]
+        items = self._tuple_items(value)
+        self.result_is_tuple = items is not None
+        for k, v in enumerate(items if items is not None else [value]):
+            self.out_slots.append(_slot(v.type))
+            x = self.env[id(v)]
+            ptr = b.gep(out, [ir.Constant(I64, k)])
+            ty = x.type
+            if ty in (F64, F32):
+                b.store(x if ty == F64 else b.fpext(x, F64), b.bitcast(ptr, F64.as_pointer()))
+            else:
+                b.store(x if ty == I64 else b.zext(x, I64), ptr)
+
+    def _tuple_items(self, v):
+        if not v.type.is_tuple:
+            return None
+        items = self.tuples.get(id(v))
+        if items is None:
+            raise NotLowerable("a tuple value that is not built in the function is not lowered", self.fn.loc)
+        return items
+
+    # ---- ops -----------------------------------------------------------------------
+    def block(self, ops):
+        for op in ops:
+            if op.name in ("yield", "condition"):
+                continue
+            method = getattr(self, "op_" + op.name, None)
+            if method is not None:
+                method(op)
+            elif op.is_prim:
+                self.prim(op)
+            else:
+                raise NotLowerable(f"the op {op.name} is not lowered", op.loc)
+
+    def value(self, v):
+        try:
+            return self.env[id(v)]
+        except KeyError:
+            raise NotLowerable(f"a value of type {v.type} is not lowered", None) from None
+
+    def op_const(self, op):
+        t = op.result.type
+        if _is_none(t):
+            self.env[id(op.result)] = None
+            return
+        ty = lltype(t, op.loc)
+        val = op.attrs["value"]
+        if isinstance(val, np.ndarray):
+            val = val.reshape(()).item()
+        self.env[id(op.result)] = ir.Constant(ty, float(val) if ty in (F64, F32) else int(val))
+
+    op_full = op_const
+
+    def op_tuple(self, op):
+        self.tuples[id(op.result)] = list(op.operands)
+        for v in op.operands:
+            self.value(v) if not _is_none(v.type) else None
+
+    def op_untuple(self, op):
+        items = self._tuple_items(op.operands[0])
+        for r, v in zip(op.results, items):
+            self.env[id(r)] = self.env.get(id(v))
+            if id(v) in self.tuples:
+                self.tuples[id(r)] = self.tuples[id(v)]
+
+    def prim(self, op):
+        prim = op.prim
+        scalar = getattr(prim, "scalar", None)
+        for v in list(op.operands) + list(op.results):
+            lltype(v.type, op.loc)
+        if scalar is None:
+            raise NotLowerable(f"{op.name} has no native lowering", op.loc)
+        dtype = _operand_dtype([v.type for v in op.operands])
+        ty = _TYPES.get(np.dtype(dtype).name)
+        if ty is None:
+            raise NotLowerable(f"{op.name} on {dtype} is not lowered", op.loc)
+        args = [self._cast(self.value(v), ty) for v in op.operands]
+        m = LLVMMath(self.b, ty, self.module)
+        try:
+            out = scalar(m, *args, **op.attrs)
+        except NotImplementedError as e:
+            raise NotLowerable(f"{op.name}: {e} is not lowered", op.loc) from None
+        out = self._cast(m.const(out) if not isinstance(out, ir.Value) else out, lltype(op.result.type))
+        self.env[id(op.result)] = out
+        if op.user and all(isinstance(v.type, ScalarType) for v in op.operands) and \
+                isinstance(op.result.type, ScalarType):
+            self._python_checks(op, args, out, m)
+
+    def _cast(self, x, ty):
+        b = self.b
+        if x.type == ty:
+            return x
+        if x.type == I1:
+            return b.uitofp(x, ty) if ty in (F64, F32) else b.zext(x, ty)
+        if ty == I1:
+            zero = ir.Constant(x.type, 0.0 if x.type in (F64, F32) else 0)
+            return b.fcmp_unordered("!=", x, zero) if x.type in (F64, F32) else b.icmp_unsigned("!=", x, zero)
+        if x.type in (F64, F32) and ty in (F64, F32):
+            return b.fpext(x, ty) if ty == F64 else b.fptrunc(x, ty)
+        if ty in (F64, F32):
+            return b.sitofp(x, ty)
+        return b.fptosi(x, ty)
+
+    # ---- where Python raises: the user's own operations on Python scalars -------------------
+    def _error_if(self, cond):
+        b = self.b
+        cur = b.load(self.status)
+        b.store(b.select(cond, ir.Constant(_I32, 1), cur), self.status)
+
+    def _python_checks(self, op, args, out, m):
+        """Python's exceptions for the user's own scalar code (`x / 0.0`, `math.sqrt(-1.0)`, overflow)."""
+        b, name = self.b, op.name
+        is_float = m.is_float
+        if name in ("div", "floor_divide", "remainder"):
+            self._error_if(m.eq(args[1], 0))
+        elif name in ("add", "sub", "mul") and not is_float and args[0].type == I64:
+            intr = self.module.declare_intrinsic(f"llvm.s{name}.with.overflow", [I64])
+            self._error_if(b.extract_value(b.call(intr, args[:2]), 1))
+        elif name == "pow":
+            if not is_float:
+                raise NotLowerable("** on Python ints is not lowered", op.loc)
+            x, y = args
+            zero_neg = b.and_(m.eq(x, 0), m.lt(y, 0))
+            complex_ = b.and_(m.lt(x, 0), m.ne(m.floor(y), y))
+            finite = b.and_(m.logical_not(m.isnan(m.sub(x, x))), m.logical_not(m.isnan(m.sub(y, y))))
+            overflow = b.and_(finite, m.isnan(m.sub(out, out)))
+            self._error_if(b.or_(b.or_(zero_neg, complex_), overflow))
+        elif name in ("sqrt", "log", "log1p", "sin", "cos", "tan", "exp", "expm1"):
+            x = args[0]
+            bad = {"sqrt": lambda: m.lt(x, 0), "log": lambda: m.le(x, 0), "log1p": lambda: m.le(x, -1),
+                   "sin": lambda: m.isnan(m.sub(x, x)), "cos": lambda: m.isnan(m.sub(x, x)),
+                   "tan": lambda: m.isnan(m.sub(x, x)),
+                   "exp": lambda: b.and_(m.logical_not(m.isnan(m.sub(x, x))), m.isnan(m.sub(out, out))),
+                   "expm1": lambda: b.and_(m.logical_not(m.isnan(m.sub(x, x))), m.isnan(m.sub(out, out)))}[name]()
+            if name in ("sin", "cos", "tan"):
+                bad = b.and_(bad, m.logical_not(m.isnan(x)))   # math.sin(nan) is nan, math.sin(inf) raises
+            self._error_if(bad)
+
+    # ---- control flow ------------------------------------------------------------------------
+    def _region(self, block, args):
+        for a, v in zip(block.args, args):
+            self.env[id(a)] = v
+        self.block(block.ops)
+        term = block.ops[-1]
+        return [self.value(v) for v in term.operands]
+
+    def op_if(self, op):
+        b = self.b
+        cond = self._cast(self.value(op.operands[0]), I1)
+        then_bb = self.func.append_basic_block("then")
+        else_bb = self.func.append_basic_block("else")
+        merge = self.func.append_basic_block("endif")
+        b.cbranch(cond, then_bb, else_bb)
+        incoming = []
+        for bb, region in ((then_bb, op.regions[0]), (else_bb, op.regions[1])):
+            b.position_at_end(bb)
+            vals = self._region(region, [])
+            vals = [self._cast(v, lltype(r.type)) for v, r in zip(vals, op.results)]
+            incoming.append((vals, b.block))
+            b.branch(merge)
+        b.position_at_end(merge)
+        for k, r in enumerate(op.results):
+            phi = b.phi(lltype(r.type, op.loc), name=r.hint or "")
+            for vals, bb in incoming:
+                phi.add_incoming(vals[k], bb)
+            self.env[id(r)] = phi
+
+    def op_for(self, op):
+        b = self.b
+        start, stop, step = (self._cast(self.value(v), I64) for v in op.operands[:3])
+        inits = [self.value(v) for v in op.operands[3:]]
+        pre = b.block
+        header = self.func.append_basic_block("for")
+        body = self.func.append_basic_block("body")
+        exit_ = self.func.append_basic_block("endfor")
+        b.branch(header)
+        b.position_at_end(header)
+        i = b.phi(I64, name="i")
+        i.add_incoming(start, pre)
+        phis = []
+        for v, r in zip(inits, op.results):
+            phi = b.phi(lltype(r.type, op.loc), name=r.hint or "")
+            phi.add_incoming(self._cast(v, phi.type), pre)
+            phis.append(phi)
+        step_c = op.operands[2]
+        sign = self._const_int(step_c)
+        up = b.icmp_signed("<", i, stop)
+        down = b.icmp_signed(">", i, stop)
+        if sign is None:
+            go = b.select(b.icmp_signed(">", step, ir.Constant(I64, 0)), up, down)
+        else:
+            go = up if sign > 0 else down
+        b.cbranch(go, body, exit_)
+        b.position_at_end(body)
+        ys = self._region(op.regions[0], [i] + phis)
+        nxt = b.add(i, step)
+        end = b.block
+        i.add_incoming(nxt, end)
+        for phi, y in zip(phis, ys):
+            phi.add_incoming(self._cast(y, phi.type), end)
+        b.branch(header)
+        b.position_at_end(exit_)
+        for r, phi in zip(op.results, phis):
+            self.env[id(r)] = phi
+
+    def _const_int(self, v):
+        value = self.consts.get(id(v))
+        return int(value) if isinstance(value, (int, np.integer)) else None
+
+    def op_while(self, op):
+        b = self.b
+        inits = [self.value(v) for v in op.operands]
+        pre = b.block
+        header = self.func.append_basic_block("while")
+        body = self.func.append_basic_block("body")
+        exit_ = self.func.append_basic_block("endwhile")
+        b.branch(header)
+        b.position_at_end(header)
+        phis = []
+        for v, r in zip(inits, op.results):
+            phi = b.phi(lltype(r.type, op.loc), name=r.hint or "")
+            phi.add_incoming(self._cast(v, phi.type), pre)
+            phis.append(phi)
+        cond_region, body_region = op.regions
+        c = self._region(cond_region, phis)[0]
+        ok = b.icmp_signed("==", b.load(self.status), ir.Constant(_I32, 0))   # stop after an error
+        b.cbranch(b.and_(self._cast(c, I1), ok), body, exit_)
+        b.position_at_end(body)
+        ys = self._region(body_region, phis)
+        end = b.block
+        for phi, y in zip(phis, ys):
+            phi.add_incoming(self._cast(y, phi.type), end)
+        b.branch(header)
+        b.position_at_end(exit_)
+        for r, phi in zip(op.results, phis):
+            self.env[id(r)] = phi
+
+    # ---- tapes ---------------------------------------------------------------------------------
+    def _declare_tapes(self):
+        """Stack slots (entry block) for every tape: pointer, capacity, one buffer per pushed value."""
+        self.tuples = {}
+        self.consts = {id(op.result): op.attrs["value"] for op in walk(self.fn.body) if op.name == "const"}
+        pushes = {}
+        for op in walk(self.fn.body):
+            if op.name == "tape_push":
+                pushes.setdefault(id(op.operands[0]), op)
+        b = self.b
+        for op in walk(self.fn.body):
+            if op.name != "tape_new":
+                continue
+            push = pushes.get(id(op.result))
+            types = [lltype(v.type, op.loc) for v in push.operands[1:]] if push is not None else []
+            top = b.alloca(I64, name="tape_top")
+            cap = b.alloca(I64, name="tape_cap")
+            b.store(ir.Constant(I64, 0), top)
+            b.store(ir.Constant(I64, 0), cap)
+            bufs = []
+            for ty in types:
+                buf = b.alloca(ty.as_pointer(), name="tape_buf")
+                b.store(ir.Constant(ty.as_pointer(), None), buf)
+                bufs.append(buf)
+            self.tapes[id(op.result)] = _Tape(top, cap, bufs, types)
+
+    def op_tape_new(self, op):
+        self.b.store(ir.Constant(I64, 0), self.tapes[id(op.result)].top)
+
+    def op_tape_push(self, op):
+        b = self.b
+        tape = self.tapes[id(op.operands[0])]
+        top = b.load(tape.top)
+        if tape.bufs:
+            cap = b.load(tape.cap)
+            with b.if_then(b.icmp_signed(">=", top, cap), likely=False):
+                new_cap = b.add(b.mul(cap, ir.Constant(I64, 2)), ir.Constant(I64, 64))
+                for buf, ty in zip(tape.bufs, tape.types):
+                    size = 8 if ty in (F64, I64) else 4 if ty == F32 else 1
+                    raw = b.call(self.realloc, [b.bitcast(b.load(buf), _I8P), b.mul(new_cap, ir.Constant(I64, size))])
+                    b.store(b.bitcast(raw, ty.as_pointer()), buf)
+                b.store(new_cap, tape.cap)
+            for buf, ty, v in zip(tape.bufs, tape.types, op.operands[1:]):
+                b.store(self._cast(self.value(v), ty), b.gep(b.load(buf), [top]))
+        b.store(b.add(top, ir.Constant(I64, 1)), tape.top)
+
+    def op_tape_pop(self, op):
+        b = self.b
+        tape = self.tapes[id(op.operands[0])]
+        top = b.sub(b.load(tape.top), ir.Constant(I64, 1))
+        b.store(top, tape.top)
+        for r, buf in zip(op.results, tape.bufs):
+            self.env[id(r)] = b.load(b.gep(b.load(buf), [top]))
+
+    def op_tape_len(self, op):
+        self.env[id(op.result)] = self.b.load(self.tapes[id(op.operands[0])].top)
+
+
+def _is_none(t):
+    return str(t) == "none"
+
+
+def lower(fn):
+    """(llvmlite Module, input slots, output slots, whether the result is a tuple) for IR function `fn`."""
+    low = _Lowering(fn)
+    module = low.run()
+    return module, low.in_slots, low.out_slots, low.result_is_tuple

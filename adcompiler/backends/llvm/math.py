@@ -1,0 +1,211 @@
+"""The math namespace `m` of the native tier: the scalar operations the primitive
+table's scalar definitions are written against (ops: `prim.scalar(m, *args)`),
+emitted with an llvmlite IRBuilder.
+
+Semantics are NumPy's (division by zero gives inf/nan, `floor_divide` and
+`remainder` follow `npy_divmod`, `maximum`/`minimum` propagate nan). Values are
+llvmlite values of one element type per namespace: `double`, `float`, an
+integer type, or `i1` for booleans (comparisons return `i1`).
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+__all__ = ["LLVMMath", "F64", "F32", "I64", "I1"]
+
+F64, F32, I64, I1 = ir.DoubleType(), ir.FloatType(), ir.IntType(64), ir.IntType(1)
+_LIBM = {"log1p", "expm1", "tanh", "tan", "fmod", "sinh", "cosh", "atan", "atan2", "asin", "acos"}
+
+
+class LLVMMath:
+    """`m` for one operation: builder `b`, element type `ty` of the operands."""
+
+    def __init__(self, builder, ty, module):
+        self.b, self.ty, self.module = builder, ty, module
+        self.is_float = isinstance(ty, (ir.DoubleType, ir.FloatType))
+
+    # ---- constants and helpers -------------------------------------------------------
+    def const(self, x):
+        if isinstance(x, ir.Value):
+            return x
+        if self.is_float:
+            return ir.Constant(self.ty, float(x))
+        return ir.Constant(self.ty, int(x))
+
+    def _intrinsic(self, name, *args):
+        ty = args[0].type
+        suffix = "f64" if isinstance(ty, ir.DoubleType) else "f32"
+        fn = self.module.declare_intrinsic(f"llvm.{name}", [ty])
+        return self.b.call(fn, list(args))
+
+    def _libm(self, name, *args):
+        ty = args[0].type
+        cname = name if isinstance(ty, ir.DoubleType) else name + "f"
+        fn = self.module.globals.get(cname)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ty, [ty] * len(args)), cname)
+        return self.b.call(fn, list(args))
+
+    def _args(self, *xs):
+        return [self.const(x) for x in xs]
+
+    # ---- arithmetic ---------------------------------------------------------------------
+    def add(self, x, y):
+        x, y = self._args(x, y)
+        return self.b.fadd(x, y) if self.is_float else self.b.add(x, y)
+
+    def sub(self, x, y):
+        x, y = self._args(x, y)
+        return self.b.fsub(x, y) if self.is_float else self.b.sub(x, y)
+
+    def mul(self, x, y):
+        x, y = self._args(x, y)
+        return self.b.fmul(x, y) if self.is_float else self.b.mul(x, y)
+
+    def div(self, x, y):
+        x, y = self._args(x, y)
+        if not self.is_float:   # true division of integers: as float64 (NumPy)
+            x, y = self.b.sitofp(x, F64), self.b.sitofp(y, F64)
+        return self.b.fdiv(x, y)
+
+    def neg(self, x):
+        x = self.const(x)
+        return self.b.fneg(x) if self.is_float else self.b.neg(x)
+
+    def pow(self, x, y):
+        x, y = self._args(x, y)
+        if not self.is_float:
+            raise NotImplementedError("integer power")
+        return self._intrinsic("pow", x, y)
+
+    def abs(self, x):
+        x = self.const(x)
+        if self.is_float:
+            return self._intrinsic("fabs", x)
+        return self.b.select(self.b.icmp_signed("<", x, self.const(0)), self.b.neg(x), x)
+
+    def sign(self, x):
+        x = self.const(x)
+        one, zero = self.const(1), self.const(0)
+        if self.is_float:
+            pos = self.b.select(self.b.fcmp_ordered(">", x, zero), one, zero)
+            neg = self.b.select(self.b.fcmp_ordered("<", x, zero), self.const(-1), pos)
+            return self.b.select(self.isnan(x), x, neg)
+        pos = self.b.select(self.b.icmp_signed(">", x, zero), one, zero)
+        return self.b.select(self.b.icmp_signed("<", x, zero), self.const(-1), pos)
+
+    def floor(self, x):
+        x = self.const(x)
+        return self._intrinsic("floor", x) if self.is_float else x
+
+    def _divmod(self, x, y):
+        """NumPy's npy_divmod (floats) / Python's floor division (integers)."""
+        x, y = self._args(x, y)
+        b = self.b
+        if not self.is_float:
+            zero = self.const(0)
+            safe = b.select(b.icmp_signed("==", y, zero), self.const(1), y)
+            q, r = b.sdiv(x, safe), b.srem(x, safe)
+            fix = b.and_(b.icmp_signed("!=", r, zero), b.xor(b.icmp_signed("<", r, zero), b.icmp_signed("<", safe, zero)))
+            q = b.select(fix, b.sub(q, self.const(1)), q)
+            r = b.select(fix, b.add(r, safe), r)
+            # NumPy: x // 0 and x % 0 are 0 for integers
+            return b.select(b.icmp_signed("==", y, zero), zero, q), b.select(b.icmp_signed("==", y, zero), zero, r)
+        zero, one, half = self.const(0.0), self.const(1.0), self.const(0.5)
+        mod = self._libm("fmod", x, y)
+        div = b.fdiv(b.fsub(x, mod), y)
+        nonzero_mod = b.fcmp_unordered("!=", mod, zero)
+        flip = b.and_(nonzero_mod, b.xor(b.fcmp_ordered("<", y, zero), b.fcmp_ordered("<", mod, zero)))
+        mod = b.select(flip, b.fadd(mod, y), b.select(nonzero_mod, mod, self._intrinsic("copysign", zero, y)))
+        div = b.select(flip, b.fsub(div, one), div)
+        fl = self._intrinsic("floor", div)
+        fl = b.select(b.fcmp_ordered(">", b.fsub(div, fl), half), b.fadd(fl, one), fl)
+        fl = b.select(b.fcmp_unordered("!=", div, zero), fl, self._intrinsic("copysign", zero, b.fdiv(x, y)))
+        # y == 0: floor_divide gives x / 0 (inf or nan), remainder gives nan (fmod's answer)
+        ydz = b.fcmp_ordered("==", y, zero)
+        return b.select(ydz, b.fdiv(x, y), fl), mod
+
+    def floor_divide(self, x, y):
+        return self._divmod(x, y)[0]
+
+    def remainder(self, x, y):
+        return self._divmod(x, y)[1]
+
+    # ---- transcendental functions (LLVM intrinsics or libm: the same libm as Python's math) ----
+    def sqrt(self, x):
+        return self._intrinsic("sqrt", self.const(x))
+
+    def exp(self, x):
+        return self._intrinsic("exp", self.const(x))
+
+    def log(self, x):
+        return self._intrinsic("log", self.const(x))
+
+    def sin(self, x):
+        return self._intrinsic("sin", self.const(x))
+
+    def cos(self, x):
+        return self._intrinsic("cos", self.const(x))
+
+    def tan(self, x):
+        return self._libm("tan", self.const(x))
+
+    def tanh(self, x):
+        return self._libm("tanh", self.const(x))
+
+    def log1p(self, x):
+        return self._libm("log1p", self.const(x))
+
+    def expm1(self, x):
+        return self._libm("expm1", self.const(x))
+
+    # ---- comparisons and logic (results are i1) ----------------------------------------------
+    def _cmp(self, op, x, y):
+        x, y = self._args(x, y)
+        if self.is_float:
+            return self.b.fcmp_unordered(op, x, y) if op == "!=" else self.b.fcmp_ordered(op, x, y)
+        if self.ty == I1:
+            return self.b.icmp_unsigned(op, x, y)
+        return self.b.icmp_signed(op, x, y)
+
+    def lt(self, x, y):
+        return self._cmp("<", x, y)
+
+    def le(self, x, y):
+        return self._cmp("<=", x, y)
+
+    def gt(self, x, y):
+        return self._cmp(">", x, y)
+
+    def ge(self, x, y):
+        return self._cmp(">=", x, y)
+
+    def eq(self, x, y):
+        return self._cmp("==", x, y)
+
+    def ne(self, x, y):
+        return self._cmp("!=", x, y)
+
+    def isnan(self, x):
+        x = self.const(x)
+        return self.b.fcmp_unordered("uno", x, x) if self.is_float else ir.Constant(I1, 0)
+
+    def logical_and(self, x, y):
+        return self.b.and_(self._bool(x), self._bool(y))
+
+    def logical_or(self, x, y):
+        return self.b.or_(self._bool(x), self._bool(y))
+
+    def logical_not(self, x):
+        return self.b.xor(self._bool(x), ir.Constant(I1, 1))
+
+    def _bool(self, x):
+        if isinstance(x, bool):
+            return ir.Constant(I1, int(x))
+        if x.type == I1:
+            return x
+        return self.ne(x, 0)
+
+    def select(self, c, x, y):
+        x, y = self._args(x, y)
+        return self.b.select(self._bool(c), x, y)
