@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import grad_mode
-from .graph import AccumulateGrad, edge_of
+from .graph import GRAD_LOCK, AccumulateGrad, edge_of
 
 __all__ = ["backward", "grad", "run_backward"]
 
@@ -197,7 +197,8 @@ def _retain_one(t, g, create_graph):
         g = g if create_graph else g.detach()
     else:
         g = Tensor._make(np.array(g, dtype=t._data.dtype, copy=True))
-    t.grad = g if t.grad is None else t.grad + g
+    with GRAD_LOCK:
+        t.grad = g if t._grad is None else t._grad + g
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
@@ -214,7 +215,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         for x, gx in zip(inputs, grads):
             if gx is not None:
                 gx = gx if create_graph else gx.detach()
-                x.grad = gx.clone() if x._grad is None else x._grad + gx
+                with GRAD_LOCK:
+                    x.grad = gx.clone() if x._grad is None else x._grad + gx
             if x._grad_fn is not None and not x._retains_grad:
                 x.retain_grad()  # as torch: a non-leaf input retains its grad from now on
         return

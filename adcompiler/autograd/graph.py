@@ -8,6 +8,7 @@ No derivative formula lives here; they are all in adcompiler.ops.
 from __future__ import annotations
 
 import re
+import threading
 import weakref
 
 import numpy as np
@@ -15,6 +16,11 @@ import numpy as np
 from ..ops.core import Abstract
 
 __all__ = ["Node", "PrimNode", "AccumulateGrad", "accumulate_node", "edge_of"]
+
+# Accumulation into `.grad` is a read-modify-write (`grad is None ?`, then `+=`, which NumPy runs
+# without the GIL on large arrays): several threads running backward into one leaf must take
+# turns, or contributions are lost (torch's AccumulateGrad holds a mutex the same way).
+GRAD_LOCK = threading.RLock()
 
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after they "
@@ -63,6 +69,10 @@ class AccumulateGrad(Node):
         self._retained = None
 
     def accumulate(self, g, create_graph):
+        with GRAD_LOCK:
+            self._accumulate(g, create_graph)
+
+    def _accumulate(self, g, create_graph):
         from ..tensor import Tensor
         var = self.variable
         if var.shape != tuple(np.shape(g._data if isinstance(g, Tensor) else g)):
@@ -86,8 +96,12 @@ def accumulate_node(t):
     ref = t._acc
     acc = ref() if ref is not None else None
     if acc is None:
-        acc = AccumulateGrad(t)
-        t._acc = weakref.ref(acc)
+        with GRAD_LOCK:  # one node per leaf, also when threads build graphs on it at the same time
+            ref = t._acc
+            acc = ref() if ref is not None else None
+            if acc is None:
+                acc = AccumulateGrad(t)
+                t._acc = weakref.ref(acc)
     return acc
 
 
