@@ -7,17 +7,25 @@ compiler cannot transform `f` it falls back to tracing on the eager engine
 """
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
+import threading
+import types
 import warnings
 
 import numpy as np
 
 from . import tracing
+from .numpy_interop import user_location
 
-__all__ = ["grad", "value_and_grad", "dump", "GradFunction", "FallbackWarning"]
+__all__ = ["grad", "value_and_grad", "dump", "GradFunction", "FallbackWarning", "SPECIALISATION_CACHE_SIZE"]
 
 _FALLBACKS = ("auto", "never", "always")
+
+# How many argument signatures one GradFunction keeps compiled; the least recently used one is
+# dropped beyond that (a function called with ever new shapes must not keep every specialisation).
+SPECIALISATION_CACHE_SIZE = 32
 
 
 class FallbackWarning(UserWarning):
@@ -27,7 +35,7 @@ class FallbackWarning(UserWarning):
 def _compiler():
     """The compiler's entry point, or None when it is not available in this build."""
     try:
-        from .compiler import gradient
+        from . import specialize as gradient
     except ImportError:
         return None
     return gradient
@@ -66,6 +74,7 @@ class GradFunction:
             raise ValueError(f"fallback must be one of {_FALLBACKS}, not {fallback!r}")
         if not callable(fn):
             raise TypeError(f"grad expects a function, got {type(fn).__name__}")
+        _check_python_function(fn)
         self.fn = fn
         self.fallback = fallback
         self.has_aux = has_aux
@@ -73,31 +82,98 @@ class GradFunction:
         self._sig = inspect.signature(fn)
         self._params = [p for p in self._sig.parameters.values()
                         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-        self.wrt_names, self._tuple_out = self._resolve_wrt(wrt)
-        self._cache = {}
+        kinds = inspect.Parameter
+        self._positional = [p.name for p in self._params if p.kind is not kinds.KEYWORD_ONLY]
+        self._var_positional = next((p.name for p in self._sig.parameters.values()
+                                     if p.kind is kinds.VAR_POSITIONAL), None)
+        self._var_keyword = next((p.name for p in self._sig.parameters.values()
+                                  if p.kind is kinds.VAR_KEYWORD), None)
+        self._wrt, self._tuple_out = self._resolve_wrt(wrt)
+        self._static_paths = tuple(w[1] for w in self._wrt) if all(w[0] == "name" for w in self._wrt) else None
+        self.wrt_names = tuple(self._label(w) for w in self._wrt)
+        self._cache = collections.OrderedDict()   # signature -> _Plan, least recently used first
+        self._cache_lock = threading.Lock()
+        self._compiles = 0      # specialisations compiled
+        self._recompiles = 0    # ... of them because a guard (a global compiled in as a constant) changed
+        self._evictions = 0     # specialisations dropped from the full cache
         self._last = None
         self._warned = False
         functools.update_wrapper(self, fn, updated=())
 
     # ---- argument handling -------------------------------------------------
     def _resolve_wrt(self, wrt):
+        """What to differentiate with respect to, as ("name", parameter) or, resolved at each call,
+        ("pos", i) for a position in *args and ("kw", key) for a key of **kwargs.
+
+        Positions index the positional arguments of the call, as JAX's argnums: the named positional
+        parameters first, then what *args collects."""
         names = [p.name for p in self._params]
+        positional = self._positional
         items = wrt if isinstance(wrt, (tuple, list)) else (wrt,)
         out = []
         for w in items:
             if isinstance(w, bool) or not isinstance(w, (int, str)):
                 raise TypeError(f"grad: wrt must be an argument position or name, got {w!r}")
             if isinstance(w, int):
-                if not -len(names) <= w < len(names):
-                    raise ValueError(f"grad: wrt={w} is out of range: {self._fn_name()} takes {len(names)} "
-                                     f"argument(s) ({', '.join(names)})")
-                out.append(names[w])
+                if 0 <= w < len(positional) or (self._var_positional is None and -len(positional) <= w < 0):
+                    out.append(("name", positional[w]))
+                elif self._var_positional is not None:
+                    out.append(("pos", w))   # which argument this is depends on the call
+                else:
+                    kw_only = [n for n in names if n not in positional]
+                    hint = (f"; keyword-only argument(s) ({', '.join(kw_only)}) are chosen by name, "
+                            f"e.g. wrt={kw_only[0]!r}") if kw_only else ""
+                    raise ValueError(f"grad: wrt={w} is out of range: {self._fn_name()} takes {len(positional)} "
+                                     f"positional argument(s) ({', '.join(positional)}){hint}")
+            elif w in names or w in (self._var_positional, self._var_keyword):
+                out.append(("name", w))
+            elif self._var_keyword is not None:
+                out.append(("kw", w))   # an argument **kwargs collects
             else:
-                if w not in names:
-                    raise ValueError(f"grad: {self._fn_name()} has no argument named {w!r} "
-                                     f"(arguments: {', '.join(names)})")
-                out.append(w)
+                raise ValueError(f"grad: {self._fn_name()} has no argument named {w!r} "
+                                 f"(arguments: {', '.join(names)})")
+        whole = {w[1] for w in out if w[0] == "name"}
+        for kind, w in out:
+            part_of = self._var_positional if kind == "pos" else self._var_keyword if kind == "kw" else None
+            if part_of in whole:
+                raise ValueError(f"grad: wrt names {part_of!r} and also one of its elements ({w!r}); "
+                                 f"choose one of them")
         return tuple(out), isinstance(wrt, (tuple, list))
+
+    def _label(self, w):
+        kind, v = w
+        if kind == "name":
+            return v
+        if kind == "kw":
+            return f"{self._var_keyword}[{v!r}]"
+        if v >= 0:
+            return f"{self._var_positional}[{v - len(self._positional)}]"
+        return f"positional argument {v}"
+
+    def _wrt_paths(self, values):
+        """Where the differentiated arguments are in this call's `values`: a parameter name, or
+        (name of *args, index) / (name of **kwargs, key)."""
+        if self._static_paths is not None:
+            return self._static_paths
+        paths = []
+        for kind, w in self._wrt:
+            if kind == "name":
+                paths.append(w)
+            elif kind == "pos":
+                rest = values.get(self._var_positional, ())
+                n = len(self._positional) + len(rest)
+                i = w + n if w < 0 else w
+                if not 0 <= i < n:
+                    raise ValueError(f"grad: wrt={w} is out of range: {self._fn_name()} was called with {n} "
+                                     f"positional argument(s)")
+                k = len(self._positional)
+                paths.append(self._positional[i] if i < k else (self._var_positional, i - k))
+            else:
+                if w not in values.get(self._var_keyword, {}):
+                    raise TypeError(f"grad: wrt={w!r}, but {self._fn_name()} was called without a keyword "
+                                    f"argument {w!r}")
+                paths.append((self._var_keyword, w))
+        return tuple(paths)
 
     def _fn_name(self):
         if isinstance(self.fn, GradFunction):
@@ -105,6 +181,8 @@ class GradFunction:
         return getattr(self.fn, "__name__", "the function")
 
     def _bind(self, args, kwargs):
+        """The call as a parameter name -> value dict (defaults applied; *args a tuple, **kwargs a dict),
+        which is what the compiler specialises on; `tracing` rebuilds the call from it exactly."""
         try:
             bound = self._sig.bind(*args, **kwargs)
         except TypeError as e:
@@ -113,17 +191,32 @@ class GradFunction:
         return dict(bound.arguments)
 
     # ---- the two paths -------------------------------------------------------
-    def _plan(self, values):
+    def _plan(self, values, paths=None):
         """The compiled gradient for these argument types, or the reason there is none."""
-        key = tuple((n, signature_key(v)) for n, v in values.items())
-        plan = self._cache.get(key)
-        if plan is None or (plan.compiled is not None and not plan.compiled.forward_ir.guards_hold()):
-            plan = self._make_plan(values)  # new types, or a global compiled in as a constant was rebound
-            self._cache[key] = plan
+        if paths is None:
+            paths = self._wrt_paths(values)
+        key = (paths, tuple((n, signature_key(v)) for n, v in values.items()))
+        with self._cache_lock:
+            plan = self._cache.get(key)
+            if plan is not None:
+                self._cache.move_to_end(key)
+        stale = plan is not None and (
+            plan.compiled is not None and not plan.compiled.forward_ir.guards_hold())
+        if plan is None or stale:
+            plan = self._make_plan(values, paths)  # new types, or a global compiled in as a constant was rebound
+            with self._cache_lock:
+                if plan.compiled is not None:
+                    self._compiles += 1
+                    self._recompiles += bool(stale)
+                self._cache[key] = plan
+                self._cache.move_to_end(key)
+                while len(self._cache) > SPECIALISATION_CACHE_SIZE:
+                    self._cache.popitem(last=False)
+                    self._evictions += 1
         self._last = plan
         return plan
 
-    def _make_plan(self, values):
+    def _make_plan(self, values, paths):
         if self.fallback == "always":
             return _Plan(None, "fallback='always' was requested")
         gradient = _compiler()
@@ -132,8 +225,16 @@ class GradFunction:
             if self.fallback == "never":
                 raise RuntimeError(f"grad(fallback='never'): {reason}")
             return _Plan(None, reason)
+        if any(not isinstance(p, str) for p in paths):
+            e = gradient.UnsupportedSyntax(
+                f"*args/**kwargs parameters are not supported "
+                f"({', '.join(repr(p[0]) for p in dict.fromkeys(p for p in paths if not isinstance(p, str)))})",
+                *_definition(self.fn))
+            if self.fallback == "never":
+                raise e
+            return _Plan(None, str(e), error=e)
         try:
-            compiled = gradient.compile_value_and_grad(self.fn, values, self.wrt_names, has_aux=self.has_aux,
+            compiled = gradient.compile_value_and_grad(self.fn, values, paths, has_aux=self.has_aux,
                                                        with_value=self.return_value)
         except gradient.UnsupportedSyntax as e:
             if self.fallback == "never":
@@ -151,7 +252,8 @@ class GradFunction:
 
     def __call__(self, *args, **kwargs):
         values = self._bind(args, kwargs)
-        plan = self._plan(values)
+        paths = self._wrt_paths(values)
+        plan = self._plan(values, paths)
         if plan.compiled is not None:
             value, grads, aux = plan.compiled.run(values)
         else:
@@ -160,9 +262,9 @@ class GradFunction:
                 self._warned = True
                 warnings.warn(f"adcompiler.grad: tracing {self._fn_name()} instead of compiling it: {plan.reason}",
                               FallbackWarning, stacklevel=2)
-            value, grads, aux = tracing.trace_value_and_grad(self.fn, values, self.wrt_names, self.has_aux,
-                                                             self._fn_name())
-        g = tuple(grads[n] for n in self.wrt_names) if self._tuple_out else grads[self.wrt_names[0]]
+            value, grads, aux = tracing.trace_value_and_grad(self.fn, values, paths, self.has_aux,
+                                                             self._fn_name(), signature=self._sig)
+        g = tuple(grads[p] for p in paths) if self._tuple_out else grads[paths[0]]
         if self.return_value:
             return ((value, aux), g) if self.has_aux else (value, g)
         return (g, aux) if self.has_aux else g
@@ -176,12 +278,27 @@ class GradFunction:
         return "compiled" if self._last.compiled is not None else "traced"
 
     def explain(self):
-        """Why the last call was compiled or traced."""
+        """Why the last call was compiled or traced, and how often this gradient was (re)compiled."""
         if self._last is None:
             return f"{self._fn_name()}: not called yet; the compiler specialises on the first call's argument types"
         if self._last.compiled is not None:
-            return f"{self._fn_name()}: compiled (reverse-mode source transformation)"
-        return f"{self._fn_name()}: traced on the eager engine, because {self._last.reason}"
+            return f"{self._fn_name()}: compiled (reverse-mode source transformation){self._cache_story()}"
+        return f"{self._fn_name()}: traced on the eager engine, because {self._last.reason}{self._cache_story()}"
+
+    def _cache_story(self):
+        """' (3 specialisations compiled, 1 recompile after a guard changed, ...)', or '' when there is
+        nothing to tell (one specialisation, never dropped)."""
+        parts = []
+        if self._compiles > 1 or self._recompiles:
+            parts.append(f"{self._compiles} specialisation{'s' if self._compiles != 1 else ''} compiled")
+        if self._recompiles:
+            parts.append(f"{self._recompiles} recompile{'s' if self._recompiles != 1 else ''} after a guard "
+                         f"changed (a global or closure value the compiled code depends on changed)")
+        if self._evictions:
+            parts.append(f"{self._evictions} least recently used specialisation"
+                         f"{'s' if self._evictions != 1 else ''} dropped (the cache keeps "
+                         f"{SPECIALISATION_CACHE_SIZE}; each new argument shape or dtype is a new one)")
+        return f" ({', '.join(parts)})" if parts else ""
 
     @property
     def source(self):
@@ -192,6 +309,44 @@ class GradFunction:
 
     def __repr__(self):
         return f"<adcompiler.grad of {self._fn_name()} wrt={self.wrt_names} mode={self.mode}>"
+
+
+def _definition(fn):
+    """(file, line) where `fn` is defined, or (None, None)."""
+    code = getattr(inspect.unwrap(fn) if not isinstance(fn, functools.partial) else fn.func, "__code__", None)
+    if code is None:
+        return None, None
+    return code.co_filename, code.co_firstlineno
+
+
+def _is_python_callable(fn):
+    if isinstance(fn, (types.FunctionType, GradFunction)):
+        return True
+    if isinstance(fn, types.MethodType):
+        return _is_python_callable(fn.__func__)
+    if isinstance(fn, functools.partial):
+        return _is_python_callable(fn.func)
+    if isinstance(fn, type):
+        return False
+    return isinstance(getattr(type(fn), "__call__", None), types.FunctionType)  # an object with a Python __call__
+
+
+def _check_python_function(fn):
+    """grad reads (or traces) Python code: a NumPy ufunc, a built-in or another C function has none."""
+    if _is_python_callable(fn):
+        return
+    name = getattr(fn, "__name__", None) or type(fn).__name__
+    module = getattr(fn, "__module__", None) or ""
+    if isinstance(fn, np.ufunc) or module == "numpy" or module.startswith("numpy."):
+        what, shown = "a NumPy function", f"np.{name}"
+    elif isinstance(fn, (types.BuiltinFunctionType, types.BuiltinMethodType)):
+        what, shown = "a built-in function", f"{module}.{name}" if module and module != "builtins" else name
+    elif isinstance(fn, type):
+        what, shown = "a class", name
+    else:
+        what, shown = f"a {type(fn).__name__} object", name
+    raise TypeError(f"grad: {shown} is {what}, not a Python function, so grad has no Python code to differentiate "
+                    f"({user_location()}). Wrap it in a def: `def f(x): return {shown}(x)` and use grad(f)")
 
 
 class _Plan:

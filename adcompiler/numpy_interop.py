@@ -99,8 +99,51 @@ def array_ufunc(ufunc, method, inputs, kwargs):
                 f"np.{ufunc.__name__}(..., out=...) writes into a NumPy array, so the gradient through it would be "
                 f"lost ({user_location()}). Drop out= and use the returned Tensor.")
         raise _untraceable(f"np.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}"))
+    written = _tensors(kwargs.get("out")) + (_tensors(inputs[:1]) if method == "at" else [])
     kwargs = {k: _raw(v) for k, v in kwargs.items()}
-    return _wrap(getattr(ufunc, method)(*[_raw(i) for i in inputs], **kwargs))
+    with _writing(written):
+        return _wrap(getattr(ufunc, method)(*[_raw(i) for i in inputs], **kwargs))
+
+
+# NumPy functions that write into an argument (by position or keyword)
+_WRITERS = {np.copyto: ("dst", 0), np.put: ("a", 0), np.place: ("arr", 0), np.putmask: ("a", 0),
+            np.fill_diagonal: ("a", 0), np.put_along_axis: ("arr", 0)}
+
+
+def _tensors(values):
+    T = _tensor_cls()
+    if values is None:
+        return []
+    if isinstance(values, T):
+        return [values]
+    if isinstance(values, (tuple, list)):
+        return [v for v in values if isinstance(v, T)]
+    return []
+
+
+class _writing:
+    """NumPy is about to write into these Tensors' storage behind the graph's back (`out=`,
+    np.copyto ...): recorded ops that saved the old values keep a copy (NumPy semantics: they
+    already ran), and the version counters move so nothing stale is read silently."""
+
+    def __init__(self, tensors):
+        self.tensors = tensors
+
+    def __enter__(self):
+        for t in self.tensors:
+            if t.requires_grad:
+                raise UntraceableError(
+                    f"NumPy would write into an array that is part of the gradient computation here, behind "
+                    f"the graph's back, so its gradient would be lost ({user_location()}). Assign with "
+                    f"`a[...] = value` or build a new array instead.")
+        for t in self.tensors:
+            if t._sticky:
+                t._snapshot_savers()
+
+    def __exit__(self, *exc):
+        for t in self.tensors:
+            t._bump()
+        return False
 
 
 def _axis_kw(kwargs, pos_axis=None):
@@ -186,6 +229,13 @@ def _squeeze(a, axis=None):
     return _apply(P.squeeze, a, axis=axis)
 
 
+def _np_copy(a, **kw):
+    out = _apply(P.copy, a)
+    if isinstance(out, _tensor_cls()):
+        out._np_scalar = False   # np.copy gives an array, also of a scalar
+    return out
+
+
 def _zeros_like(a, dtype=None, *args, **kw):
     T = _tensor_cls()
     return T._make(np.zeros_like(_raw(a), dtype=dtype))
@@ -217,7 +267,7 @@ _FUNCTIONS = {
     np.vstack: lambda arrays, **kw: _apply(P.concatenate, *[
         _apply(P.reshape, a, shape=(1, -1)) if np.ndim(_raw(a)) == 1 else a for a in arrays], axis=0),
     np.where: lambda c, x=None, y=None: _apply(P.where, c, x, y) if x is not None else None,
-    np.clip: _clip, np.linalg.norm: _norm, np.copy: lambda a, **kw: _apply(P.copy, a),
+    np.clip: _clip, np.linalg.norm: _norm, np.copy: _np_copy,
     np.zeros_like: _zeros_like, np.ones_like: _ones_like,
 }
 
@@ -238,4 +288,10 @@ def array_function(func, args, kwargs):
         module = (getattr(func, "__module__", None) or "numpy").replace("numpy", "np", 1)
         module = "np" if module.startswith("np._core") or module.startswith("np.core") else module
         raise _untraceable(f"{module}.{func.__name__}" + ("" if impl is None else " with these arguments"))
-    return _wrap(func(*_raw(list(args)), **{k: _raw(v) for k, v in kwargs.items()}))
+    written = []
+    if func in _WRITERS:
+        name, pos = _WRITERS[func]
+        written = _tensors([kwargs.get(name, args[pos] if len(args) > pos else None)])
+    written += _tensors(kwargs.get("out"))
+    with _writing(written):
+        return _wrap(func(*_raw(list(args)), **{k: _raw(v) for k, v in kwargs.items()}))

@@ -75,13 +75,15 @@ def apply_prim(prim, args, params, name=None):
     try:
         out = prim.impl(*raw, **params)
     except (ValueError, IndexError) as e:  # never a bare NumPy error: say it as torch does
+        if _any_sticky(args):
+            raise numpy_error(e) from None  # traced NumPy code: NumPy's words, and the user's line
         raise torch_error(prim.name, raw, params, e) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if out.dtype is _F64:
         r0 = raw[0]
-        if not (r0.__class__ is np.ndarray and r0.dtype is _F64):
-            out = _demote_f64(out, raw, params)
+        if not (r0.__class__ is np.ndarray and r0.dtype is _F64) and not _any_sticky(args):
+            out = _demote_f64(out, raw, params)  # (traced NumPy code keeps NumPy's dtypes)
     record = False
     cls = Tensor
     enabled = _state.enabled and prim.differentiable
@@ -92,6 +94,8 @@ def apply_prim(prim, args, params, name=None):
             if enabled and (a._grad_fn is not None or a._requires_grad):
                 record = True
     res = cls._make(out)
+    if cls._sticky and out.ndim == 0:
+        res._np_scalar = _numpy_returns_scalar(prim, args)
     a0 = args[0] if args else None
     if isinstance(a0, Tensor) and out.base is not None:
         base = raw[0]
@@ -106,6 +110,41 @@ def apply_prim(prim, args, params, name=None):
         if cls._sticky:
             _register_savers(node, prim, args, res)
     return res
+
+
+def _any_sticky(args):
+    for a in args:
+        if isinstance(a, Tensor) and a._sticky:
+            return True
+    return False
+
+
+# What NumPy returns for a 0-d result: a 0-d ndarray for these, a scalar (np.float64) for ufuncs,
+# reductions, dot/matmul/norm and the like; a method of a scalar returns a scalar. It matters to
+# the tracer: `a += b` writes into a 0-d array but rebinds a scalar.
+_ZERO_D_ARRAY = frozenset({"where", "broadcast_to"})
+_LIKE_ARGUMENT = frozenset({"reshape", "transpose", "squeeze", "expand_dims", "copy", "astype", "getitem",
+                            "sum_to"})
+
+
+def _numpy_returns_scalar(prim, args):
+    name = prim.name
+    if name in _ZERO_D_ARRAY:
+        return False
+    if name in _LIKE_ARGUMENT:
+        a0 = args[0] if args else None
+        return isinstance(a0, Tensor) and a0._np_scalar
+    return True
+
+
+def numpy_error(exc):
+    """`exc`, NumPy's own error, with the user's file:line added (the tracer runs NumPy code)."""
+    from .numpy_interop import user_location
+    msg = f"{str(exc).rstrip()} ({user_location()})"
+    try:
+        return type(exc)(msg)
+    except Exception:
+        return ValueError(msg) if isinstance(exc, ValueError) else IndexError(msg)
 
 
 def _register_savers(node, prim, args, res):
@@ -280,6 +319,7 @@ class Tensor:
                  "_name", "__weakref__", "__dict__")
     __array_priority__ = 1000
     _sticky = False  # results of ops on a sticky subclass keep its class (the tracer's TracedArray)
+    _np_scalar = False  # (TracedArray) a value plain NumPy would hold as a scalar (np.float64), not an array
     _output_nr = 0  # which output of a multi-output grad_fn this is (custom Functions)
 
     def __init__(self, data, requires_grad=False, dtype=None):
@@ -1012,7 +1052,7 @@ class Tensor:
         if record:
             # the node sees self's value before the write: a snapshot with self's autograd identity
             data = self._data.copy() if 0 in prim.saves else self._data
-            old = Tensor._make(data, self._grad_fn)
+            old = (self.__class__ if self._sticky else Tensor)._make(data, self._grad_fn)
             old._acc = self._acc
             old._output_nr = self._output_nr
             res = apply_prim(prim, (old,) + tuple(others), params, name)
@@ -1034,6 +1074,8 @@ class Tensor:
         try:
             out = prim.impl(*raw, **params)
         except (ValueError, IndexError) as e:
+            if self._sticky:
+                raise numpy_error(e) from None
             raise torch_error(prim.name, raw, params, e) from None
         self._write(out)
         self._bump()
@@ -1082,6 +1124,9 @@ class Tensor:
                 mine, theirs = self._data.shape, np.shape(values)
                 raise broadcast_error([mine, theirs]) or RuntimeError(
                     f"output with shape {list(mine)} doesn't match the broadcast shape {list(theirs)}") from None
+        elif self._sticky:   # traced NumPy code: a broadcast_to view
+            from .numpy_interop import user_location
+            raise ValueError(f"output array is read-only ({user_location()})")
         else:
             raise RuntimeError("unsupported operation: more than one element of the written-to tensor refers to "
                                "a single memory location. Please clone() the tensor before performing the "

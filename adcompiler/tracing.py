@@ -9,8 +9,12 @@ graph (float(), int(), .item(), np.asarray, a C extension) raises
 """
 from __future__ import annotations
 
+import builtins
 import functools
+import inspect
 import math
+import numbers
+import os
 import sys
 import threading
 import types
@@ -132,32 +136,156 @@ class TracedArray(Tensor):
 
     def __getitem__(self, idx):
         res = Tensor.__getitem__(self, idx)
-        if res._data.ndim == 0 and res._base is not None:
-            # NumPy: indexing every axis with an integer gives a copy, not a view
-            res._data = res._data.copy()
-            res._vc = [0]
-            res._base = None
+        if res._data.ndim == 0:
+            parts = idx if isinstance(idx, tuple) else (idx,)
+            if any(p is Ellipsis for p in parts):
+                res._np_scalar = False    # x[...] is a 0-d array (a view)
+            else:
+                # NumPy: indexing every axis with an integer gives a scalar, a copy, not a view
+                res._np_scalar = True
+                if res._base is not None:
+                    res._data = res._data.copy()
+                    res._vc = [0]
+                    res._base = None
         return res
 
-    # `a += b` rebinds `a` to a new value, as the compiler reads it (and as `y[0] += 1` needs)
+    def __setitem__(self, idx, value):
+        if self._np_scalar:
+            raise TypeError(f"'{_scalar_type_name(self)}' object does not support item assignment "
+                            f"({user_location()}); in NumPy this value is a scalar, not an array")
+        self._check_not_argument("assigning into it")
+        Tensor.__setitem__(self, idx, value)
+
+    # NumPy's `a += b` writes into the array `a` names (every other name for it, and every view of
+    # it, sees the change), but rebinds `a` when it is a NumPy scalar (np.float64), as Python does
+    # for a float. The write is recorded in the graph like `out[i] = ...`.
+    def _inplace_numpy(self, prim, other, symbol):
+        if self._np_scalar:
+            return _BINARY[symbol](self, other)
+        o = other
+        if isinstance(o, (list, tuple)):
+            o = _np_array(o)
+        elif not isinstance(o, (Tensor, np.ndarray, np.generic, numbers.Number)):
+            return NotImplemented
+        self._check_not_argument(f"`{symbol}=`")
+        mine, theirs = self._data.shape, np.shape(o._data if isinstance(o, Tensor) else o)
+        try:
+            shape = np.broadcast_shapes(mine, theirs)
+        except ValueError:
+            raise ValueError(f"operands could not be broadcast together with shapes {_shape_str(mine)} "
+                             f"{_shape_str(theirs)} ({user_location()})") from None
+        if shape != mine:
+            raise ValueError(f"non-broadcastable output operand with shape {_shape_str(mine)} doesn't match the "
+                             f"broadcast shape {_shape_str(shape)} ({user_location()})")
+        raw = o._data if isinstance(o, Tensor) else o
+        result = np.result_type(self._data, raw)
+        if symbol == "/" and result.kind in "biu":
+            result = np.dtype(np.float64)
+        if not np.can_cast(result, self._data.dtype, "same_kind"):
+            raise TracingError(f"Cannot cast ufunc {_UFUNC_NAMES[symbol]!r} output from {result!r} to "
+                               f"{self._data.dtype!r} with casting rule 'same_kind' ({user_location()})")
+        if symbol == "@":
+            return self._write_result(self @ o)
+        return self._inplace(prim, (o,), {})
+
+    def _write_result(self, value):
+        if value._data.shape != self._data.shape:
+            raise ValueError(f"non-broadcastable output operand with shape {_shape_str(self._data.shape)} doesn't "
+                             f"match the broadcast shape {_shape_str(value._data.shape)} ({user_location()})")
+        return self._inplace(P.setitem, (value,), {"idx": Ellipsis}, "CopySlices")
+
+    def _check_not_argument(self, what):
+        """NumPy would change the caller's array: say so instead of differentiating something else."""
+        root = self._base if self._base is not None else self
+        name = root.__dict__.get("_arg")
+        if name is not None and (root.requires_grad or self.requires_grad):
+            raise TracingError(
+                f"{what} writes into the array passed as argument {name!r}, which grad differentiates with respect "
+                f"to ({user_location()}). In NumPy this would change the caller's array. Work on a copy "
+                f"(`{name} = {name}.copy()` first) or build a new array (`{name} = {name} + ...`).")
+
     def __iadd__(self, o):
-        return self + o
+        return self._inplace_numpy(P.add, o, "+")
 
     def __isub__(self, o):
-        return self - o
+        return self._inplace_numpy(P.sub, o, "-")
 
     def __imul__(self, o):
-        return self * o
+        return self._inplace_numpy(P.mul, o, "*")
 
     def __itruediv__(self, o):
-        return self / o
+        return self._inplace_numpy(P.div, o, "/")
 
     def __ipow__(self, o):
-        return self ** o
+        return self._inplace_numpy(P.power, o, "**")
+
+    def __ifloordiv__(self, o):
+        return self._inplace_numpy(P.floor_divide, o, "//")
+
+    def __imod__(self, o):
+        return self._inplace_numpy(P.remainder, o, "%")
+
+    def __imatmul__(self, o):
+        return self._inplace_numpy(P.matmul, o, "@")
+
+    def _inplace_logical(self, o, symbol):
+        if self._np_scalar or self.requires_grad or (isinstance(o, Tensor) and o.requires_grad):
+            return _BINARY[symbol](self, o)   # (a float array has no `&=`: NumPy raises, and so does this)
+        self._check_not_argument(f"`{symbol}=`")
+        if self._sticky:
+            self._snapshot_savers()
+        _BINARY_UFUNC[symbol](self._data, o._data if isinstance(o, Tensor) else o, out=self._data)
+        self._bump()
+        return self
+
+    def __iand__(self, o):
+        return self._inplace_logical(o, "&")
+
+    def __ior__(self, o):
+        return self._inplace_logical(o, "|")
+
+    def __ixor__(self, o):
+        return self._inplace_logical(o, "^")
+
+    def __xor__(self, o):
+        return TracedArray._make(np.asarray(self._data ^ (o._data if isinstance(o, Tensor) else o)))
+
+    # Python protocols, in NumPy's words
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError(f"len() of unsized object ({user_location()})")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError(f"iteration over a 0-d array ({user_location()})")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise ValueError(f"The truth value of an array with more than one element is ambiguous. Use a.any() "
+                             f"or a.all() ({user_location()})")
+        return bool(self._data.reshape(()))
 
     def tolist(self):
         check_escape(self, ".tolist()")
         return self._data.tolist()
+
+
+def _shape_str(shape):
+    return str(tuple(shape)).replace(" ", "") if len(shape) != 1 else f"({shape[0]},)"
+
+
+def _scalar_type_name(t):
+    return f"numpy.{t._data.dtype.name}"
+
+
+_BINARY = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "/": lambda a, b: a / b,
+           "**": lambda a, b: a ** b, "//": lambda a, b: a // b, "%": lambda a, b: a % b, "@": lambda a, b: a @ b,
+           "&": lambda a, b: a & b, "|": lambda a, b: a | b, "^": lambda a, b: a ^ b}
+_BINARY_UFUNC = {"&": np.bitwise_and, "|": np.bitwise_or, "^": np.bitwise_xor}
+_UFUNC_NAMES = {"+": "add", "-": "subtract", "*": "multiply", "/": "divide", "**": "power",
+                "//": "floor_divide", "%": "remainder", "@": "matmul"}
 
 
 def _traced(arr):
@@ -167,7 +295,12 @@ def _traced(arr):
 def _np_array(obj, dtype=None, copy=True, **kw):
     if isinstance(obj, Tensor):
         out = obj.astype(dtype) if dtype is not None else obj
-        return out.copy() if copy else out
+        if obj._np_scalar:
+            copy = True   # np.asarray(np.float64(1.0)) is a new 0-d array
+        if copy:
+            out = out.copy()
+            out._np_scalar = False
+        return out
     if isinstance(obj, (list, tuple)) and any(isinstance(v, Tensor) for v in _flatten_list(obj)):
         parts = [_np_array(v, dtype) if isinstance(v, (list, tuple)) else v for v in obj]
         parts = [p if isinstance(p, Tensor) else _traced(np.asarray(p, dtype=dtype or np.float64)) for p in parts]
@@ -249,27 +382,161 @@ def _rebind(fn, globs):
     new = types.FunctionType(fn.__code__, globs, fn.__name__, fn.__defaults__, fn.__closure__)
     new.__kwdefaults__ = fn.__kwdefaults__
     new.__dict__.update(fn.__dict__)
+    new.__module__ = fn.__module__
+    new.__qualname__ = fn.__qualname__
     return new
 
 
+# NumPy names imported on their own (`from numpy import zeros`) that must make TracedArrays
+_NUMPY_NAMES = {id(getattr(np, name)): getattr(_NUMPY_MODULE, name)
+                for name in ("zeros", "ones", "empty", "full", "eye", "identity", "arange", "linspace", "zeros_like",
+                             "ones_like", "empty_like", "full_like", "array", "asarray", "asanyarray")}
+
+
+class _TracedGlobals(dict):
+    """The globals a traced function runs with.
+
+    Reads see the module's globals as they are now (not a copy), with `numpy`, `math` and math
+    functions swapped for the Tensor-aware proxies and module-level functions rebound to these
+    globals. Python stores `global` assignments straight into this dict (STORE_GLOBAL bypasses
+    `__setitem__`), so every write is passed on to the module at the next global read and when the
+    function returns or raises (`flush`): the module sees `global calls; calls += 1`."""
+
+    __slots__ = ("_real", "_helpers", "_builtins")
+
+    def __init__(self, real):
+        super().__init__()
+        b = real.get("__builtins__", builtins)
+        dict.__setitem__(self, "__builtins__", b)
+        self._real = real
+        self._helpers = {}
+        self._builtins = vars(b) if isinstance(b, types.ModuleType) else b
+
+    def flush(self):
+        """Pass the function's `global` writes on to the module."""
+        if dict.__len__(self) > 1:
+            pending = [(k, v) for k, v in dict.items(self) if k != "__builtins__"]
+            b = dict.__getitem__(self, "__builtins__")
+            dict.clear(self)
+            dict.__setitem__(self, "__builtins__", b)
+            for k, v in pending:
+                self._real[k] = v
+
+    def _swap(self, key, v):
+        if v is np:
+            return _NUMPY_MODULE
+        if v is math:
+            return _MATH_MODULE
+        if isinstance(v, types.FunctionType):
+            if v.__globals__ is self._real:   # a helper of the same module: traced the same way
+                h = self._helpers.get(key)
+                if h is None or h[0] is not v:
+                    _refuse_del_global(v.__code__)
+                    h = self._helpers[key] = (v, _rebind(v, self))
+                return h[1]
+            return _NUMPY_NAMES.get(id(v), v) if (getattr(v, "__module__", None) or "").startswith("numpy") else v
+        if isinstance(v, types.BuiltinFunctionType):
+            proxy = _MATH_PROXIES.get(v.__name__)
+            if proxy is not None and v is getattr(math, v.__name__, None):
+                return proxy
+        return _NUMPY_NAMES.get(id(v), v)
+
+    def __getitem__(self, key):
+        self.flush()
+        real = self._real
+        if key in real:
+            return self._swap(key, real[key])
+        return self._builtins[key]   # (what Python's global lookup would find next; KeyError: NameError)
+
+    def get(self, key, default=None):
+        self.flush()
+        try:
+            return self._swap(key, self._real[key])
+        except KeyError:
+            return default
+
+    def __contains__(self, key):
+        self.flush()
+        return key in self._real
+
+    def __setitem__(self, key, value):
+        self.flush()
+        self._real[key] = value
+
+    def __delitem__(self, key):
+        self.flush()
+        del self._real[key]
+
+    def setdefault(self, key, default=None):
+        self.flush()
+        return self._real.setdefault(key, default)
+
+    def pop(self, key, *default):
+        self.flush()
+        return self._real.pop(key, *default)
+
+    def keys(self):
+        self.flush()
+        return self._real.keys()
+
+    def values(self):
+        self.flush()
+        return [self._swap(k, v) for k, v in self._real.items()]
+
+    def items(self):
+        self.flush()
+        return [(k, self._swap(k, v)) for k, v in self._real.items()]
+
+    def __iter__(self):
+        self.flush()
+        return iter(list(self._real))
+
+    def __len__(self):
+        self.flush()
+        return len(self._real)
+
+
+_DEL_GLOBAL_CHECKED = {}
+
+
+def _refuse_del_global(code):
+    """`del` of a global cannot reach the module from the tracer's globals (Python deletes from the
+    dict the function runs with): a clear error instead of a NameError that is not the user's."""
+    if code in _DEL_GLOBAL_CHECKED:
+        return
+    import dis
+    for ins in dis.get_instructions(code):
+        if ins.opname == "DELETE_GLOBAL":
+            line = ins.positions.lineno if getattr(ins, "positions", None) else code.co_firstlineno
+            raise TracingError(f"`del {ins.argval}` of a global is not supported while tracing "
+                               f"({os.path.basename(code.co_filename)}:{line}); assign None to it instead")
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _refuse_del_global(const)
+    if len(_DEL_GLOBAL_CHECKED) > 4096:
+        _DEL_GLOBAL_CHECKED.clear()
+    _DEL_GLOBAL_CHECKED[code] = True
+
+
 def traceable(fn):
-    """`fn` with `math`/`numpy` and `from math import ...` names in its module
-    swapped for Tensor-aware versions; module-level helpers are rebound the same way."""
+    """`fn` running with `math`/`numpy` and `from math import ...` names of its module swapped for
+    Tensor-aware versions; module-level helpers it calls are traced the same way. Writes to the
+    module's globals (`global n; n += 1`) reach the module, also when `fn` raises."""
+    if isinstance(fn, types.MethodType) and isinstance(fn.__func__, types.FunctionType):
+        return types.MethodType(traceable(fn.__func__), fn.__self__)
     if not isinstance(fn, types.FunctionType):
         return fn
-    g = fn.__globals__
-    globs = dict(g)
-    for k, v in g.items():
-        if v is math:
-            globs[k] = _MATH_MODULE
-        elif v is np:
-            globs[k] = _NUMPY_MODULE
-        elif getattr(v, "__name__", None) in _MATH_PROXIES and v is getattr(math, v.__name__, None):
-            globs[k] = _MATH_PROXIES[v.__name__]
-    for k, v in g.items():
-        if isinstance(v, types.FunctionType) and v.__globals__ is g:
-            globs[k] = _rebind(v, globs)
-    return _rebind(fn, globs)
+    _refuse_del_global(fn.__code__)
+    globs = _TracedGlobals(fn.__globals__)
+    run = _rebind(fn, globs)
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        try:
+            return run(*args, **kwargs)
+        finally:
+            globs.flush()
+    return call
 
 
 def check_float_argument(name, x):
@@ -291,13 +558,17 @@ def _to_leaf(x, name, nested):
         return x.detach().requires_grad_(True)
     check_float_argument(name, x)
     if isinstance(x, (float, np.floating)):
-        return TracedArray._make(np.array(x, dtype=np.float64)).requires_grad_(True)
+        leaf = TracedArray._make(np.array(x, dtype=np.float64)).requires_grad_(True)
+        leaf._np_scalar = True   # `x += 1` rebinds x, as for the caller's float
+        return leaf
     if not isinstance(x, (np.ndarray, list, tuple)):
         raise TypeError(f"grad: argument {name!r} is a {type(x).__name__}; gradients are taken w.r.t. float "
                         f"numbers and arrays")
     arr = np.asarray(x)
     check_float_argument(name, arr)
-    return TracedArray._make(arr).requires_grad_(True)
+    leaf = TracedArray._make(arr).requires_grad_(True)
+    leaf._arg = name   # writing into it would change the caller's array: refused (see _check_not_argument)
+    return leaf
 
 
 def _like_input(g, x):
@@ -310,8 +581,13 @@ def _like_input(g, x):
     return np.asarray(arr, dtype=np.asarray(x).dtype).reshape(np.shape(x))
 
 
-def scalar_output(out, fn_name):
+def scalar_output(out, fn_name, fn=None):
     """Check that a function's output is a scalar; return it as a Tensor or float."""
+    if out is None:
+        code = getattr(inspect.unwrap(fn), "__code__", None) if fn is not None else None
+        where = f" ({os.path.basename(code.co_filename)}:{code.co_firstlineno})" if code is not None else ""
+        raise TypeError(f"grad: {fn_name} returned None; it must return a scalar (a float or a size-1 array) to "
+                        f"differentiate{where}. Is a `return` statement missing?")
     if isinstance(out, Tensor):
         if out.numel() != 1:
             raise TypeError(f"grad: {fn_name} must return a scalar, but returned an array of shape "
@@ -338,24 +614,63 @@ def _plain(x):
     return x
 
 
-def trace_value_and_grad(fn, bound_args, wrt_names, has_aux=False, fn_name="f"):
-    """Value and gradients of fn at `bound_args` (a name -> value dict) w.r.t. `wrt_names`.
+def _label(path):
+    return path if isinstance(path, str) else f"{path[0]}[{path[1]!r}]"
 
-    Returns (value, {name: gradient shaped like the argument}, aux)."""
+
+def _get(values, path):
+    if isinstance(path, str):
+        return values[path]
+    name, key = path
+    return values[name][key]
+
+
+def _set(values, path, value):
+    if isinstance(path, str):
+        values[path] = value
+        return
+    name, key = path
+    container = values[name]
+    if isinstance(container, dict):
+        container = dict(container)
+        container[key] = value
+    else:
+        container = list(container)
+        container[key] = value
+        container = tuple(container)
+    values[name] = container
+
+
+def _call(run, values, signature):
+    """Call `run` with `values` (parameter name -> value) exactly as Python passed them: *args as
+    positional arguments, **kwargs as keywords, positional-only parameters by position."""
+    if signature is None:
+        return run(**values)
+    bound = inspect.BoundArguments(signature, dict(values))
+    return run(*bound.args, **bound.kwargs)
+
+
+def trace_value_and_grad(fn, bound_args, wrt_names, has_aux=False, fn_name="f", signature=None):
+    """Value and gradients of fn at `bound_args` (a parameter name -> value dict) w.r.t. `wrt_names`.
+
+    Each of `wrt_names` is a parameter name, or (name, index) / (name, key) for one argument of a
+    *args tuple / **kwargs dict. With `signature` (fn's), the call is rebuilt exactly as Python
+    would make it. Returns (value, {wrt: gradient shaped like the argument}, aux)."""
     from .pytree import flatten, unflatten
     traced_args = dict(bound_args)
     nested = tracing_active()
     leaves_by_name = {}
-    for name in wrt_names:
-        leaves, td = flatten(bound_args[name])
-        tleaves = [_to_leaf(v, name, nested) for v in leaves]
-        leaves_by_name[name] = (leaves, tleaves, td)
-        traced_args[name] = unflatten(td, tleaves)
+    paths = list(dict.fromkeys(wrt_names))
+    for path in paths:
+        leaves, td = flatten(_get(bound_args, path))
+        tleaves = [_to_leaf(v, _label(path), nested) for v in leaves]
+        leaves_by_name[path] = (leaves, tleaves, td)
+        _set(traced_args, path, unflatten(td, tleaves))
     run = traceable(fn)
     _state.depth += 1
     try:
         with grad_mode.enable_grad():
-            result = run(**traced_args)
+            result = _call(run, traced_args, signature)
     finally:
         _state.depth -= 1
     aux = None
@@ -363,8 +678,8 @@ def trace_value_and_grad(fn, bound_args, wrt_names, has_aux=False, fn_name="f"):
         if not (isinstance(result, tuple) and len(result) == 2):
             raise TypeError(f"grad(has_aux=True): {fn_name} must return a pair (scalar, aux)")
         result, aux = result
-    out = scalar_output(result, fn_name)
-    all_leaves = [t for name in wrt_names for t in leaves_by_name[name][1]]
+    out = scalar_output(result, fn_name, fn)
+    all_leaves = [t for path in paths for t in leaves_by_name[path][1]]
     if isinstance(out, Tensor) and out.requires_grad:
         grads = engine.grad([out], all_leaves, allow_unused=True, create_graph=nested)
     else:
@@ -375,9 +690,9 @@ def trace_value_and_grad(fn, bound_args, wrt_names, has_aux=False, fn_name="f"):
         value = float(out.detach()._data) if isinstance(out, Tensor) else out
     result_grads = {}
     k = 0
-    for name in wrt_names:
-        leaves, tleaves, td = leaves_by_name[name]
+    for path in paths:
+        leaves, tleaves, td = leaves_by_name[path]
         gs = [_like_input(grads[k + i], leaves[i]) for i in range(len(leaves))]
         k += len(leaves)
-        result_grads[name] = unflatten(td, gs)
+        result_grads[path] = unflatten(td, gs)
     return value, result_grads, _plain(aux)
