@@ -221,7 +221,7 @@ def _phases(fn, values, wrt):
 
 def _cold_compiles():
     """{name: (lines, cold seconds or error text, agrees)} for one process: each function's first compile."""
-    from adcompiler.compiler.gradient import compile_value_and_grad
+    from adcompiler.specialize import compile_value_and_grad
     import adcompiler as ad
     compile_value_and_grad(_warm_up, {"x": np.ones(3), "y": 2.0}, ["x"])
     out = {}
@@ -267,7 +267,7 @@ def main(argv=None):
             colds.setdefault(name, (lines, [], agree))[1].append(cold)
 
     t = now()
-    from adcompiler.compiler.gradient import compile_value_and_grad
+    from adcompiler.specialize import compile_value_and_grad
     import_s = now() - t
     t = now()
     compile_value_and_grad(_warm_up, {"x": np.ones(3), "y": 2.0}, ["x"])

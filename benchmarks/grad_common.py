@@ -191,7 +191,7 @@ def compile_time(make_grad, call, fn, values, wrt, repeat=5):
     `compile_value_and_grad(fn, values, wrt)` alone (parse and front-end caches cleared)."""
     import adcompiler as ad
     from adcompiler.compiler import frontend, source
-    from adcompiler.compiler.gradient import compile_value_and_grad
+    from adcompiler.specialize import compile_value_and_grad
     ad.grad(_warm)(1.0)
     g = make_grad()
     t = now()

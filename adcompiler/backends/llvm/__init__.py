@@ -39,6 +39,7 @@ class NativeFunction:
         self._n_out = len(out_slots)
         self.fallback = fallback
         self.calls = self.fallbacks = 0
+        self.last_ok = True            # whether the last call ran natively (not re-run on the fallback)
 
     def __call__(self, *args):
         try:
@@ -49,6 +50,7 @@ class NativeFunction:
         if self._kernel(packed, ctypes.addressof(out)):
             return self._fallback(args)
         self.calls += 1
+        self.last_ok = True
         vals = [c(v) for c, v in zip(self._convert, self._out.unpack(out.raw))]
         return tuple(vals) if self._is_tuple else vals[0]
 
@@ -61,6 +63,7 @@ class NativeFunction:
 
     def _fallback(self, args):
         self.fallbacks += 1
+        self.last_ok = False
         return self.fallback(*args)
 
 

@@ -1,0 +1,161 @@
+"""A compiled gradient for one argument signature, and the backend it runs on.
+
+The compiler (compiler/gradient.py) returns IR: the forward function and its
+adjoint. This module, on the API's side of the line, turns that IR into
+something to call: the Python/NumPy tier (backends/python.py) always, and the
+native tier (backends/llvm) when `jit` asks for it — "always" at once, "auto"
+after a few calls or one slow call, "never" not at all. A function the native
+tier cannot lower stays on the NumPy tier, and `native_reason` says why.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .backends import python as python_backend
+from .compiler.errors import UnsupportedSyntax
+from .compiler.frontend import compile_function
+from .compiler.gradient import _plain, adjoint_ir
+from .compiler.ir import walk
+from .compiler.memory import Memory
+from .compiler.types import type_of_value
+
+__all__ = ["CompiledGrad", "compile_value_and_grad", "UnsupportedSyntax", "JIT_MODES"]
+
+JIT_MODES = ("auto", "never", "always")
+AUTO_CALLS = 3          # "auto": try the native tier from this call on ...
+AUTO_SLOW = 0.005       # ... or after one call slower than this (seconds)
+
+
+class CompiledGrad:
+    """A compiled (value and) gradient function for one argument signature, on its tiers."""
+
+    def __init__(self, fn, values, wrt_names, with_value=True, has_aux=False, jit="auto"):
+        self.fn = fn
+        self.with_value = with_value
+        self.has_aux = has_aux
+        self.jit = jit
+        self.forward_ir, self.ir = adjoint_ir(fn, values, wrt_names, with_value, has_aux)
+        self.param_names = [p.hint for p in self.forward_ir.user_params]
+        self.wrt_names = list(wrt_names)
+        self.compiled = python_backend.compile_function(self.ir)
+        self.source = self.compiled.source
+        self.native = None             # the native tier's function, once compiled
+        self.native_reason = None      # why there is none (NotLowerable), once tried
+        self.calls = 0
+        self.tier = None               # "native" or "numpy": what ran last
+        self._runner = self.compiled
+        # which returned gradients are arrays made anew on each call (the others are copied: a gradient
+        # must never be the user's own array, a global, or a constant of the generated code)
+        out = self.ir.return_op.operands[0]
+        made = next(op for op in walk(self.ir.body) if out in op.results)
+        mem = Memory(self.ir)
+        k = int(with_value) + int(has_aux)
+        self._fresh = [made.name == "tuple" and mem.new_each_call(v) for v in made.operands[k:]] \
+            if made.name == "tuple" else [False] * len(wrt_names)
+        if jit == "always":
+            self.try_native()
+
+    def try_native(self):
+        """Compile the native tier once; a NotLowerable reason is kept and not retried."""
+        if self.native is not None or self.native_reason is not None:
+            return self.native
+        from .backends import llvm
+        try:
+            self.native = llvm.compile(self.ir, self.compiled)
+        except llvm.NotLowerable as e:
+            self.native_reason = str(e)
+            return None
+        self._runner = self.native
+        return self.native
+
+    def run(self, values):
+        from .tensor import Tensor
+        from . import tracing
+        k = int(self.with_value) + int(self.has_aux)   # (value?, aux?, *grads)
+        aux = None
+        if tracing.tracing_active() and any(isinstance(v, Tensor) and v.requires_grad for v in values.values()):
+            # differentiated again (grad of grad): run the generated code on the outer tracer's Tensors
+            out = tracing.traceable(self.compiled.func)(*[values[n] for n in self.param_names],
+                                                        *self.forward_ir.hidden_values())
+            if self.has_aux:
+                aux = out[k - 1]
+            return (out[0] if self.with_value else None), dict(zip(self.wrt_names, out[k:])), aux
+        args = [_plain(values[n]) for n in self.param_names] + self.forward_ir.hidden_values()
+        out = self._call(args)
+        result = {}
+        for name, g, fresh in zip(self.wrt_names, out[k:], self._fresh):
+            result[name] = _like(g, values[name], fresh)
+        value = float(np.asarray(out[0]).reshape(())) if self.with_value else None
+        if self.has_aux:
+            aux = out[k - 1]
+        return value, result, aux
+
+    def _call(self, args):
+        runner = self._runner
+        self.calls += 1
+        if runner is self.compiled and self.jit == "auto" and self.native_reason is None and self.calls > 1:
+            if self.calls > AUTO_CALLS or self._slow:
+                runner = self.try_native() or runner
+        t = time.perf_counter()
+        out = runner(*args)
+        self._slow = time.perf_counter() - t > AUTO_SLOW
+        self.tier = "native" if runner is self.native and runner.last_ok else "numpy"
+        return out
+
+    _slow = False
+
+
+def _like(g, x, fresh):
+    """Gradient `g` with the type, dtype and shape of argument `x`; a copy unless `fresh` (the
+    memory analysis proved the generated code made it on this call)."""
+    from .tensor import Tensor
+    if isinstance(x, Tensor):
+        return Tensor._make(_array_like(g, x._data, fresh))
+    if isinstance(x, np.ndarray):
+        return _array_like(g, x, fresh)
+    return float(g)
+
+
+def _array_like(g, x, fresh):
+    if fresh and isinstance(g, np.ndarray) and g.dtype == x.dtype and g.shape == x.shape and g.flags.owndata:
+        return g
+    return np.array(np.broadcast_to(g, x.shape), dtype=x.dtype)
+
+
+def compile_value_and_grad(fn, values, wrt_names, has_aux=False, with_value=True, jit="auto"):
+    from .api import GradFunction
+    if isinstance(fn, GradFunction):
+        fn = _generated_gradient(fn, values)
+    return CompiledGrad(fn, values, wrt_names, with_value, has_aux, jit)
+
+
+def _generated_gradient(inner, values):
+    """grad(grad(f)): a plain function returning the inner gradient, which the front end reads
+    like user code (it inlines the generated adjoint of f)."""
+    if inner.has_aux or inner.return_value or inner._tuple_out:
+        raise UnsupportedSyntax("a gradient of a value_and_grad, has_aux or several-argument gradient is traced "
+                                "through the generated adjoint code")
+    plan = inner._plan(values)
+    if plan.compiled is None:
+        raise UnsupportedSyntax(f"the inner gradient is itself traced ({plan.reason})")
+    if plan.compiled.forward_ir.hidden:
+        names = ", ".join(h.ref.text() for h in plan.compiled.forward_ir.hidden)
+        raise UnsupportedSyntax(f"the generated gradient of {inner._fn_name()} reads {names} from outside the "
+                                "function on each call; a gradient of it is traced through it")
+    func = plan.compiled.compiled.func
+    params = plan.compiled.param_names
+    name = f"{func.__name__}_0"
+    source = f"def {name}({', '.join(params)}):\n    return {func.__name__}({', '.join(params)})[0]\n"
+    namespace = {func.__name__: func}
+    python_backend.register_and_exec(source, name, namespace)
+    wrapper = namespace[name]
+    try:
+        compile_function(wrapper, {k: type_of_value(_plain(v)) for k, v in values.items()})
+    except UnsupportedSyntax as e:
+        why = ("it keeps a tape for a loop (a Python list)" if any(op.name == "tape_new" for op in walk(
+            plan.compiled.ir.body)) else e.reason)
+        raise UnsupportedSyntax(f"the generated gradient of {inner._fn_name()} cannot be compiled again "
+                                f"({why}); a gradient of a gradient is traced through it") from None
+    return wrapper
