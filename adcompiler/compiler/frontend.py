@@ -213,6 +213,11 @@ class Frontend(ExpressionMixin):
         return v
 
     def bind(self, name, x):
+        if isinstance(x, Static) and x.fresh and isinstance(x.raw, np.ndarray):
+            # an array made here (np.zeros(3)) becomes one IR value now, so every name bound to it
+            # names that value and the memory analysis sees them share it (`total = acc; acc += 1`)
+            with self.b.located(self.loc(self.node)):
+                x = self.val(x)
         if isinstance(x, Value) and x.hint is None:
             x.hint = name
         self.env[name] = x

@@ -126,3 +126,11 @@ def overwritten_in_while(x):
         s = x[1] * k
         k = k + 1
     return s
+
+
+def alias_of_a_new_array_accumulated_in_loop(x):
+    acc = np.zeros(3)
+    total = acc
+    for i in range(3):
+        acc += x * x[i]
+    return np.sum(total)

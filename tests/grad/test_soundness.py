@@ -60,6 +60,7 @@ def test_writes_through_an_alias_that_is_read_later_are_refused(f, reason):
 @pytest.mark.parametrize("f, reason", [
     (T.array_augassign_alias, "'a' shares its data with 'b'"),
     (T.zero_d_alias, "'s' shares its data with 't'"),
+    (T.alias_of_a_new_array_accumulated_in_loop, "'acc' shares its data with 'total'"),
 ])
 def test_augmented_assignment_to_an_aliased_array_is_refused(f, reason):
     with pytest.raises(UnsupportedSyntax, match=reason):

@@ -570,11 +570,10 @@ ALIAS_CASES = ["alias_add", "alias_zero_d", "alias_numpy_scalar_sum", "alias_num
                "alias_mask", "copyto_after_use", "augmented_subscripts"]
 
 
-# Found while writing these tests; the compiler (adcompiler/compiler/) is not this file's subject.
-COMPILER_BUGS = {
-    ("auto", "alias_accumulate_in_loop"): "compiler: `acc += ...` in a loop while `total` names the same array "
-                                          "compiles to value 0 and gradient 0 (a silently wrong number)",
-}
+# Compiler bugs found while writing these tests (both fixed since, by the memory analysis and reshape's shape
+# rule): an in-place accumulation into an aliased array in a loop compiled to value 0 and gradient 0, and a
+# reshape to the wrong size failed deep in the adjoint. Listed here as xfails while they are open.
+COMPILER_BUGS = {}
 
 
 def _cases(names):
@@ -713,7 +712,8 @@ def test_explain_counts_recompiles_after_a_guard_changed(tmp_path):
     g = ad.grad(mod.f)
     x = np.array([1.0, 1.0])
     np.testing.assert_array_equal(g(x), [1.0, 2.0])
-    assert g.explain() == "f: compiled (reverse-mode source transformation)"
+    assert g.explain().startswith("f: compiled (reverse-mode source transformation") and "specialisation" not in \
+        g.explain()
     mod.W = np.array([3.0, 4.0], dtype=np.float32)   # a new dtype: the specialisation's guard fails
     np.testing.assert_array_equal(g(x), [3.0, 4.0])
     assert g.mode == "compiled"
