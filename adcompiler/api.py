@@ -22,6 +22,12 @@ from .numpy_interop import user_location
 __all__ = ["grad", "value_and_grad", "dump", "GradFunction", "FallbackWarning", "SPECIALISATION_CACHE_SIZE"]
 
 _FALLBACKS = ("auto", "never", "always")
+_JITS = ("auto", "never", "always")
+
+
+def _auto_calls():
+    from .specialize import AUTO_CALLS
+    return AUTO_CALLS
 
 # How many argument signatures one GradFunction keeps compiled; the least recently used one is
 # dropped beyond that (a function called with ever new shapes must not keep every specialisation).
@@ -69,9 +75,12 @@ class GradFunction:
     Attributes: `mode` ("compiled" or "traced", for the last call's signature),
     `explain()` (why), `source` (the generated adjoint, compiled mode)."""
 
-    def __init__(self, fn, wrt=0, *, fallback="auto", has_aux=False, return_value=False):
+    def __init__(self, fn, wrt=0, *, fallback="auto", has_aux=False, return_value=False, jit="auto"):
         if fallback not in _FALLBACKS:
             raise ValueError(f"fallback must be one of {_FALLBACKS}, not {fallback!r}")
+        if jit not in _JITS:
+            raise ValueError(f"jit must be one of {_JITS}, not {jit!r}")
+        self.jit = jit
         if not callable(fn):
             raise TypeError(f"grad expects a function, got {type(fn).__name__}")
         _check_python_function(fn)
@@ -80,6 +89,7 @@ class GradFunction:
         self.has_aux = has_aux
         self.return_value = return_value
         self._sig = inspect.signature(fn)
+        self._defaults = (getattr(fn, "__defaults__", None), getattr(fn, "__kwdefaults__", None))
         self._params = [p for p in self._sig.parameters.values()
                         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
         kinds = inspect.Parameter
@@ -183,6 +193,9 @@ class GradFunction:
     def _bind(self, args, kwargs):
         """The call as a parameter name -> value dict (defaults applied; *args a tuple, **kwargs a dict),
         which is what the compiler specialises on; `tracing` rebuilds the call from it exactly."""
+        defaults = (getattr(self.fn, "__defaults__", None), getattr(self.fn, "__kwdefaults__", None))
+        if defaults[0] is not self._defaults[0] or defaults[1] is not self._defaults[1]:
+            self._sig, self._defaults = inspect.signature(self.fn), defaults   # f.__defaults__ = (...) later
         try:
             bound = self._sig.bind(*args, **kwargs)
         except TypeError as e:
@@ -235,7 +248,7 @@ class GradFunction:
             return _Plan(None, str(e), error=e)
         try:
             compiled = gradient.compile_value_and_grad(self.fn, values, paths, has_aux=self.has_aux,
-                                                       with_value=self.return_value)
+                                                       with_value=self.return_value, jit=self.jit)
         except gradient.UnsupportedSyntax as e:
             if self.fallback == "never":
                 raise
@@ -282,8 +295,37 @@ class GradFunction:
         if self._last is None:
             return f"{self._fn_name()}: not called yet; the compiler specialises on the first call's argument types"
         if self._last.compiled is not None:
-            return f"{self._fn_name()}: compiled (reverse-mode source transformation){self._cache_story()}"
+            return (f"{self._fn_name()}: compiled (reverse-mode source transformation; {self._tier_story()})"
+                    f"{self._cache_story()}")
         return f"{self._fn_name()}: traced on the eager engine, because {self._last.reason}{self._cache_story()}"
+
+    def _tier_story(self):
+        c = self._last.compiled
+        if c.native is not None and c.tier == "native":
+            return "native tier: machine code through LLVM"
+        if c.native is not None:
+            return "NumPy tier for this call: the native code reported an error Python raises, so it re-ran here"
+        if c.native_reason is not None:
+            return f"NumPy tier; native refused: {c.native_reason}"
+        if self.jit == "never":
+            return "NumPy tier; jit='never'"
+        return f"NumPy tier; the native tier is tried after {_auto_calls()} calls or one slow call"
+
+    @property
+    def tier(self):
+        """"native" or "numpy" for the last compiled call (None when traced or not called)."""
+        if self._last is None or self._last.compiled is None:
+            return None
+        return self._last.compiled.tier
+
+    @property
+    def llvm_ir(self):
+        """The native tier's LLVM IR of the last call's specialisation (compiling it if needed;
+        None when traced, not called, or not lowerable — explain() says why)."""
+        if self._last is None or self._last.compiled is None:
+            return None
+        native = self._last.compiled.try_native()
+        return None if native is None else native.llvm_ir
 
     def _cache_story(self):
         """' (3 specialisations compiled, 1 recompile after a guard changed, ...)', or '' when there is
@@ -358,22 +400,24 @@ class _Plan:
         self.error = error
 
 
-def grad(fn=None, wrt=0, *, fallback="auto", has_aux=False):
+def grad(fn=None, wrt=0, *, fallback="auto", has_aux=False, jit="auto"):
     """The gradient of scalar function `fn` w.r.t. argument(s) `wrt` (position, name or tuple).
 
-    Usable as `grad(f)`, `grad(f, wrt=1)`, `@grad` and `@grad(wrt=("w", "b"))`."""
+    Usable as `grad(f)`, `grad(f, wrt=1)`, `@grad` and `@grad(wrt=("w", "b"))`. `jit` picks the
+    tier a compiled gradient runs on: "auto" (native machine code after a few calls, where it
+    lowers), "always" (native from the first call) or "never" (the generated NumPy code)."""
     if fn is None:
-        return lambda f: GradFunction(f, wrt, fallback=fallback, has_aux=has_aux)
+        return lambda f: GradFunction(f, wrt, fallback=fallback, has_aux=has_aux, jit=jit)
     if isinstance(fn, (int, str, tuple, list)) and not callable(fn):
         raise TypeError("grad: pass the function first, or use grad(wrt=...) as a decorator")
-    return GradFunction(fn, wrt, fallback=fallback, has_aux=has_aux)
+    return GradFunction(fn, wrt, fallback=fallback, has_aux=has_aux, jit=jit)
 
 
-def value_and_grad(fn=None, wrt=0, *, fallback="auto", has_aux=False):
+def value_and_grad(fn=None, wrt=0, *, fallback="auto", has_aux=False, jit="auto"):
     """Like `grad`, but the call returns (value, gradient)."""
     if fn is None:
-        return lambda f: GradFunction(f, wrt, fallback=fallback, has_aux=has_aux, return_value=True)
-    return GradFunction(fn, wrt, fallback=fallback, has_aux=has_aux, return_value=True)
+        return lambda f: GradFunction(f, wrt, fallback=fallback, has_aux=has_aux, return_value=True, jit=jit)
+    return GradFunction(fn, wrt, fallback=fallback, has_aux=has_aux, return_value=True, jit=jit)
 
 
 def dump(g, file=None):
