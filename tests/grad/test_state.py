@@ -135,3 +135,11 @@ def test_the_front_end_keeps_a_bounded_number_of_specialisations():
     for n in range(1, frontend._PER_FUNCTION + 10):
         g(np.ones(n))
     assert len(frontend._cache[S.uses_scalar_global]) == frontend._PER_FUNCTION
+
+
+@pytest.mark.parametrize("fallback", ["auto", "always"])
+def test_a_changed_default_of_the_function_itself_is_used(fallback):
+    g = ad.grad(S.with_default, fallback=fallback)
+    np.testing.assert_allclose(g(X), [2.0, 2.0, 2.0])
+    S.with_default.__defaults__ = (5.0,)
+    np.testing.assert_allclose(g(X), [5.0, 5.0, 5.0])
