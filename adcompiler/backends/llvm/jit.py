@@ -18,7 +18,11 @@ _lock = threading.Lock()
 
 @functools.lru_cache(maxsize=None)
 def target_machine(opt=3):
-    """The host's target machine (CPU name and features), for JIT code."""
+    """The host's target machine (CPU name and features), for passes and code generation."""
+    return _new_target_machine(opt)
+
+
+def _new_target_machine(opt=3):
     llvm.initialize_native_target()
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
@@ -55,8 +59,8 @@ def optimize(mod, level=3):
 
 def engine(mod):
     """An MCJIT engine holding the machine code of `mod` (keep it alive while its functions are used)."""
-    with _lock:
-        ee = llvm.create_mcjit_compiler(mod, target_machine())
+    with _lock:   # an engine owns (and frees) its target machine: each gets a new one
+        ee = llvm.create_mcjit_compiler(mod, _new_target_machine())
         ee.finalize_object()
     return ee
 
@@ -64,7 +68,7 @@ def engine(mod):
 def engine_from_object(obj):
     """An MCJIT engine running object code (from the disk cache, or just emitted)."""
     with _lock:
-        ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target_machine())
+        ee = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine())
         ee.add_object_file(llvm.ObjectFileRef.from_data(bytes(obj)))
         ee.finalize_object()
     return ee

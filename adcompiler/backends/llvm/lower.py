@@ -258,7 +258,9 @@ class _Lowering:
         if name in ("div", "floor_divide", "remainder"):
             self._error_if(m.eq(args[1], 0))
         elif name in ("add", "sub", "mul") and not is_float and args[0].type == I64:
-            intr = self.module.declare_intrinsic(f"llvm.s{name}.with.overflow", [I64])
+            iname = f"llvm.s{name}.with.overflow.i64"
+            intr = self.module.globals.get(iname) or ir.Function(
+                self.module, ir.FunctionType(ir.LiteralStructType([I64, I1]), [I64, I64]), iname)
             self._error_if(b.extract_value(b.call(intr, args[:2]), 1))
         elif name == "pow":
             if not is_float:
