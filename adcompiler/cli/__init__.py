@@ -1,33 +1,34 @@
 """`adc`: the command-line window onto every stage of adcompiler.
 
-Each subcommand lives in its own function registered in `COMMANDS`; this
-module stays a thin layer over the public API.
+Layout (no import cycle): `_registry` holds `COMMANDS`, `command` and
+`CLIError` and imports nothing else; `target` names a function and its
+argument types (FILE::FUNC, --arg, --wrt); one module per command group
+(`ir`, `grad`, `graph`, `llvm`) imports those two and registers its commands
+when `main` loads it. The package stays a thin layer over the public API, and
+importing it imports no compiler (libcst) or backend.
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from . import __version__
+from .. import __version__
+from ._registry import COMMANDS, CLIError, command
 
-# name -> (help, add_arguments(parser), run(args) -> exit code)
-COMMANDS: dict[str, tuple[str, object, object]] = {}
+__all__ = ["main", "build_parser", "COMMANDS", "command", "CLIError"]
 
-
-def command(name, help):
-    """Register a subcommand: decorate `run(args)`; `run.add_arguments(p)` (set before or
-    after decorating) adds its flags."""
-    def deco(run):
-        COMMANDS[name] = (help, None, run)
-        return run
-    return deco
+# the modules whose import registers subcommands
+COMMAND_MODULES = ("graph", "ir", "grad", "llvm")
 
 
-class CLIError(Exception):
-    """A user mistake: printed as one line, exit status 2."""
+def _load_commands():
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}")
 
 
 def build_parser():
+    _load_commands()
     p = argparse.ArgumentParser(prog="adc", description="Inspect adcompiler's stages: IR, adjoints, LLVM IR, fallbacks.")
     p.add_argument("--version", action="version", version=f"adc {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -39,13 +40,7 @@ def build_parser():
     return p
 
 
-def _load_commands():
-    # subcommand modules register themselves on import
-    from . import cli_commands  # noqa: F401
-
-
 def main(argv=None):
-    _load_commands()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
@@ -57,9 +52,3 @@ def main(argv=None):
     except CLIError as e:
         print(f"adc {args.command}: error: {e}", file=sys.stderr)
         return 2
-
-
-if __name__ == "__main__":
-    # run as `python -m adcompiler.cli`: use the package's module, where subcommands register
-    from adcompiler.cli import main as _main
-    sys.exit(_main())

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from .cli import CLIError, command
-from .cli_ir import load_function, parse_arg_specs
+from ._registry import CLIError, command
+from .target import load_function, parse_arg_specs, wrt_names
 
 
 def _add_arguments(p):
@@ -18,19 +18,16 @@ def _add_arguments(p):
 
 
 def _build(args):
-    from .compiler.gradient import adjoint_ir_for_types
+    from ..compiler.gradient import adjoint_ir_for_types
     fn = load_function(args.target)
     types = parse_arg_specs(args.arg, fn)
-    wrt = [w for spec in args.wrt for w in spec.split(",") if w] or [next(iter(types), None)]
-    bad = [w for w in wrt if w not in types]
-    if bad or wrt == [None]:
-        raise CLIError(f"--wrt {bad[0] if bad else ''!r} is not a parameter given with --arg")
+    wrt = wrt_names(args.wrt, types, default_first=True)
     return fn, types, wrt, adjoint_ir_for_types
 
 
 def run_grad(args):
-    from .backends.python import emit_source
-    from .compiler import UnsupportedSyntax, print_function
+    from ..backends.python import emit_source
+    from ..compiler import UnsupportedSyntax, print_function
     fn, types, wrt, build = _build(args)
     try:
         _fwd, adj = build(fn, types, wrt)
@@ -46,7 +43,7 @@ def _add_grad_arguments(p):
 
 
 def run_explain(args):
-    from .compiler import UnsupportedSyntax
+    from ..compiler import UnsupportedSyntax
     fn, types, wrt, build = _build(args)
     try:
         build(fn, types, wrt)

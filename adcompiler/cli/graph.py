@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import operator
 
-from .cli import CLIError, command
+from ._registry import CLIError, command
 
 __all__ = ["evaluate", "parse_vars", "FUNCTIONS"]
 
@@ -137,8 +137,8 @@ def _flags(add_arguments):
 @command("graph", help="draw the backward graph of an expression over named inputs (Graphviz DOT)")
 @_flags(_add_arguments)
 def run(args):
-    from .tensor import Tensor
-    from .viz import GraphvizNotFound, make_dot
+    from ..tensor import Tensor
+    from ..viz import GraphvizNotFound, make_dot
     variables = parse_vars(args.var)
     result = evaluate(args.expression, variables)
     if not isinstance(result, Tensor) or not result.requires_grad:

@@ -1,11 +1,14 @@
-"""`adc ir`: print the IR of a function, optionally after passes and with activity."""
+"""Naming a function and its argument types on the command line, shared by the commands
+that compile one: `FILE::FUNC`, `--arg NAME=TYPE` and `--wrt NAME`."""
 from __future__ import annotations
 
 import importlib.util
 import os
 import sys
 
-from .cli import CLIError, command
+from ._registry import CLIError
+
+__all__ = ["load_function", "parse_arg_specs", "wrt_names"]
 
 
 def load_function(target):
@@ -49,7 +52,7 @@ def parse_arg_specs(specs, fn):
     """['x=f64[3]', 'n=i64'] -> {name: IR type}, checked against fn's parameters."""
     import inspect
 
-    from .compiler.types import parse_type
+    from ..compiler.types import parse_type
     params = inspect.signature(fn).parameters
     out = {}
     for spec in specs or ():
@@ -70,37 +73,13 @@ def parse_arg_specs(specs, fn):
     return out
 
 
-def _add_arguments(p):
-    from .compiler.passes import PIPELINE
-    p.add_argument("target", metavar="FILE::FUNC", help="the function, as path/to/file.py::name")
-    p.add_argument("--arg", action="append", default=[], metavar="NAME=TYPE",
-                   help="type of a parameter: f64, i64, bool (Python scalars), f64[3,4], f32[] (arrays), "
-                        "(f64, f64[2]) (tuples); repeat for each parameter without a default")
-    p.add_argument("--after", choices=[n for n, _ in PIPELINE], metavar="PASS",
-                   help="print after running the passes up to PASS: " + ", ".join(n for n, _ in PIPELINE))
-    p.add_argument("--wrt", action="append", default=[], metavar="NAME",
-                   help="mark the values active for derivatives with respect to these parameters")
-
-
-def run(args):
-    from .compiler import UnsupportedSyntax, activity, compile_function, optimize, print_function
-    fn = load_function(args.target)
-    types = parse_arg_specs(args.arg, fn)
-    try:
-        ir = compile_function(fn, types)
-    except UnsupportedSyntax as e:
-        raise CLIError(str(e)) from None
-    if args.after:
-        ir = optimize(ir, until=args.after)
-    if args.wrt:
-        names = [w for spec in args.wrt for w in spec.split(",") if w]
-        bad = [w for w in names if w not in types]
-        if bad:
-            raise CLIError(f"--wrt {bad[0]!r} is not a parameter given with --arg")
-        ir = activity(ir, names)
-    sys.stdout.write(print_function(ir))
-    return 0
-
-
-run.add_arguments = _add_arguments
-command("ir", "Print a function's typed SSA IR (optionally after passes, with activity).")(run)
+def wrt_names(specs, types, default_first=False):
+    """--wrt values (repeatable, comma-separated) -> parameter names, each given with --arg;
+    with `default_first`, no --wrt means the first parameter."""
+    names = [w for spec in specs or () for w in spec.split(",") if w]
+    if default_first:
+        names = names or [next(iter(types), None)]
+    bad = [w for w in names if w not in types]
+    if bad:
+        raise CLIError(f"--wrt {bad[0]!r} is not a parameter given with --arg")
+    return names
