@@ -22,6 +22,10 @@ any finite-difference point, is rejected with `assume`.
 Generated modules are written to a temporary directory. With
 ADC_PROPS_KEEP=1 the failing programs are also kept in tests/grad/progs/
 (git-ignored) for inspection.
+
+A second generator (the "state" section below) makes programs with aliases, views,
+in-place writes, 0-d arrays, changing module globals and keyword arguments; for those,
+refusing to compile is fine, but whichever path runs must be right.
 """
 from __future__ import annotations
 
@@ -30,14 +34,18 @@ import importlib.util
 import math
 import os
 import pathlib
+import re
 import sys
+import tempfile
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, assume, event, given, note, settings
 from hypothesis import strategies as st
+from hypothesis.errors import UnsatisfiedAssumption
 
 import adcompiler as ad
 from adcompiler.compiler import UnsupportedSyntax
@@ -127,6 +135,17 @@ class Assign(Stmt):
 
 
 @dataclass
+class ExprStmt(Stmt):
+    expr: E
+
+    def lines(self, probe):
+        return [self.expr.render(probe)]
+
+    def exprs(self):
+        return (self.expr,)
+
+
+@dataclass
 class SetItem(Stmt):
     target: str
     index: str
@@ -177,18 +196,22 @@ class If(Stmt):
 @dataclass
 class For(Stmt):
     var: str
-    iterable: str           # "range(k)" or a vector variable
+    iterable: str | E       # "range(k)", or a vector expression (its kinks are probed too)
     body: list
 
     def lines(self, probe):
-        return [f"for {self.var} in {self.iterable}:"] + _indent(_block(self.body, probe))
+        it = self.iterable.render(probe) if isinstance(self.iterable, E) else self.iterable
+        return [f"for {self.var} in {it}:"] + _indent(_block(self.body, probe))
 
     def children(self):
         return self.body
 
+    def exprs(self):
+        return (self.iterable,) if isinstance(self.iterable, E) else ()
+
     @property
     def features(self):
-        return ("for_range",) if self.iterable.startswith("range(") else ("for_array",)
+        return ("for_array",) if isinstance(self.iterable, E) else ("for_range",)
 
 
 @dataclass
@@ -263,9 +286,9 @@ def _cond(margin):
 
 
 def _abs(v):
-    v = np.asarray(v, dtype=float)
-    _TRACE.append((float(np.min(np.abs(v))), tuple(np.sign(v).ravel())))
-    return np.abs(v) if v.ndim else float(np.abs(v))
+    d = np.asarray(v, dtype=float)
+    _TRACE.append((float(np.min(np.abs(d))), tuple(np.sign(d).ravel())))
+    return np.abs(v)   # of v itself: the same type as in f (a 0-d array stays one)
 
 
 def _maximum(u, v):
@@ -282,17 +305,23 @@ def _max(v):
 
 
 class Program:
-    def __init__(self, n, matrix, body):
+    def __init__(self, n, matrix, body, params="a, x", prelude=()):
         self.n, self.matrix, self.body = n, matrix, body
+        self.params = params        # f's parameter list
+        self.prelude = list(prelude)  # module-level definitions (globals f reads)
 
     def function_source(self, name, probe=False):
-        return "\n".join([f"def {name}(a, x):"] + _indent(_block(self.body, probe)))
+        return "\n".join([f"def {name}({self.params}):"] + _indent(_block(self.body, probe)))
+
+    def matrix_source(self):
+        m = np.array2string(self.matrix, separator=", ", precision=3, floatmode="fixed",
+                            max_line_width=200).replace("\n", "")
+        return f"M = np.array({m})"
 
     @property
     def source(self):
-        m = np.array2string(self.matrix, separator=", ", precision=3, floatmode="fixed",
-                            max_line_width=200).replace("\n", "")
-        return "\n".join(["import math", "", "import numpy as np", "", f"M = np.array({m})", "", "",
+        prelude = self.prelude + [""] if self.prelude else []
+        return "\n".join(["import math", "", "import numpy as np", "", self.matrix_source(), ""] + prelude + ["",
                           self.function_source("f"), "", "", self.function_source("f_probe", probe=True),
                           PROBE_HELPERS])
 
@@ -345,10 +374,11 @@ class Scope:
     """Variables visible at a point of the program. New variables defined in a block
     are not used after it (they may be unbound there); outer ones may be reassigned."""
 
-    def __init__(self, parent=None, loop=None):
+    def __init__(self, parent=None, loop=None, cfg=None):
         self.parent = parent
         self.local = {}
         self.loop = loop if loop is not None else (parent.loop if parent else None)
+        self.cfg = cfg if cfg is not None else (parent.cfg if parent else None)   # StateConfig or None
 
     def all(self):
         d = dict(self.parent.all()) if self.parent else {}
@@ -406,7 +436,7 @@ def _apply(form, *args):
 
 @st.composite
 def scalar_expr(draw, scope, n, depth):
-    leaves = [leaf(s) for s in scope.of("s")]
+    leaves = [leaf(s) for s in scope.of("s") + scope.of("r")]   # "r": read-only (a global, kw.get(...))
     choices = ["leaf", "const", "index", "reduce"]
     if scope.counters():
         choices.append("counter")
@@ -421,11 +451,11 @@ def scalar_expr(draw, scope, n, depth):
     if kind == "counter":
         return E("{} * {}", (leaf(draw(SMALL)), leaf(draw(st.sampled_from(scope.counters())))))
     if kind == "index":
-        vec = draw(st.sampled_from(scope.of("v") + scope.of("b")))
+        vec = draw(st.sampled_from(scope.of("v") + scope.of("b") + scope.of("rv")))
         idx = draw(st.sampled_from(scope.indices(n) + [str(i) for i in range(n)] + ["-1"]))
         return leaf(f"{vec}[{idx}]")
     if kind == "reduce":
-        return _apply(draw(st.sampled_from(REDUCTIONS)), leaf(draw(st.sampled_from(scope.of("v")))))
+        return _apply(draw(st.sampled_from(REDUCTIONS)), leaf(draw(st.sampled_from(scope.of("v") + scope.of("rv")))))
     if kind == "reduce_expr":
         return _apply(draw(st.sampled_from(REDUCTIONS)), draw(vector_expr(scope, n, depth - 1)))
     if kind == "unary":
@@ -439,7 +469,7 @@ def scalar_expr(draw, scope, n, depth):
 @st.composite
 def vector_expr(draw, scope, n, depth, fresh=False):
     """A vector expression; `fresh` ones are never a bare variable (no aliasing)."""
-    vecs = [leaf(v) for v in scope.of("v")]
+    vecs = [leaf(v) for v in scope.of("v") + scope.of("rv")]
     choices = ["matmul"] + ([] if fresh else ["leaf"])
     if depth > 0:
         choices += ["unary", "unary", "binary", "broadcast", "matmul_expr"]
@@ -477,7 +507,7 @@ def scalar_rhs(draw, scope, n):
 
 
 @st.composite
-def update(draw, scope, n, namer):
+def update(draw, scope, n, namer, kind=None):
     """Assign to a variable: a new one, or an existing scalar/vector/buffer. Updates in
     loop bodies (carried from one iteration to the next) are damped so values stay small."""
     loop = scope.loop is not None
@@ -488,7 +518,8 @@ def update(draw, scope, n, namer):
         kinds += ["set_v", "set_v", "aug_v"]
     if buffers:
         kinds += ["setitem", "setitem"]
-    kind = draw(st.sampled_from(kinds))
+    if kind is None:
+        kind = draw(st.sampled_from(kinds))
     if kind in ("new_s", "new_v", "new_b"):
         name = namer(kind[-1])
         if kind == "new_s":
@@ -545,7 +576,7 @@ def statement(draw, scope, n, namer, depth):
             kinds.append("break")
     kind = draw(st.sampled_from(kinds))
     if kind == "update":
-        return draw(update(scope, n, namer))
+        return draw((scope.cfg.update if scope.cfg is not None else update)(scope, n, namer))
     if kind == "break":
         ctx.has_break = True
         return Break(draw(condition(scope, n)))
@@ -570,7 +601,7 @@ def statement(draw, scope, n, namer, depth):
         var = namer("e")
         inner.local[var] = "s"
         # x is never mutated, and a fresh expression cannot be (see the note above)
-        iterable = draw(st.just(leaf("x")) | vector_expr(scope, n, 1, fresh=True)).render()
+        iterable = draw(st.just(leaf("x")) | vector_expr(scope, n, 1, fresh=True))
         return For(var, iterable, draw(block(inner, n, namer, depth - 1)))
     counter = namer("k")
     inner.local[counter] = "k"
@@ -644,16 +675,31 @@ def keep(program):
         (KEEP_DIR / f"prog_{hashlib.sha1(src.encode()).hexdigest()[:12]}.py").write_text(src)
 
 
-def decisions(mod, a, x):
+def as_arg(a, a_type=None):
+    """The scalar argument `a` (a float) as the type a program is called with."""
+    if a_type == "np.float64":
+        return np.float64(a)
+    if a_type == "0-d":
+        return np.array(a)
+    return a
+
+
+def fresh(kw):
+    """Keyword arguments with arrays copied (f may write into them)."""
+    return {k: v.copy() if isinstance(v, np.ndarray) else v for k, v in (kw or {}).items()}
+
+
+def decisions(mod, a, x, kw=None, a_type=None):
     mod._TRACE.clear()
     with np.errstate(all="ignore"):
-        value = mod.f_probe(a, x.copy())
-    return value, list(mod._TRACE)
+        value = mod.f_probe(as_arg(a, a_type), x.copy(), **fresh(kw))
+    return float(np.asarray(value).reshape(())), list(mod._TRACE)
 
 
-def evaluate(mod, a, x):
+def evaluate(mod, a, x, kw=None, a_type=None):
+    """f's value on fresh copies of the arguments (f may write into them)."""
     with np.errstate(all="ignore"):
-        return float(mod.f(a, x.copy()))
+        return float(np.asarray(mod.f(as_arg(a, a_type), x.copy(), **fresh(kw))).reshape(()))
 
 
 def central_differences(fn, a, x, h=FD_H):
@@ -677,25 +723,25 @@ def fd_points(a, x, h):
         yield a, x - e
 
 
-def smoothness(mod, a, x):
+def smoothness(mod, a, x, kw=None, a_type=None):
     """None when (a, x) is near a branch boundary or kink (the decisions change under a
     finite-difference step, or a margin is below MIN_MARGIN) or f blows up there;
     otherwise f's value at (a, x)."""
-    value, trace = decisions(mod, a, x)
+    value, trace = decisions(mod, a, x, kw, a_type)
     if not (np.isfinite(value) and abs(value) < MAX_VALUE) or any(m < MIN_MARGIN for m, _ in trace):
         return None
     sides = [s for _, s in trace]
     for h in (FD_H, 1e-5, 1e-4):
         for pa, px in fd_points(a, x, h):
-            if [s for _, s in decisions(mod, pa, px)[1]] != sides:
+            if [s for _, s in decisions(mod, pa, px, kw, a_type)[1]] != sides:
                 return None
-    plain = evaluate(mod, a, x)
+    plain = evaluate(mod, a, x, kw, a_type)
     assert plain == value or abs(plain - value) <= 1e-12 * max(1.0, abs(value)), "probe copy disagrees with f"
     return plain
 
 
-def assume_smooth(mod, a, x):
-    value = smoothness(mod, a, x)
+def assume_smooth(mod, a, x, kw=None, a_type=None):
+    value = smoothness(mod, a, x, kw, a_type)
     assume(value is not None)
     return value
 
@@ -813,6 +859,691 @@ def test_second_derivatives_agree_many(case, progdir):
     check_second_order(*case, progdir)
 
 
+# ---- state: aliases, views, in-place writes, 0-d arrays, globals, keywords ----------------
+#
+# A differential fuzzer found about 1% of compiled programs silently wrong, all about state
+# that the generator above keeps away from: names sharing memory, 0-d arrays (mutable, unlike
+# NumPy scalars and Python floats), module globals that change between calls, and keyword
+# arguments. Four more families of programs exercise them:
+#
+# * "alias": f's own arrays (x * a, ...) and x, aliased (`b = a`, `([a], ...)[0]`, a helper
+#   returning its argument), viewed (`a[:]`, `a[1:]`, `a[:2]`, `a[::2]`, `a[::-1]`,
+#   `a.reshape(...)` also 2-D, `a.ravel()`, `np.asarray(a)`, `a[None][0]`, ...) and written in
+#   place through any name (`a[i] = ...`, `a[1:3] = ...`, `a[:] = b`, `a += ...`, `a *= ...`,
+#   `a[i] += ...`, a helper writing into its argument), in loops and branches too: an alias
+#   made in one iteration and written in the next, carried out of a loop, made in one branch
+#   of an if and written or read after it; writes into x itself only in the slow variant;
+# * "scalar": 0-d arrays (`np.where(c, 1.0, np.sum(x))`, `np.array(s)`, `np.asarray(s)`,
+#   `y[1, ...]`, `y[1:2].reshape(())`) written in place (`s += ...`, `s *= ...`,
+#   `s[...] = ...`) and aliased (`t = s`), next to NumPy scalars (`np.sum(x)`, `x[0]`,
+#   `np.float64(...)`) and Python floats; `a` itself is a float, a np.float64 or a 0-d array,
+#   and f returns a scalar, a 0-d or a size-1 array;
+# * "globals": f reads module globals -- a scalar LAM, an array Z, a dict CONFIG (a float and an
+#   array), a list LR, an object OBJ's attributes, a function H; between calls the test rebinds
+#   them (`mod.LAM = 2.0`, also to a NumPy scalar, a 0-d array, an int; `mod.Z = ...`, also an
+#   int array; `mod.H = mod._h2`) or changes them in place (`mod.Z[:] = ...`,
+#   `mod.CONFIG["l2"] = 3.0`, `mod.CONFIG["w"][k] = ...`, `mod.LR[0] = 0.7`, `mod.OBJ.w = ...`);
+# * "kwargs": keyword-only and defaulted parameters, a boolean flag, and **kw read with
+#   kw.get, called with other keywords each time (floats, ints, NumPy scalars, 0-d arrays).
+#
+# Refusing is a correct answer for these: a program the compiler cannot prove safe must be
+# traced (with a FallbackWarning). So these properties do not require compiled mode; they
+# require that whichever path `grad` takes gives the plain NumPy value (f run on copies of
+# its arguments) and the central-difference gradient, that the traced path does too, and that
+# compiled == traced whenever the compiler took the program. `event()` counts compiled vs
+# refused per family (pytest --hypothesis-show-statistics). Each program is called in two or
+# three rounds -- new inputs and, for "globals" and "kwargs", new global state or keywords --
+# with the same `grad` objects, so a specialisation reused after the state changed is caught.
+# The slow variants and the survey below also check a jit="always" gradient (native tier).
+#
+# The default runs keep away from the open bugs below, each reduced to minimal functions in
+# an xfail(strict=True) test of test_properties_state.py (which also keeps the fixed ones as
+# regression tests); the slow variants generate everything. When a bug is fixed, remove its
+# xfail there and its tag here. `python -m tests.grad.test_properties [family ...]
+# [--examples N] [--default | --avoid TAG,...]` counts the outcomes of N programs per family,
+# without stopping at the first failure, and prints the smallest failing programs.
+
+KNOWN_STATE_BUGS = {
+    # tag: its regression test in test_properties_state.py
+    "compiled_zero_d_view": "test_compiled_zero_d_view",
+    "write_arg": "test_writing_into_an_argument",
+    "traced_np_float64": "test_traced_np_float64_of_a_traced_value",
+    "traced_ravel_copy_is_view": "test_traced_ravel_of_a_non_contiguous_array_is_a_copy",
+}
+DEFAULT_AVOID = frozenset(KNOWN_STATE_BUGS)
+STATE_FAMILIES = ("alias", "scalar", "globals", "kwargs")
+
+
+class StateConfig:
+    """What one state program may contain, and what the generator knows about its names."""
+
+    def __init__(self, family, avoid, n):
+        self.family, self.avoid, self.n = family, frozenset(avoid), n
+        self.update = {"alias": alias_update, "scalar": scalar_update}.get(family, update)
+        self.shapes = {}        # "w" variable -> its shape (views with another shape than x's)
+        self.zero_d = set()     # variables surely bound to a 0-d array (`s[...] = ...` is valid)
+        self.pinned = set()     # 0-d variables written with `s[...] =`: never rebound after
+        self.a_type = "float"   # the type `a` is passed as
+        self.keywords = ()      # "kwargs": the keyword names f takes
+
+    def allows(self, tag):
+        return tag not in self.avoid
+
+
+class StateProgram(Program):
+    def __init__(self, n, matrix, body, cfg, params="a, x", prelude=()):
+        super().__init__(n, matrix, body, params, prelude)
+        self.cfg = cfg
+        self.family = cfg.family
+
+    def __repr__(self):
+        pre = "\n".join([self.matrix_source()] + self.prelude) + "\n\n"
+        return f"StateProgram({self.family}, a: {self.cfg.a_type}, source=\n{pre}{self.function_source('f')}\n)"
+
+
+@dataclass
+class Round:
+    """One call: the inputs, statements run on the module first (`mod.LAM = 2.0`), keywords."""
+    a: float
+    x: np.ndarray
+    setup: tuple = ()
+    kwargs: dict = None
+
+    def __post_init__(self):
+        self.kwargs = dict(self.kwargs or {})
+
+
+FULL_VIEWS = ["{u}[:]", "{u}.reshape({n})", "{u}.reshape(-1)", "{u}[::-1]", "np.reshape({u}, ({n},))",
+              "np.asarray({u})", "{u}[None][0]", "np.squeeze({u}[None])", "np.expand_dims({u}, 0)[0]", "{u}.T",
+              "({u}, a)[0]", "[{u}][0]", "_same({u})",
+              "{u}.ravel()", "{u}[::-1].ravel()"]  # a view, except of a non-contiguous array (then a copy)
+# module-level helpers of the "alias" family: one writes into its argument, one returns it
+ALIAS_HELPERS = ["def _put(v, s):", "    v[0] = s", "", "", "def _same(v):", "    return v"]
+
+
+def other_views(n):
+    """Views of a length-n vector with another shape, as (format, shape)."""
+    views = [("{u}[1:]", (n - 1,)), ("{u}[:2]", (2,)), ("{u}[1:3]", (2,)), ("{u}[::2]", ((n + 1) // 2,)),
+             ("{u}.reshape(1, {n})", (1, n)), ("{u}.reshape({n}, 1)", (n, 1))]
+    if n == 4:
+        views.append(("{u}.reshape(2, 2)", (2, 2)))
+    return views
+
+
+def element_indices(shape):
+    if len(shape) == 1:
+        return sorted({"0", "-1", str(shape[0] - 1)})
+    return ["0, 0", f"{shape[0] - 1}, {shape[1] - 1}", "-1, 0"]
+
+
+def _damped(scope, target, e, draw):
+    """A loop-carried update of `target` stays small."""
+    if scope.loop is None:
+        return e
+    return E(draw(st.sampled_from(DAMPED)), (leaf(target), leaf(draw(SMALL)), e))
+
+
+@st.composite
+def alias_update(draw, scope, n, namer):
+    """An update of the "alias" family: aliases, views and in-place writes through any name."""
+    cfg = scope.cfg
+    vectors = scope.of("v")                     # length-n arrays, x included
+    owned = [v for v in vectors if v != "x"]
+    writable = owned + (["x"] if cfg.allows("write_arg") else [])
+    # aliases of x written through are discarded when writing into an argument is avoided
+    sources = vectors if cfg.allows("write_arg") else owned
+    others = scope.of("w")
+    views = FULL_VIEWS if cfg.allows("traced_ravel_copy_is_view") else [v for v in FULL_VIEWS if "ravel" not in v]
+    kinds = ["new_s", "set_s", "aug_s", "new_v", "new_v", "alias", "alias", "alias", "view", "view", "view",
+             "other_view", "other_view"]
+    if owned:
+        kinds += ["set_v"]
+    if writable:
+        kinds += ["setitem", "setitem", "setslice", "helper", "aug_v", "aug_v", "aug_item"]
+    if others:
+        kinds += ["w_write", "w_write", "w_read"]
+    kind = draw(st.sampled_from(kinds))
+    if kind in ("new_s", "set_s", "aug_s", "set_v"):
+        return draw(update(scope, n, namer, kind))
+    if kind == "new_v":
+        init = draw(st.sampled_from(["fresh", "np.zeros({n})", "x * 1.0", "{u}.copy()", "{s} * np.ones({n})"]))
+        if init == "fresh":
+            e = draw(vector_expr(scope, n, 2, fresh=True))
+        else:
+            e = leaf(init.format(n=n, u=draw(st.sampled_from(vectors)), s=draw(st.sampled_from(scope.of("s")))))
+        name = namer("v")
+        scope.local[name] = "v"
+        return Assign(name, e)
+    if kind in ("alias", "view"):
+        u = draw(st.sampled_from(sources))
+        e = leaf((draw(st.sampled_from(views)) if kind == "view" else "{u}").format(u=u, n=n))
+        targets = [v for v in owned if v != u]
+        if targets and draw(st.booleans()):
+            # rebinding a name: in a loop, the next iteration writes through the alias
+            return Assign(draw(st.sampled_from(targets)), e)
+        name = namer("v")
+        scope.local[name] = "v"
+        return Assign(name, e)
+    if kind == "other_view":
+        fmt, shape = draw(st.sampled_from(other_views(n)))
+        name = namer("w")
+        scope.local[name] = "w"
+        cfg.shapes[name] = shape
+        return Assign(name, leaf(fmt.format(u=draw(st.sampled_from(sources)), n=n)))
+    if kind == "setitem":
+        idx = draw(st.sampled_from(scope.indices(n) + [str(i) for i in range(n)] + ["-1"]))
+        return SetItem(draw(st.sampled_from(writable)), idx, draw(scalar_expr(scope, n, 2)))
+    if kind == "setslice":
+        t = draw(st.sampled_from(writable))
+        idx = draw(st.sampled_from(["1:3", ":2", "::2", "1:", ":", "..."]))
+        if idx in (":", "...") and draw(st.booleans()):
+            # a whole vector, maybe a bare name (`t[:] = u` copies u into t)
+            return SetItem(t, idx, _damped(scope, t, draw(vector_expr(scope, n, 2)), draw))
+        return SetItem(t, idx, draw(scalar_expr(scope, n, 2)))
+    if kind == "helper":   # `_put(t, s)` writes t[0] = s
+        return ExprStmt(E("_put({}, {})", (leaf(draw(st.sampled_from(writable))), draw(scalar_expr(scope, n, 2)))))
+    if kind == "aug_item":
+        t = draw(st.sampled_from(writable))
+        idx = draw(st.sampled_from(scope.indices(n) + [str(i) for i in range(n)] + ["-1", "1:", ":2", ":"]))
+        op = draw(st.sampled_from(["+=", "-=", "*="]))
+        e = draw(scalar_expr(scope, n, 2))
+        return Assign(f"{t}[{idx}]", E("np.cos({})", (e,)) if op == "*=" else E("{} * {}", (leaf(draw(SMALL)), e)),
+                      op=op)
+    if kind == "aug_v":
+        t = draw(st.sampled_from(writable))
+        form = draw(st.sampled_from(["vector", "scalar", "factor", "cos"]))
+        if form == "vector":
+            return Assign(t, E("{} * {}", (leaf(draw(SMALL)), draw(vector_expr(scope, n, 2)))),
+                          op=draw(st.sampled_from(["+=", "-="])))
+        if form == "scalar":
+            return Assign(t, E("{} * {}", (leaf(draw(SMALL)), draw(scalar_expr(scope, n, 2)))),
+                          op=draw(st.sampled_from(["+=", "-="])))
+        if form == "factor":
+            return Assign(t, leaf(draw(st.sampled_from(["0.5", "-0.75", "1.5"]))), op="*=")
+        return Assign(t, E("np.cos({})", (draw(scalar_expr(scope, n, 2)),)), op="*=")
+    w = draw(st.sampled_from(others))
+    shape = cfg.shapes[w]
+    if kind == "w_read":
+        name = namer("s")
+        scope.local[name] = "s"
+        e = draw(st.sampled_from([f"{w}[{i}]" for i in element_indices(shape)] + [f"np.sum({w})", f"np.mean({w})"]))
+        return Assign(name, leaf(e))
+    if draw(st.booleans()):
+        op = draw(st.sampled_from(["+=", "-=", "*="]))
+        e = draw(scalar_expr(scope, n, 2))
+        return Assign(w, E("np.cos({})", (e,)) if op == "*=" else E("{} * {}", (leaf(draw(SMALL)), e)), op=op)
+    idx = draw(st.sampled_from(element_indices(shape) + (["0"] if len(shape) == 2 else []) + [":", "..."]))
+    return SetItem(w, idx, draw(scalar_expr(scope, n, 2)))
+
+
+@st.composite
+def scalar_update(draw, scope, n, namer):
+    """An update of the "scalar" family: 0-d arrays, NumPy scalars and floats, written in place."""
+    cfg = scope.cfg
+    scalars = scope.of("s")
+    vectors = scope.of("v")
+    owned = [v for v in vectors if v != "x"]
+    protected = {"a"} if cfg.a_type == "0-d" and not cfg.allows("write_arg") else set()
+    zero_d = [s for s in scalars if s in cfg.zero_d and s not in protected]
+    kinds = ["new_s", "set_s", "aug_s", "aug_s", "zero_d", "zero_d", "np_scalar", "new_v", "alias", "alias",
+             "zero_d_view", "zero_d_view"]
+    if owned:
+        kinds += ["setitem", "aug_v"]
+    if zero_d:
+        kinds += ["zero_d_write"]
+    kind = draw(st.sampled_from(kinds))
+    if kind in ("set_s", "aug_s") and not [s for s in scalars if s not in cfg.pinned and s not in protected]:
+        kind = "new_s"
+    if kind in ("new_s", "new_v", "aug_v"):
+        return draw(update(scope, n, namer, kind))
+    if kind == "set_s":
+        t = draw(st.sampled_from([s for s in scalars if s not in cfg.pinned]))
+        cfg.zero_d.discard(t)
+        return Assign(t, _damped(scope, t, draw(scalar_rhs(scope, n)), draw))
+    if kind == "aug_s":
+        t = draw(st.sampled_from([s for s in scalars if s not in protected]))
+        op = draw(st.sampled_from(["+=", "-=", "*="]))
+        e = draw(scalar_expr(scope, n, 2))
+        return Assign(t, E("np.cos({})", (e,)) if op == "*=" else E("{} * {}", (leaf(draw(SMALL)), e)), op=op)
+    if kind == "setitem":
+        idx = draw(st.sampled_from(scope.indices(n) + [str(i) for i in range(n)] + ["-1"]))
+        return SetItem(draw(st.sampled_from(owned)), idx, draw(scalar_expr(scope, n, 2)))
+    if kind == "zero_d_write":
+        t = draw(st.sampled_from(zero_d))
+        cfg.pinned.add(t)
+        return SetItem(t, "...", _damped(scope, t, draw(scalar_expr(scope, n, 2)), draw))
+    if kind == "alias":
+        src = draw(st.sampled_from(scalars))
+        targets = [t for t in scalars if t != src and t not in cfg.pinned and t not in protected]
+        if targets and draw(st.booleans()):
+            t = draw(st.sampled_from(targets))
+            cfg.zero_d.discard(t)
+            return Assign(t, leaf(src))
+        zero_d_value = src in cfg.zero_d
+        e = leaf(src)
+    elif kind == "np_scalar":
+        zero_d_value = False
+        form = draw(st.sampled_from(["np.sum({u})", "{u}[{i}]", "np.mean({u})", "np.float64({e})"]))
+        if form == "np.float64({e})" and cfg.allows("traced_np_float64"):   # see test_traced_np_float64_of_a_traced_value
+            e = E("np.float64({})", (draw(scalar_expr(scope, n, 2)),))
+        else:
+            form = form.replace("np.float64({e})", "np.sum({u})")
+            e = leaf(form.format(u=draw(st.sampled_from(vectors)), i=draw(st.integers(0, n - 1))))
+    elif kind == "zero_d_view":
+        zero_d_value = True
+        u = draw(st.sampled_from(vectors if cfg.allows("write_arg") or not owned else owned))
+        i = draw(st.integers(0, n - 1))
+        forms = ["{u}[{i}:{j}].reshape(())"]
+        if cfg.allows("compiled_zero_d_view"):   # see test_compiled_zero_d_view
+            forms += ["{u}[{i}, ...]", "{u}[..., {i}]"]
+        form = draw(st.sampled_from(forms))
+        e = leaf(form.format(u=u, i=i, j=i + 1))
+    else:
+        zero_d_value = True
+        form = draw(st.sampled_from(["where", "where", "np.array", "np.asarray"]))
+        arg = draw(scalar_expr(scope, n, 2))
+        if form == "where":          # (np.asarray(s) of a 0-d array s is s itself)
+            cond, k = draw(condition(scope, n)), leaf(draw(CONSTS))
+            e = E("np.where({}, {}, {})", (cond, k, arg) if draw(st.booleans()) else (cond, arg, k))
+        else:
+            e = E(form + "({})", (arg,))
+    name = namer("s")
+    scope.local[name] = "s"
+    if zero_d_value:
+        cfg.zero_d.add(name)
+    return Assign(name, e)
+
+
+GLOBAL_SCALARS = ["LAM", 'CONFIG["l2"]', "LR[0]", "OBJ.w"]
+GLOBAL_VECTORS = ["Z", 'CONFIG["w"]', "OBJ.v"]
+GLOBAL_CLASS = ["class _Params:", "    def __init__(self, w, v):", "        self.w = w", "        self.v = v"]
+GLOBAL_FUNCTIONS = ["def _h1(t):", "    return np.sin(t)", "", "", "def _h2(t):", "    return np.tanh(2.0 * t)", "", "",
+                    "H = _h1"]   # f calls H(...); the test rebinds H
+MUTATION_CONSTS = ["0.0", "1.0", "2.0", "-0.5", "0.7", "3.0"]
+
+
+def global_arrays(n):
+    """Array values for a global (of one value too: see test_global_changed_between_calls)."""
+    return [f"np.linspace(-0.5, 1.0, {n})", f"np.array({[0.3, -0.2, 0.9, 0.4][:n]})", f"np.zeros({n})",
+            f"np.ones({n})", f"np.full({n}, 0.5)"]
+
+
+@st.composite
+def global_definitions(draw, n, cfg):
+    arrays = st.sampled_from(global_arrays(n))
+    return ([f"LAM = {draw(CONSTS)}", f"Z = {draw(arrays)}", f'CONFIG = {{"l2": {draw(CONSTS)}, "w": {draw(arrays)}}}',
+             f"LR = [{draw(CONSTS)}]", "", ""] + GLOBAL_CLASS + ["", "", f"OBJ = _Params({draw(CONSTS)}, {draw(arrays)})",
+                                                                  "", ""] + GLOBAL_FUNCTIONS)
+
+
+@st.composite
+def global_mutation(draw, n, cfg):
+    """A statement changing the module's globals between two calls."""
+    c = draw(st.sampled_from(MUTATION_CONSTS))
+    k = draw(st.integers(0, n - 1))
+    arr = draw(st.sampled_from(global_arrays(n)))
+    options = [  # rebinding
+        f"mod.LAM = {c}", f"mod.Z = {arr}", f'mod.CONFIG = {{"l2": {c}, "w": {arr}}}', f"mod.LR = [{c}]",
+        f"mod.OBJ = mod._Params({c}, {arr})", "mod.H = mod._h2", "mod.H = mod._h1",
+        # to another type
+        f"mod.LAM = np.float64({c})", f"mod.LAM = np.array({c})", f"mod.LAM = {int(float(c))}",
+        f"mod.Z = np.arange({n}) - 1",   # (not float32: NumPy then rounds parts of f to float32 and
+                                         # finite differences are no reference)
+        # in place, on a global array
+        f"mod.Z[:] = {arr}", f"mod.Z[:] = mod.Z * {c}", f"mod.Z[:] = mod.Z + {c}", f"mod.Z[:] = {c}",
+        f"mod.Z[{k}] = {c}",   # (Z may have become an int array)
+        # in place, on a container or an object
+        f'mod.CONFIG["l2"] = {c}', f'mod.CONFIG["w"] = {arr}', f'mod.CONFIG["w"][{k}] = {c}',
+        f"mod.LR[0] = {c}", f"mod.OBJ.w = {c}", f"mod.OBJ.v = {arr}", f"mod.OBJ.v[:] = {arr}"]
+    return draw(st.sampled_from(options))
+
+
+KEYWORD_VALUES = {   # floats, ints, a NumPy scalar, a 0-d array; flags
+    "s": st.sampled_from([0.3, -1.2, 2.0, 0.75, 2, -1]) | st.sampled_from([0.6, -0.4]).map(np.float64)
+    | st.sampled_from([1.3, -0.2]).map(np.array),
+    "flag": st.booleans()}
+KEYWORD_VALUES["t"] = KEYWORD_VALUES["s"]
+KEYWORD_FORMS = {  # signature, {name: how f reads it}, a term of the result using the flag
+    "keyword-only": ("a, x, *, s=1.0, t=0.5", {"s": "s", "t": "t"}, None),
+    "defaults": ("a, x, s=1.0, t=0.5", {"s": "s", "t": "t"}, None),
+    "flag": ("a, x, *, s=1.0, t=0.5, flag=False", {"s": "s", "t": "t", "flag": "flag"},
+             "(np.sum(x * s) if flag else a * t)"),
+    "**kw": ("a, x, **kw", {"s": 'kw.get("s", 1.0)', "t": 'kw.get("t", 0.5)'}, None),
+    "keyword-only and **kw": ("a, x, *, s=1.0, **kw", {"s": "s", "t": 'kw.get("t", 0.5)'}, None),
+}
+
+
+@st.composite
+def state_programs(draw, family, avoid=DEFAULT_AVOID, max_depth=2):
+    n = draw(st.sampled_from([3, 4]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    matrix = np.round(rng.uniform(-0.6, 0.6, size=(n, n)), 3)
+    cfg = StateConfig(family, avoid, n)
+    namer = Namer()
+    scope = Scope(cfg=cfg)
+    scope.local.update({"a": "s", "x": "v"})
+    params, prelude, extra = "a, x", [], []
+    if family == "alias":
+        prelude = ALIAS_HELPERS
+    if family == "scalar":
+        cfg.a_type = draw(st.sampled_from(["float", "np.float64", "0-d"]))
+        if cfg.a_type == "0-d":
+            cfg.zero_d.add("a")
+    if family == "globals":
+        prelude = draw(global_definitions(n, cfg))
+        scope.local.update({g: "r" for g in GLOBAL_SCALARS + ["H(a)", "H(x[0])"]})
+        scope.local.update({g: "rv" for g in GLOBAL_VECTORS + ["H(x)"]})
+        # every program reads some globals where they change the gradient
+        reads = draw(st.lists(st.sampled_from(GLOBAL_SCALARS + GLOBAL_VECTORS + ["H"]), min_size=1, max_size=3,
+                              unique=True))
+        extra = [f"{g} * a" if g in GLOBAL_SCALARS else "np.sum(H(x * a))" if g == "H" else f"np.sum(np.sin(x * {g}))"
+                 for g in reads]
+    if family == "kwargs":
+        form = draw(st.sampled_from(sorted(KEYWORD_FORMS)))
+        params, reads, flag_term = KEYWORD_FORMS[form]
+        cfg.keywords = tuple(reads)
+        for name, read in reads.items():
+            if name != "flag":
+                scope.local[read] = "s" if read == name else "r"
+        extra = [f"{reads['s']} * a", f"np.sum(np.sin(x * {reads['t']}))"] + ([flag_term] if flag_term else [])
+    body = []
+    if family in ("alias", "scalar"):
+        # arrays of f's own to alias, view and write into (x is the caller's)
+        for _ in range(draw(st.integers(1, 2))):
+            name = namer("v")
+            body.append(Assign(name, leaf(draw(st.sampled_from(["x * a", "np.sin(x) + a", "a * np.ones({n})",
+                                                                 "M @ x"])).format(n=n))))
+            scope.local[name] = "v"
+    early = draw(st.integers(0, 5)) == 0
+    for k in range(draw(st.integers(1, 5))):
+        if early and k == 1:
+            body.append(Return(draw(scalar_expr(scope, n, 2)), draw(condition(scope, n))))
+        body.append(draw(statement(scope, n, namer, max_depth)))
+    terms = ["a"] + extra + [f"np.sin({s})" for s in scope.of("s") if s != "a"]
+    terms += [f"np.sum(np.tanh({v}))" for v in scope.of("v") + scope.of("b") + scope.of("w")]
+    total = " + ".join(terms)
+    if family == "scalar":  # f may return a 0-d or a size-1 array
+        total = draw(st.sampled_from(["{}", "np.asarray({})", "np.reshape({}, (1,))"])).format(total)
+    body.append(Return(leaf(total)))
+    return StateProgram(n, matrix, body, cfg, params, prelude)
+
+
+@st.composite
+def state_cases(draw, family, avoid=DEFAULT_AVOID, max_depth=2):
+    program = draw(state_programs(family, avoid, max_depth))
+    rounds = []
+    for k in range(draw(st.integers(2, 3))):
+        a, x = draw(inputs(program.n))
+        setup = ()
+        if family == "globals" and k > 0:
+            setup = tuple(draw(st.lists(global_mutation(program.n, program.cfg), min_size=1, max_size=2)))
+        kwargs = {}
+        if family == "kwargs":
+            keys = draw(st.lists(st.sampled_from(program.cfg.keywords), unique=True))
+            kwargs = {key: draw(KEYWORD_VALUES[key]) for key in keys}
+        rounds.append(Round(a, x, setup, kwargs))
+    return program, rounds
+
+
+def writes_argument(mod, a, x, kw, a_type):
+    """Whether f writes into the arrays it is passed (it is run on read-only copies)."""
+    args = [as_arg(a, a_type), x.copy()]
+    kw = fresh(kw)
+    for v in args + list(kw.values()):
+        if isinstance(v, np.ndarray):
+            v.setflags(write=False)
+    try:
+        with np.errstate(all="ignore"):
+            mod.f(*args, **kw)
+    except ValueError as e:
+        if "read-only" in str(e):
+            return True
+        raise
+    return False
+
+
+def _short_reason(g):
+    """explain() without the file position and the advice, for event()."""
+    reason = g.explain().split(" because ", 1)[-1]
+    return re.sub(r"\s*\([^()]*\.py:\d+:\d+\)", "", reason).split(";")[0][:90]
+
+
+class Disagreement(AssertionError):
+    """The paths of one round disagree: `labels` names the failed comparisons."""
+
+    def __init__(self, round_, mode, failures):
+        self.round, self.mode = round_, mode
+        self.labels = [_label(f) for f in failures]
+        super().__init__(f"round {round_} ({mode}):\n" + "\n".join(failures))
+
+
+def _label(failure):
+    """What failed, without the numbers: for an exception, its type and the start of its message."""
+    head, _, rest = failure.partition(":")
+    if " raised " in head:
+        rest = re.sub(r"\s*\([^()]*\.py:\d+(:\d+)?\)", "", rest).strip()
+        return f"{head}: {' '.join(rest.split()[:9])}"
+    return head
+
+
+def _compare(failures, label, got, want, rtol, atol):
+    try:
+        if isinstance(want, tuple):
+            assert_grads_close(got, want, rtol, atol, label)
+        else:
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=atol, err_msg=label)
+    except AssertionError as e:
+        failures.append(f"{label}:{str(e).strip()}")
+
+
+def _gradient_types(failures, label, grads, a, x):
+    ga, gx = grads
+    if isinstance(a, np.ndarray):
+        ok_a = isinstance(ga, np.ndarray) and ga.shape == ()
+    else:
+        ok_a = isinstance(ga, float)
+    if not ok_a:
+        failures.append(f"{label} gradient type: d/da is {type(ga).__name__} {np.shape(ga)} for an argument of "
+                        f"type {type(a).__name__}")
+    if not (isinstance(gx, np.ndarray) and gx.shape == x.shape and gx.dtype == np.float64):
+        failures.append(f"{label} gradient type: d/dx is {type(gx).__name__} {np.shape(gx)}")
+
+
+def _check_path(failures, label, result, value, fd, traced_grads, a, x):
+    """One path's (value, gradients) against f's value, central differences and the traced gradients."""
+    val, grads = result
+    _compare(failures, f"{label} value", val, value, 1e-12, 1e-12)
+    _gradient_types(failures, label, grads, a, x)
+    _compare(failures, f"{label} vs central differences", grads, fd, FD_RTOL, FD_ATOL)
+    if traced_grads is not None:
+        _compare(failures, f"{label} vs traced", grads, traced_grads, PATH_RTOL, PATH_ATOL)
+
+
+def _call(failures, label, g, a, x, kw):
+    """g(a, x, **kw), or None (and a failure) when it raises."""
+    try:
+        return g(a, x.copy(), **fresh(kw))
+    except Exception as e:
+        failures.append(f"{label} raised {type(e).__name__}: {e}")
+        return None
+
+
+def check_state_program(program, rounds, directory, native=False):
+    """Check every round (see above); returns the mode `grad` ran in, per round. The `grad`
+    objects live across the rounds: the default one (compiled, or traced after a refusal), a
+    traced one and, with `native`, one with jit="always" (the native tier, where it lowers f)."""
+    note(repr(program))
+    family, a_type = program.family, program.cfg.a_type
+    modes = []
+    with loaded(program, directory) as mod:
+        auto = ad.value_and_grad(mod.f, wrt=(0, 1))
+        traced = ad.value_and_grad(mod.f, wrt=(0, 1), fallback="always")
+        native = ad.value_and_grad(mod.f, wrt=(0, 1), jit="always") if native else None
+        warned = False
+        for k, r in enumerate(rounds):
+            for stmt in r.setup:
+                exec(stmt, {"mod": mod, "np": np})
+            note(f"round {k}: a={r.a!r}, x={r.x!r}, kwargs={r.kwargs}, after {list(r.setup)}")
+            value = assume_smooth(mod, r.a, r.x, r.kwargs, a_type)
+            if writes_argument(mod, r.a, r.x, r.kwargs, a_type):
+                event(f"{family}: writes into an argument")
+                if not program.cfg.allows("write_arg"):
+                    event(f"{family}: discarded, writes into an argument (test_writing_into_an_argument)")
+                    assume(False)
+            fd = central_differences(lambda a_, x_: evaluate(mod, a_, x_, r.kwargs, a_type), r.a, r.x)
+            assume(abs(fd[0]) < MAX_GRAD and np.all(np.abs(fd[1]) < MAX_GRAD))
+            a = as_arg(r.a, a_type)
+            failures = []
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ad.FallbackWarning)
+                got = _call(failures, "grad", auto, a, r.x, r.kwargs)
+                got_native = native and _call(failures, "grad(jit='always')", native, a, r.x, r.kwargs)
+            mode = auto.mode
+            modes.append(mode)
+            if mode == "traced":
+                event(f"{family}: refused ({_short_reason(auto)})")
+                assert "failed internally" not in auto.explain(), auto.explain()
+                warned = warned or any(issubclass(w.category, ad.FallbackWarning) for w in caught)
+                if not warned:
+                    failures.append("traced without a FallbackWarning")
+            else:
+                event(f"{family}: compiled")
+            want = _call(failures, "traced", traced, a, r.x, r.kwargs)
+            traced_grads = None if want is None else want[1]
+            if want is not None:
+                _check_path(failures, "traced", want, value, fd, None, a, r.x)
+            if got is not None:
+                _check_path(failures, mode, got, value, fd, traced_grads if mode == "compiled" else None, a, r.x)
+            if got_native and native.mode == "compiled":
+                event(f"{family}: jit='always' ran on the {native.tier} tier")
+                _check_path(failures, f"compiled ({native.tier} tier)", got_native, value, fd, traced_grads, a, r.x)
+            if failures:
+                keep(program)
+                raise Disagreement(k, mode, failures)
+    return modes
+
+
+# Fast runs: ~2-4 s per family. The slow variants generate every construct (no DEFAULT_AVOID).
+STATE_FAST = settings(FAST, max_examples=25)
+STATE_SLOW = settings(SLOW, max_examples=300)
+
+
+@STATE_FAST
+@given(case=state_cases("alias"))
+def test_aliases_views_and_in_place_writes(case, progdir):
+    check_state_program(*case, progdir)
+
+
+@STATE_FAST
+@given(case=state_cases("scalar"))
+def test_zero_d_arrays_and_numpy_scalars(case, progdir):
+    check_state_program(*case, progdir)
+
+
+@STATE_FAST
+@given(case=state_cases("globals"))
+def test_globals_changed_between_calls(case, progdir):
+    check_state_program(*case, progdir)
+
+
+@STATE_FAST
+@given(case=state_cases("kwargs"))
+def test_keyword_arguments(case, progdir):
+    check_state_program(*case, progdir)
+
+
+@pytest.mark.slow
+@STATE_SLOW
+@given(case=state_cases("alias", avoid=(), max_depth=3))
+def test_aliases_views_and_in_place_writes_many(case, progdir):
+    check_state_program(*case, progdir, native=True)
+
+
+@pytest.mark.slow
+@STATE_SLOW
+@given(case=state_cases("scalar", avoid=(), max_depth=3))
+def test_zero_d_arrays_and_numpy_scalars_many(case, progdir):
+    check_state_program(*case, progdir, native=True)
+
+
+@pytest.mark.slow
+@STATE_SLOW
+@given(case=state_cases("globals", avoid=(), max_depth=3))
+def test_globals_changed_between_calls_many(case, progdir):
+    check_state_program(*case, progdir, native=True)
+
+
+@pytest.mark.slow
+@STATE_SLOW
+@given(case=state_cases("kwargs", avoid=(), max_depth=3))
+def test_keyword_arguments_many(case, progdir):
+    check_state_program(*case, progdir, native=True)
+
+
+def survey(family, examples, avoid=(), max_depth=3, directory=None):
+    """Check `examples` generated programs of `family` without stopping at a failure: returns
+    a Counter of outcomes, and the failing programs by the comparisons that failed (their
+    modules are also written to `directory`/failing/)."""
+    counts, failures = Counter(), {}
+    directory = directory or tempfile.mkdtemp(prefix="adc_survey_")
+
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(case=state_cases(family, avoid=avoid, max_depth=max_depth))
+    def run(case):
+        counts["generated"] += 1
+        try:
+            modes = check_state_program(*case, directory, native=True)
+        except UnsatisfiedAssumption:
+            counts["rejected"] += 1
+            raise
+        except Disagreement as e:
+            counts["disagree"] += 1
+            counts[f"disagree, {e.mode}"] += 1
+            failures.setdefault((e.round, e.mode, tuple(e.labels)), []).append(case)
+            program, rounds = case   # the whole module, and the calls, for reducing it by hand
+            path = pathlib.Path(directory) / "failing" / f"{family}_{counts['disagree']:03d}.py"
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(program.source + "\n\nROUNDS = " + repr(rounds).replace("array(", "np.array(") + "\n")
+            return
+        except Exception as e:   # the checker itself (or f) failed
+            counts["error"] += 1
+            failures.setdefault(("?", "error", (f"{type(e).__name__}: {str(e)[:80]}",)), []).append(case)
+            return
+        counts["passed"] += 1
+        counts[f"passed, {'/'.join(modes)}"] += 1
+
+    run()
+    return counts, failures
+
+
+def _main(argv):
+    import argparse
+    parser = argparse.ArgumentParser(description=survey.__doc__)
+    parser.add_argument("families", nargs="*", default=list(STATE_FAMILIES))
+    parser.add_argument("--examples", type=int, default=300)
+    parser.add_argument("--default", action="store_true", help="keep away from the known bugs, as the default run")
+    parser.add_argument("--avoid", default="", help="comma-separated tags of KNOWN_STATE_BUGS to keep away from")
+    parser.add_argument("--show", type=int, default=1, help="failing programs to print per kind of failure")
+    args = parser.parse_args(argv)
+    avoid = set(DEFAULT_AVOID if args.default else ()) | {t for t in args.avoid.split(",") if t}
+    assert avoid <= set(KNOWN_STATE_BUGS), sorted(avoid - set(KNOWN_STATE_BUGS))
+    directory = tempfile.mkdtemp(prefix="adc_survey_")
+    print(f"failing programs are written to {directory}/failing/")
+    for family in args.families:
+        counts, failures = survey(family, args.examples, avoid=frozenset(avoid), directory=directory)
+        print(f"== {family}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+        for (round_, mode, labels), cases in sorted(failures.items(), key=lambda kv: -len(kv[1])):
+            print(f"   {len(cases):4d} x round {round_} {mode}: {', '.join(labels)}")
+            for program, rounds in sorted(cases, key=lambda c: len(c[0].source))[:args.show]:
+                print("\n".join("        " + ln for ln in repr(program).splitlines()))
+                print(f"        rounds: {rounds}")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])
+
+
 # ---- the harness itself ------------------------------------------------------------
 
 FEATURES = {"if", "elif", "else", "for_range", "for_array", "while", "while_data", "break", "continue",
@@ -835,6 +1566,36 @@ def test_generator_produces_every_construct():
 
     collect()
     assert FEATURES <= seen, f"never generated: {sorted(FEATURES - seen)}"
+
+
+# what each state family's sources must contain (as text), in the default and the slow runs
+STATE_CONSTRUCTS = {
+    "alias": [r"\bv\d+ = v\d+\n", r"\[1:\]\n", r"\[:2\]\n", r"\[::-1\]\n", r"\.reshape\(", r"\.ravel\(\)",
+              r"np\.asarray\(v", r"_put\(", r"_same\(", r"\] = ", r"\[1:3\] = ", r"v\d+ \+= ", r"v\d+ \*= ",
+              r"w\d+\[.*\] = ", r"for .*:\n(.*\n)*? +v\d+ = v\d+\n", r"if .*:\n(.*\n)*? +v\d+ = v\d+\n"],
+    "scalar": [r"np\.where\(", r"np\.array\(", r"np\.asarray\(", r"\.reshape\(\(\)\)", r"s\d+ \+= ",
+               r"s\d+ \*= ", r"\[\.\.\.\] = ", r"\bs\d+ = s\d+\n", r"np\.sum\(v", r"return np\.reshape\("],
+    "globals": ["LAM", r"\bZ\b", r'CONFIG\["l2"\]', r'CONFIG\["w"\]', r"LR\[0\]", r"OBJ\.w", r"OBJ\.v", r"H\("],
+    "kwargs": [r"\*, s=1\.0, t=0\.5\)", r"x, s=1\.0", r"\*\*kw\)", r'kw\.get\("s"', r"flag"],
+}
+
+
+@pytest.mark.parametrize("family", STATE_FAMILIES)
+def test_state_generators_produce_every_construct(family):
+    """Generation only: the default strategy (which keeps away from the known bugs) still
+    makes every construct the comment on the state families promises, with valid Python."""
+    sources = []
+
+    @settings(max_examples=150, database=None, derandomize=True, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(state_programs(family))
+    def collect(program):
+        sources.append(program.source)
+        compile(program.source, "<generated>", "exec")
+
+    collect()
+    missing = [c for c in STATE_CONSTRUCTS[family] if not any(re.search(c, src) for src in sources)]
+    assert not missing, f"never generated: {missing}"
 
 
 def test_checker_rejects_a_wrong_gradient(tmp_path):
