@@ -165,6 +165,8 @@ class _Emitter:
             v = op.attrs["value"]
             if v is None or isinstance(v, (bool, int, float)):
                 self.inline[id(op.result)] = _literal(v)
+            elif _scalar_const(op):   # a 0-d constant (e.g. a folded cast of a Python float): np.float64(1.0)
+                self.inline[id(op.result)] = f"np.{v.dtype.name}({_literal(v.item())})"
             else:
                 self.inline[id(op.result)] = self.const_ref(np.asarray(v))
             return
@@ -172,6 +174,8 @@ class _Emitter:
             t, v = op.result.type, op.attrs["value"]
             if t.is_scalar:
                 self.inline[id(op.result)] = _literal(v)
+            elif t.shape == () and t.dtype.name in _SCALAR_DTYPES:   # e.g. a zero adjoint of a 0-d array
+                self.inline[id(op.result)] = f"np.{t.dtype.name}({_literal(t.dtype.type(v).item())})"
             else:
                 fill = "np.zeros" if v == 0 else "np.ones" if v == 1 else None
                 shape = repr(tuple(t.shape))
@@ -417,6 +421,16 @@ def _describe_const(v):
     if v.size <= 6:
         return f"np.array({v.tolist()!r})"
     return f"array of shape {v.shape}"
+
+
+def _scalar_const(op):
+    """A 0-d bool/int/float array constant compiled in by value (not a global read per call)."""
+    v = op.attrs["value"]
+    return isinstance(v, np.ndarray) and v.shape == () and v.dtype.name in _SCALAR_DTYPES and not op.attrs.get("live")
+
+
+# 0-d values of these dtypes are written as NumPy scalars: np.float64(1.0)
+_SCALAR_DTYPES = frozenset({"bool", "int64", "int32", "float64", "float32"})
 
 
 def _literal(v):

@@ -18,16 +18,32 @@ An `Op` is either a primitive call (its name is a key of `ops.registry`, its
                results are the carried values when the condition fails
     yield / condition / return   terminators
 
+Tapes (made by the reverse transform, reverse.py; type `TapeType`, text
+`tape<i64, f64[]; range>`): a loop's forward sweep pushes, its reverse pops.
+
+    tape_new   operands [] or, for capacity "range", [start, stop, step] of the
+               `for` loop it is made for -> 1 result, the tape
+    tape_push  operands [tape, *values] (the tape's element types, in order) -> no result
+    tape_pop   operands [tape] -> one result per element type (the last entry pushed)
+    tape_len   operands [tape] -> 1 result, i64: the number of entries
+
 A value is visible in the block that defines it and in the regions nested
-inside that block (like MLIR's scf dialect); `verify` checks it. Every op keeps
-`loc = (file, line, col)` of the user's source.
+inside that block (like MLIR's scf dialect). Types are exact (`check_types`):
+where values meet (a branch's yields, a loop's inits, carried values, yields and
+results) they have one type, and NumPy's promotion is an explicit `astype`.
+`verify` checks both. Every op keeps `loc = (file, line, col)` of the user's source.
 """
 from __future__ import annotations
 
+import os
+
+import numpy as np
+
 from .. import ops as _ops
+from .types import I64, RANGE, TupleType, abstract_arg, dtype_name, from_abstract, type_of_value
 
 STRUCTURAL = frozenset({"const", "full", "tuple", "untuple", "if", "for", "while", "yield", "condition", "return",
-                        "tape_new", "tape_push", "tape_pop", "tape_len"})  # tapes: see reverse.py
+                        "tape_new", "tape_push", "tape_pop", "tape_len"})
 # Ops that act on a tape: never removed, merged or reordered by passes.
 EFFECTS = frozenset({"tape_new", "tape_push", "tape_pop"})
 TERMINATORS = frozenset({"yield", "condition", "return"})
@@ -195,8 +211,13 @@ def replace_uses(block, mapping):
 
 
 def verify(fn):
-    """Check structural SSA rules: defs before uses, region scoping, terminators,
-    region/result arities. Raises ValueError naming the op."""
+    """Check the IR's contract; raises ValueError naming the op.
+
+    Structure: defs before uses, region scoping, terminators, region/result arities.
+    Types (what a backend may rely on, see `check_types`): every value crossing a region
+    boundary has exactly the type on the other side, conditions are bools, `for` bounds
+    integer scalars, tapes are pushed and popped what their type says, and primitive calls
+    have the result types the table gives for their operand types."""
     def check_block(block, visible, want_term):
         visible = set(visible)
         visible.update(id(a) for a in block.args)
@@ -216,6 +237,7 @@ def verify(fn):
             raise ValueError(f"block does not end in {' or '.join(sorted(want_term))}")
 
     check_block(fn.body, {id(p) for p in fn.params}, {"return"})
+    check_types(fn)
     return fn
 
 
@@ -227,7 +249,15 @@ def _region_terminators(op):
 
 def _check_regions(op):
     n = len(op.results)
+    want = {"if": 2, "for": 1, "while": 2}.get(op.name, 0)
+    if len(op.regions) != want:
+        raise ValueError(f"{op.name}: {len(op.regions)} regions, expected {want}")
+    for r in op.regions:
+        if not r.ops:
+            raise ValueError(f"{op.name}: an empty region")
     if op.name == "if":
+        if len(op.operands) != 1:
+            raise ValueError("if: takes one condition")
         for r in op.regions:
             if len(r.ops[-1].operands) != n:
                 raise ValueError("if: a branch yields the wrong number of values")
@@ -239,6 +269,173 @@ def _check_regions(op):
         cond, body = op.regions
         if len(cond.args) != n or len(body.args) != n or len(op.operands) != n or len(body.ops[-1].operands) != n:
             raise ValueError("while: carried values, block arguments and yields disagree")
+
+
+# ---- types ------------------------------------------------------------------------------------
+
+def check_types(fn):
+    """The typing rules of the IR (`verify` runs them after the structural checks):
+
+    - a region boundary is exact: an `if`'s branches yield its result types; a loop's inits,
+      carried block arguments, yields and results all have one type per carried value (a weak
+      `f64` and a 0-d `f64[]` differ: a producer converts with `astype` where they meet);
+    - `if` and `condition` take a bool (`bool` or `bool[]`); `for` bounds are integer scalars
+      and the induction variable is `i64`;
+    - `tuple`/`untuple` agree with the tuple type; `const`/`full` values fit their type;
+    - a primitive takes scalars and arrays, and its result has the dtype and shape the table's
+      `abstract_eval` gives for its operand types (a scalar result may be weak: `float(x)`,
+      `math.sin(x)`, `astype`);
+    - tapes: `tape_new` makes a tape (with the three `for` bounds as operands when its capacity
+      is "range", none otherwise); `tape_push %t, *vs` pushes exactly the element types of %t,
+      `tape_pop %t` pops them, `tape_len %t` is an `i64`; a tape is used by nothing else."""
+    for op in walk(fn.body):
+        try:
+            _check_op_types(op)
+        except ValueError as e:
+            raise ValueError(f"{op.name}{_where(op)}: {e}") from None
+    for p in fn.params:
+        if p.type.is_tape:
+            raise ValueError(f"parameter {p!r} is a tape")
+    return fn
+
+
+def _where(op):
+    loc = op.loc
+    if loc is None or loc[0] is None:
+        return ""
+    return f" ({os.path.basename(loc[0])}:{loc[1]})"
+
+
+def _same(what, got, want):
+    for k, (g, w) in enumerate(zip(got, want)):
+        if g.type != w.type:
+            raise ValueError(f"{what} #{k} has type {g.type}, expected {w.type}")
+
+
+def _is_bool(t):
+    return (t.is_scalar or (t.is_array and t.shape == ())) and t.dtype.kind == "b"
+
+
+def _is_int_scalar(t):
+    return (t.is_scalar or (t.is_array and t.shape == ())) and t.dtype.kind in "iu"
+
+
+def _check_op_types(op):
+    name = op.name
+    for k, v in enumerate(op.operands):
+        if v.type.is_tape and not (name in ("tape_push", "tape_pop", "tape_len") and k == 0):
+            raise ValueError(f"operand #{k} is a tape ({v.type}), which only tape ops may use")
+    for r in op.results:
+        if r.type.is_tape and name != "tape_new":
+            raise ValueError(f"result {r!r} is a tape; only tape_new makes one")
+    if name == "if":
+        if not _is_bool(op.operands[0].type):
+            raise ValueError(f"condition has type {op.operands[0].type}, expected bool")
+        for branch, r in zip(("then", "else"), op.regions):
+            _same(f"the {branch} branch's yield", r.ops[-1].operands, op.results)
+    elif name == "for":
+        body = op.regions[0]
+        for what, v in zip(("start", "stop", "step"), op.operands[:3]):
+            if not _is_int_scalar(v.type):
+                raise ValueError(f"{what} has type {v.type}, expected an integer scalar")
+        if body.args[0].type != I64:
+            raise ValueError(f"the induction variable has type {body.args[0].type}, expected i64")
+        _same("init", op.operands[3:], op.results)
+        _same("carried block argument", body.args[1:], op.results)
+        _same("yield", body.ops[-1].operands, op.results)
+    elif name == "while":
+        cond, body = op.regions
+        _same("init", op.operands, op.results)
+        _same("carried argument of the condition region", cond.args, op.results)
+        _same("carried argument of the body", body.args, op.results)
+        _same("yield", body.ops[-1].operands, op.results)
+        c = cond.ops[-1]
+        if len(c.operands) != 1 or not _is_bool(c.operands[0].type):
+            raise ValueError("the condition region must end in `condition` of one bool")
+    elif name == "tuple":
+        if len(op.results) != 1 or op.result.type != TupleType(v.type for v in op.operands):
+            raise ValueError(f"result type {[str(r.type) for r in op.results]} does not match the operands")
+    elif name == "untuple":
+        t = op.operands[0].type if len(op.operands) == 1 else None
+        if t is None or not t.is_tuple or tuple(r.type for r in op.results) != t.elems:
+            raise ValueError(f"results do not match the tuple type {t}")
+    elif name in ("const", "full"):
+        _check_constant(op)
+    elif name == "tape_new":
+        if len(op.results) != 1 or not op.result.type.is_tape:
+            raise ValueError("tape_new makes one tape")
+        cap = op.result.type.capacity
+        if cap == RANGE:
+            if len(op.operands) != 3 or not all(_is_int_scalar(v.type) for v in op.operands):
+                raise ValueError("a tape of capacity 'range' takes the for loop's start, stop, step")
+        elif op.operands:
+            raise ValueError(f"a tape of capacity {cap} takes no operands")
+    elif name in ("tape_push", "tape_pop", "tape_len"):
+        if not op.operands or not op.operands[0].type.is_tape:
+            raise ValueError("the first operand must be a tape")
+        elems = op.operands[0].type.elems
+        if name == "tape_push":
+            got = tuple(v.type for v in op.operands[1:])
+            if op.results or got != elems:
+                raise ValueError(f"pushes ({', '.join(map(str, got))}) onto a {op.operands[0].type}")
+        elif name == "tape_pop":
+            got = tuple(r.type for r in op.results)
+            if len(op.operands) != 1 or got != elems:
+                raise ValueError(f"pops ({', '.join(map(str, got))}) from a {op.operands[0].type}")
+        elif len(op.operands) != 1 or len(op.results) != 1 or op.result.type != I64:
+            raise ValueError("tape_len takes a tape and gives an i64")
+    elif name in ("yield", "condition", "return"):
+        if op.results:
+            raise ValueError("a terminator has no results")
+        if name == "return" and len(op.operands) != 1:
+            raise ValueError("return takes one value")
+    elif op.is_prim:
+        _check_prim(op)
+
+
+def _check_constant(op):
+    if len(op.results) != 1:
+        raise ValueError("a constant has one result")
+    t, value = op.result.type, op.attrs.get("value")
+    if op.name == "full":
+        if not (t.is_scalar or t.is_array) or isinstance(value, np.ndarray):
+            raise ValueError(f"full of {type(value).__name__} as {t}")
+        return
+    if t.is_array:
+        ok = isinstance(value, np.ndarray) and value.dtype == t.dtype and value.shape == t.shape
+    elif t.is_scalar:
+        ok = type(value) in (bool, int, float) and np.dtype(type(value)).kind == t.dtype.kind
+    else:
+        ok = type_of_value(value) == t
+    if not ok:
+        raise ValueError(f"constant {value!r} ({type(value).__name__}) does not fit its type {t}")
+
+
+def _check_prim(op):
+    if len(op.results) != 1:
+        raise ValueError(f"a primitive call has one result, not {len(op.results)}")
+    for k, v in enumerate(op.operands):
+        if not (v.type.is_scalar or v.type.is_array):
+            raise ValueError(f"operand #{k} has type {v.type}; a primitive takes scalars and arrays")
+    try:
+        a = op.prim.abstract_eval([abstract_arg(v.type) for v in op.operands], op.attrs)
+    except Exception as e:   # the table refuses these operand types
+        raise ValueError(f"the table refuses operands ({', '.join(str(v.type) for v in op.operands)}): "
+                         f"{str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}") from None
+    t = op.result.type
+    if t.is_scalar:
+        ok = a.shape == () and from_abstract(a, True) == t if a.dtype.kind in "fiub" else False
+        if not ok and op.name == "astype":   # a cast to a Python scalar: float(x), int(x)
+            ok = a.shape == () and from_abstract(a, True).dtype == t.dtype
+    else:
+        ok = t.is_array and t.dtype == a.dtype and t.shape == tuple(a.shape)
+    if not ok:
+        raise ValueError(f"result type {t} but the table gives {_abstract_text(a)} for "
+                         f"({', '.join(str(v.type) for v in op.operands)})")
+
+
+def _abstract_text(a):
+    return f"{dtype_name(a.dtype)}[{','.join(map(str, a.shape))}]"
 
 
 def clone(fn):

@@ -4,7 +4,9 @@
 returns `(value, d value/d wrt_0, ...)`. It has two sweeps:
 
 - forward sweep: a copy of `fn`'s body in which every `for`/`while` iteration
-  pushes the loop-carried values it starts from onto a tape (`tape_push`);
+  pushes the loop-carried values it starts from onto a tape (`tape_push`; the
+  tape's type lists what is pushed and, for a `for` loop, holds its trip count:
+  `tape<i64, f64[]; range>`, see types.TapeType);
 - reverse sweep: the ops again, last to first; for each primitive call the
   table's VJP rules are called with IR values, and the builder turns what they
   compute into ops — no derivative formula lives here. A region (branch or
@@ -13,7 +15,9 @@ returns `(value, d value/d wrt_0, ...)`. It has two sweeps:
   outside a region come out of it as results (loop-carried in reverse loops).
 
 Only active values (depending on a wrt parameter and reaching the output) get
-adjoints. The result is IR again, so passes and backends apply to it.
+adjoints. The result is IR again, so passes and backends apply to it, and it is
+exactly typed (ir.check_types): where adjoints meet at a region boundary they
+are converted to the type they unify to (see `_Reverser.join`).
 """
 from __future__ import annotations
 
@@ -21,31 +25,15 @@ import numpy as np
 
 from .. import ops
 from .builder import Builder
+from .frontend import Frontend
 from .ir import Block, Function, Op, Value, walk
 from .passes.activity import active_values
-from .types import ScalarType, TupleType
+from .types import RANGE, ScalarType, TapeType, TupleType, type_of_value, unify
 
-__all__ = ["reverse", "prune_tapes", "TAPE"]
+__all__ = ["reverse", "prune_tapes"]
 
-
-class _TapeType(TupleType):
-    """The type of a tape: an opaque stack of tuples of values."""
-
-    def __init__(self):
-        super().__init__(())
-
-    def __str__(self):
-        return "tape"
-
-    def __eq__(self, o):
-        return isinstance(o, _TapeType)
-
-    def __hash__(self):
-        return hash("tape")
-
-
-TAPE = _TapeType()
 _I64 = ScalarType("int64")
+_MAX_ROUNDS = 6
 
 
 def _free_values(block):
@@ -104,9 +92,9 @@ class _Reverser:
                 env[id(a_old)] = a_new
             new.regions.append(blk)
         if tape_loops and op.name in ("for", "while") and self._loop_is_active(op):
-            tape = self.b.add(Op("tape_new", (), [TAPE], loc=op.loc, hints=["tape"])).result
-            env[("tape", id(op))] = tape
             body_new = new.regions[-1]
+            tape = self.b.add(self._tape_new(op, new, body_new.args)).result
+            env[("tape", id(op))] = tape
             with self.b.at(body_new):
                 self.b.add(Op("tape_push", [tape] + list(body_new.args), (), loc=op.loc))
         for region, blk in zip(op.regions, new.regions):
@@ -114,6 +102,18 @@ class _Reverser:
             self.clone_block(region, blk, env, tape_loops=False)
         self.b.add(new)
         return new
+
+    def _tape_new(self, old, new, pushed):
+        """The tape of loop `new` (the copy of `old`), pushed `pushed` each iteration: a `for`
+        loop's holds its trip count (known at compile time for constant bounds, else
+        len(range(start, stop, step)) of its bounds), a `while` loop's grows."""
+        elems = [v.type for v in pushed]
+        if old.name != "for":
+            return Op("tape_new", (), [TapeType(elems)], loc=old.loc, hints=["tape"])
+        bounds = [self.scalars.get(id(v)) for v in old.operands[:3]]
+        if all(type(b) is int for b in bounds) and bounds[2] != 0:
+            return Op("tape_new", (), [TapeType(elems, len(range(*bounds)))], loc=old.loc, hints=["tape"])
+        return Op("tape_new", new.operands[:3], [TapeType(elems, RANGE)], loc=old.loc, hints=["tape"])
 
     def _loop_is_active(self, op):
         return any(self.active(r) for r in op.results) or any(
@@ -161,12 +161,48 @@ class _Reverser:
         return out
 
     def materialize(self, g, type_):
-        """An adjoint as an IR value of `type_` (zeros where there is none)."""
+        """An adjoint as an IR value (zeros of `type_` where there is none)."""
         if isinstance(g, list):
             return self.b.tuple([self.materialize(e, t) for e, t in zip(g, type_.elems)])
         if g is None:
             return self.b.zeros(type_)
         return g
+
+    # -- types where adjoints meet ----------------------------------------------------------
+    # The adjoint of a value is computed by the table's rules, so its type follows NumPy's
+    # promotion: the cotangent of a Python float `y` is a 0-d array once `y` meets one
+    # (`y * np.sum(x)`), and the seed of an f64[] result is a Python 1.0. Where adjoints meet
+    # at a region boundary (a branch's yields, a reverse loop's carried adjoints and their
+    # inits) they take the type they unify to, as the front end does for the user's own
+    # branches and loops, and the promotion becomes an explicit `astype` (or `broadcast_to`).
+
+    # the front end's conversion to a unified type (astype / broadcast_to; tuples elementwise)
+    convert = Frontend.convert
+
+    def join(self, t, gs):
+        """The type adjoints `gs` (of a value of type `t`; None: no adjoint) meet in."""
+        for g in gs:
+            if g is None:
+                continue
+            u = unify(t, self._type_of(g, t), allow_broadcast=True)
+            if u is None:
+                raise TypeError(f"reverse: an adjoint of type {self._type_of(g, t)} for a value of type {t}")
+            t = u
+        return t
+
+    def _type_of(self, g, t):
+        if isinstance(g, list):
+            return TupleType(e if x is None else self._type_of(x, e) for x, e in zip(g, t.elems))
+        return g.type if isinstance(g, Value) else type_of_value(g)
+
+    def to_type(self, g, t):
+        """Adjoint `g` (None: zeros) as a value of type `t`, a type it joins into."""
+        if isinstance(g, list):
+            return self.b.tuple([self.to_type(x, e) for x, e in zip(g, t.elems)])
+        if g is None:
+            return self.b.zeros(t)
+        g = self.b.value(g)
+        return g if g.type == t else self.convert(g, t)
 
     # -- the reverse sweep -----------------------------------------------------------
     def sweep(self, block, adj, env):
@@ -238,21 +274,24 @@ class _Reverser:
         free = [v for v in _free_values_regions(op) if self.active(v)]
         if not free:
             return
-        types = [v.type for v in free]
         cond = env.get(id(op.operands[0]), op.operands[0])
-        new = Op("if", [cond], types, loc=op.loc, hints=[_adj_hint(v) for v in free])
         none = [0] * len(free)        # in how many branches each free value gets no adjoint
         zero = [False] * len(free)    # whether it may be zero on some path
+        branches = []
         for region in op.regions:
             blk = Block()
-            new.regions.append(blk)
             with self.b.at(blk):
                 gfree, _ = self._region_reverse(region, list(enumerate(gs)), free, [], env)
                 for k, g in enumerate(gfree):
                     none[k] += g is None
                     zero[k] = zero[k] or g is None or id(g) in self.maybe_zero
-                self.b.yield_([self.materialize(g, t) for g, t in zip(gfree, types)])
-        self.b.add(new)
+            branches.append((blk, gfree))
+        types = [self.join(v.type, [gfree[k] for _, gfree in branches]) for k, v in enumerate(free)]
+        for blk, gfree in branches:
+            with self.b.at(blk):
+                self.b.yield_([self.to_type(g, t) for g, t in zip(gfree, types)])
+        new = self.b.add(Op("if", [cond], types, regions=[blk for blk, _ in branches], loc=op.loc,
+                            hints=[_adj_hint(v) for v in free]))
         for v, r, n, z in zip(free, new.results, none, zero):
             if n == len(op.regions):
                 continue          # no adjoint on any path (DCE drops the zeros yielded)
@@ -269,26 +308,35 @@ class _Reverser:
         carried_args = body.args[1:] if is_for else body.args
         inits = op.operands[3:] if is_for else op.operands
         free = [v for v in _free_values(body) if self.active(v)]
-        c_types = [a.type for a in carried_args]
+        g_out = [adj.get(id(r)) if self.active(r) else None for r in op.results]
+        # the carried adjoints' types: those of the values, joined with what flows into them
+        # (the adjoints of the results, what an iteration computes), until they settle
+        c_types = [self.join(a.type, [g]) for a, g in zip(carried_args, g_out)]
         f_types = [v.type for v in free]
-        g_res = [self.materialize(adj.get(id(r)) if self.active(r) else None, t)
-                 for r, t in zip(op.results, c_types)]
+        hints = [_adj_hint(a) for a in carried_args] + [_adj_hint(v) for v in free]
+        for _ in range(_MAX_ROUNDS):
+            blk = Block([_I64] + c_types + f_types, ["_k"] + hints)
+            with self.b.at(blk):
+                popped = self.b.add(Op("tape_pop", [tape], list(tape.type.elems), loc=op.loc,
+                                       hints=[a.hint for a in body.args])).results
+                seeds = list(enumerate(blk.args[1:1 + len(c_types)]))
+                gfree, gargs = self._region_reverse(body, seeds, free, carried_args, env, popped)
+                acc_free = [a if g is None else ops.add(a, g) for a, g in zip(blk.args[1 + len(c_types):], gfree)]
+            settled = ([self.join(t, [g]) for t, g in zip(c_types, gargs)],
+                       [self.join(t, [a]) for t, a in zip(f_types, acc_free)])
+            if settled == (c_types, f_types):
+                break
+            c_types, f_types = settled    # built again with the wider types (the old body is dropped)
+        else:
+            raise TypeError("reverse: the adjoint types of a loop do not settle")
+        with self.b.at(blk):
+            self.b.yield_([self.to_type(g, t) for g, t in zip(gargs + acc_free, c_types + f_types)])
+        g_res = [self.to_type(g, t) for g, t in zip(g_out, c_types)]
         g_free = [self.b.zeros(t) for t in f_types]
         n = self.b.add(Op("tape_len", [tape], [_I64], loc=op.loc, hints=["n"])).result
         zero, one = self.b.const(0), self.b.const(1)
-        rloop = Op("for", [zero, n, one] + g_res + g_free, c_types + f_types, loc=op.loc,
-                   hints=[_adj_hint(a) for a in carried_args] + [_adj_hint(v) for v in free])
-        blk = Block([_I64] + c_types + f_types, ["_k"] + [_adj_hint(a) for a in carried_args] +
-                    [_adj_hint(v) for v in free])
-        rloop.regions.append(blk)
-        with self.b.at(blk):
-            popped = self.b.add(Op("tape_pop", [tape], [a.type for a in body.args], loc=op.loc,
-                                   hints=[a.hint for a in body.args])).results
-            seeds = list(enumerate(blk.args[1:1 + len(c_types)]))
-            gfree, gargs = self._region_reverse(body, seeds, free, carried_args, env, popped)
-            acc_free = [a if g is None else ops.add(a, g) for a, g in zip(blk.args[1 + len(c_types):], gfree)]
-            self.b.yield_([self.materialize(g, t) for g, t in zip(gargs, c_types)] + acc_free)
-        self.b.add(rloop)
+        rloop = self.b.add(Op("for", [zero, n, one] + g_res + g_free, c_types + f_types, regions=[blk],
+                              loc=op.loc, hints=hints))
         runs = self._surely_runs(op)
         for init, r, g in zip(inits, rloop.results[:len(c_types)], gargs):
             if not self.active(init):
@@ -399,6 +447,8 @@ def prune_tapes(fn):
         if len(keep) == width:
             continue
         pruned = True
+        t = pop_ops[0].operands[0]
+        t.type = t.type.with_elems([t.type.elems[j] for j in keep])   # the tape's type says what it holds
         for p in pop_ops:
             p.results = [p.results[j] for j in keep]
         for push in pushes.get(tape, ()):

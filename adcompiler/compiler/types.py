@@ -1,15 +1,20 @@
-"""IR types: weak Python scalars, arrays of known dtype and shape, tuples, none, opaque.
+"""IR types: weak Python scalars, arrays of known dtype and shape, tuples, tapes, none, opaque.
 
 A Python float/int/bool is a *weak* scalar (`f64`, `i64`, `bool`): like NumPy 2
 (NEP 50) it takes the dtype of an array it meets. A NumPy scalar or 0-d array
 is a strong 0-d array (`f64[]`). Arrays carry their full shape (`f32[3,4]`):
 the compiler specialises on the argument types, like `jax.jit`.
 
+A tape (`tape<i64, f64[3]; range>`) is the stack an adjoint's forward sweep
+pushes a loop's values onto, one entry per iteration, and its reverse sweep
+pops (see reverse.py).
+
 `abstract_arg` turns a type into what the primitive table's `abstract_eval`
 takes, so the table alone decides every result type.
 """
 from __future__ import annotations
 
+import ast
 import re
 
 import numpy as np
@@ -38,7 +43,7 @@ def parse_dtype(name):
 class Type:
     """Base of the IR types; instances are immutable and compare by value."""
     __slots__ = ()
-    is_array = is_scalar = is_tuple = False
+    is_array = is_scalar = is_tuple = is_tape = False
 
     def __repr__(self):
         return f"<type {self}>"
@@ -108,6 +113,44 @@ class TupleType(Type):
     def __str__(self):
         inner = ", ".join(map(str, self.elems))
         return f"({inner},)" if len(self.elems) == 1 else f"({inner})"
+
+
+RANGE = "range"
+
+
+class TapeType(Type):
+    """A tape: a stack whose entries each hold one value of every type of `elems`, in order
+    (what one `tape_push` pushes and one `tape_pop` pops).
+
+    `capacity` bounds the number of entries, where it is known when the tape is made:
+      None     unknown (a `while` loop's tape grows as it is pushed)
+      an int   known at compile time (a `for` loop with constant bounds)
+      "range"  len(range(start, stop, step)) of the `tape_new` op's three operands: the trip
+               count of the `for` loop the tape is made for, known on entry to it.
+    Text: `tape<i64, f64>`, `tape<f64[3]; 10>`, `tape<i64, f64; range>`, `tape<>`."""
+    __slots__ = ("elems", "capacity")
+    is_tape = True
+
+    def __init__(self, elems, capacity=None):
+        self.elems = tuple(elems)
+        if not (capacity is None or capacity == RANGE or (type(capacity) is int and capacity >= 0)):
+            raise ValueError(f"bad tape capacity {capacity!r}")
+        self.capacity = capacity
+
+    def with_elems(self, elems):
+        return TapeType(elems, self.capacity)
+
+    def __eq__(self, o):
+        return isinstance(o, TapeType) and o.elems == self.elems and o.capacity == self.capacity
+
+    def __hash__(self):
+        return hash(("tape", self.elems, self.capacity))
+
+    def __str__(self):
+        inner = ", ".join(map(str, self.elems))
+        if self.capacity is not None:
+            inner += f"; {self.capacity}"
+        return f"tape<{inner}>"
 
 
 class _Singleton(Type):
@@ -211,8 +254,23 @@ _ARRAY_RE = re.compile(r"^([a-z][a-z0-9]*)\[([0-9,\s]*)\]$")
 
 
 def parse_type(text):
-    """Parse the text form of a type: f64, f32[3,4], (f64, i64[2]), none, opaque."""
+    """Parse the text form of a type: f64, f32[3,4], (f64, i64[2]), tape<i64, f64; range>, none,
+    opaque, lit'mean'."""
     s = text.strip()
+    if s.startswith("tape<") and s.endswith(">"):
+        inner, _, cap = s[5:-1].partition(";")
+        cap = cap.strip()
+        if cap and cap != RANGE and not cap.isdigit():
+            raise ValueError(f"bad tape capacity in {text!r}")
+        elems = [parse_type(p) for p in split_top(inner, ",") if p.strip()]
+        return TapeType(elems, None if not cap else cap if cap == RANGE else int(cap))
+    if s.startswith("lit") and len(s) > 4 and s[3] in "'\"":
+        try:
+            value = ast.literal_eval(s[3:])
+        except (ValueError, SyntaxError):
+            raise ValueError(f"bad type {text!r}") from None
+        if isinstance(value, str):
+            return LiteralType(value)
     if s.startswith("(") and s.endswith(")"):
         inner = s[1:-1].strip()
         parts = [p for p in split_top(inner, ",") if p.strip()] if inner else []
@@ -231,7 +289,7 @@ def parse_type(text):
 
 
 def split_top(s, sep=","):
-    """Split `s` at `sep` outside brackets and quotes."""
+    """Split `s` at `sep` outside brackets (also a tape's <...>) and quotes."""
     out, depth, cur, quote = [], 0, [], None
     for ch in s:
         if quote:
@@ -241,9 +299,9 @@ def split_top(s, sep=","):
             continue
         if ch in "'\"":
             quote = ch
-        elif ch in "([{":
+        elif ch in "([{<":
             depth += 1
-        elif ch in ")]}":
+        elif ch in ")]}>":
             depth -= 1
         elif ch == sep and depth == 0:
             out.append("".join(cur))
