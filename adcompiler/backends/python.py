@@ -24,29 +24,30 @@ import weakref
 import numpy as np
 
 from .. import ops
+from ..compiler import library
 from ..compiler.ir import use_counts, walk
 from ..compiler.memory import Memory
 from ..ops.indexing import Dyn
+from ..ops.scalar import MATH_FUNCTIONS
 
 __all__ = ["emit_source", "compile_function", "register_and_exec", "CompiledSource"]
 
+# How Python spells primitives. Operators are Python syntax; everything else comes from the
+# table: `np.<numpy_name>` where the front end reads that NumPy function back (the generated
+# code stays compilable and traceable), `math.<name>` for Python scalars where the table's
+# math namespace is Python's `math` function of that name (ops/scalar.py).
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul": "@",
           "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _SCALAR_INFIX = {"remainder": "%", "floor_divide": "//"}  # Python's semantics match NumPy's for scalars
-_NUMPY_UNARY = {"exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh", "sign"}
-_MATH_UNARY = {"exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "tanh"}
-_NUMPY_CALL = {"maximum": "np.maximum", "minimum": "np.minimum", "where": "np.where", "abs": "np.abs",
-               "logical_and": "np.logical_and", "logical_or": "np.logical_or", "logical_not": "np.logical_not",
-               "zeros_like": "np.zeros_like", "ones_like": "np.ones_like", "copy": "np.array"}
-_REDUCTIONS = {"sum": "np.sum", "mean": "np.mean", "prod": "np.prod", "amax": "np.max", "amin": "np.min",
-               "argmax": "np.argmax", "argmin": "np.argmin"}
-_SHAPE_OPS = {"reshape": ("np.reshape", "shape"), "transpose": ("np.transpose", "axes"),
-              "broadcast_to": ("np.broadcast_to", "shape"), "expand_dims": ("np.expand_dims", "axis"),
-              "squeeze": ("np.squeeze", "axis")}
+_MAY_RAISE = ("/", "**", "%", "//")   # where Python raises on floats and NumPy gives inf or nan
+_NUMPY = {n: f"np.{p.numpy_name}" for n, p in ops.registry.items()
+          if p.numpy_name and library.is_known(getattr(np, p.numpy_name, None))}
+_MATH = {n: f"math.{p.numpy_name}" for n, p in ops.registry.items()
+         if p.kind == "elementwise" and p.numpy_name in MATH_FUNCTIONS}
 # scalar ops where Python raises (ZeroDivisionError, math domain error, OverflowError) and NumPy
 # gives inf or nan: the NumPy spelling the strict variant uses for them
-_NUMPY_SEMANTICS = {"div": "np.true_divide", "pow": "np.power", "remainder": "np.remainder",
-                    "floor_divide": "np.floor_divide", **{n: f"np.{n}" for n in _MATH_UNARY}}
+_NUMPY_SEMANTICS = {n: f"np.{ops.registry[n].numpy_name}" for n in
+                    [n for n, sym in {**_INFIX, **_SCALAR_INFIX}.items() if sym in _MAY_RAISE] + list(_MATH)}
 _counter = itertools.count()
 _RESERVED = frozenset({"np", "math", "prim", "Dyn"})
 
@@ -243,22 +244,21 @@ class _Emitter:
             return f"{_paren(args[0])} {_SCALAR_INFIX[name]} {_paren(args[1])}"
         if name == "neg":
             return f"-{_paren(args[0])}"
-        if name in _MATH_UNARY and scalar_only and op.result.type.is_scalar:
-            return f"math.{name}({args[0]})"
-        if name in _NUMPY_UNARY:
-            return f"np.{name}({args[0]})"
-        if name in _NUMPY_CALL and not op.attrs:
-            return f"{_NUMPY_CALL[name]}({', '.join(args)})"
-        if name in _REDUCTIONS and set(op.attrs) <= {"axis", "keepdims"}:
+        if name in _MATH and scalar_only and op.result.type.is_scalar:
+            return f"{_MATH[name]}({args[0]})"
+        np_fn = _NUMPY.get(name)
+        kind = op.prim.kind if np_fn else None
+        if kind == "elementwise" and not op.attrs:
+            return f"{np_fn}({', '.join(args)})"
+        if kind == "reduction" and set(op.attrs) <= {"axis", "keepdims"}:
             extra = ""
             if op.attrs.get("axis") is not None:
                 extra += f", axis={op.attrs['axis']!r}"
             if op.attrs.get("keepdims"):
                 extra += ", keepdims=True"
-            return f"{_REDUCTIONS[name]}({args[0]}{extra})"
-        if name in _SHAPE_OPS:
-            fn_name, key = _SHAPE_OPS[name]
-            return f"{fn_name}({args[0]}, {op.attrs[key]!r})"
+            return f"{np_fn}({args[0]}{extra})"
+        if kind == "view" and len(op.attrs) == 1:   # reshape(x, shape), transpose(x, axes) ...
+            return f"{np_fn}({args[0]}, {next(iter(op.attrs.values()))!r})"
         if name == "getitem":
             return f"{_paren(args[0])}[{self.index(op.attrs['idx'], args[1:])}]"
         params = "".join(f", {k}={self.attr(v)}" for k, v in op.attrs.items())

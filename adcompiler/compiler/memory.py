@@ -99,7 +99,7 @@ class Memory:
                 self._set(res, self.of(op.regions[0].ops[-1].operands[k]) | self.of(op.regions[1].ops[-1].operands[k]))
         elif name in ("for", "while"):
             self._loop(op)
-        elif op in self.inplace or (op.is_prim and op.prim.kind == "view" and not _copies(op)):
+        elif op in self.inplace or (op.is_prim and op.prim.may_alias and not _copies(op)):
             self._set(op.result, self.of(op.operands[0]))
         else:
             for r in op.results:

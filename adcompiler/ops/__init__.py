@@ -1,10 +1,14 @@
 """The primitive table: every differentiable operation, defined once.
 
 `registry` maps each primitive's name to its `Primitive` (forward, VJP rules,
-shape rule, torch node name). Importing this package fills it; nothing here
+shape rule, torch node name, and what it is for backends: kind, may_alias,
+numpy_name, scalar definition). Importing this package fills it; nothing here
 imports the engine or the compiler — they register `bind` handlers instead.
+The scalar math protocol and the Python namespace (the oracle) are in scalar.py.
 """
-from .core import Abstract, Primitive, bind, dtype_of, get, register_handler, registry, shape_of, unbroadcast
+from .core import (KINDS, Abstract, Primitive, bind, dtype_of, get, register_handler, registry, shape_of,
+                   unbroadcast)
+from .scalar import PythonMath, ScalarTypes, python_math
 from .elementwise import (absolute, add, clip, clip_mask, cos, div, eq, exp, expm1, floor_divide, ge, gt, le, log,
                           log1p, remainder,
                           logical_and, logical_not, logical_or, lt, maximum, maximum_weight, minimum, mul, ne, neg,

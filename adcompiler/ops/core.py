@@ -11,18 +11,38 @@ priority among the arguments' types wins. With plain ndarrays and scalars no
 handler matches and the NumPy forward runs directly. This is what lets one VJP
 rule serve plain `backward()` (ndarrays), `create_graph=True` (Tensors) and the
 source transform (IR values).
+
+The table also describes kernels, so backends keep no name lists of their own:
+each primitive has a `kind` (KINDS), says whether its result may share memory
+with its first argument (`may_alias`), names the NumPy function that computes
+it (`numpy_name`), and an elementwise primitive has its scalar math written once
+against a math namespace each backend supplies (`scalar`; the protocol and the
+Python namespace, the reference for every backend, are in ops/scalar.py).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .scalar import ScalarTypes
+
 __all__ = [
     "Primitive", "Abstract", "bind", "register_handler", "registry",
-    "get", "unbroadcast", "shape_of", "dtype_of", "KINDS",
+    "get", "unbroadcast", "shape_of", "dtype_of", "KINDS", "SCALAR_ARGS",
 ]
 
 registry: dict[str, "Primitive"] = {}
-KINDS = ("fresh", "view")
+# what a primitive is:
+#   elementwise -- each result element from the same-position elements of the (broadcast)
+#                  operands: arithmetic, math functions, comparisons, where, clip, casts
+#   reduction   -- combines elements along axes: sum, mean, prod, var, amax, argmax, sum_to ...
+#   view        -- the elements of argument 0, rearranged (no arithmetic, shape known
+#                  statically): reshape, transpose, squeeze, expand_dims, broadcast_to
+#   index       -- indexing: getitem, setitem, scatter_add, index_add
+#   linalg      -- matmul, linear, norm, trace, eye_like
+#   other       -- the rest: concatenate, stack, softmax, log_softmax, helpers of rules
+KINDS = ("elementwise", "reduction", "view", "index", "linalg", "other")
+# how a scalar definition's operands are typed (see Primitive.scalar_types)
+SCALAR_ARGS = ("result", "common", "bool", "own")
 
 _handlers: dict[type, tuple[int, object]] = {}
 _handler_cache: dict[type, tuple[int, object] | None] = {}
@@ -86,15 +106,37 @@ class Primitive:
     shape_rule -- (abstract args, params) -> Abstract; default: run `impl` on
                   zero-stride dummies of the right shape and dtype.
     differentiable -- False for comparisons, argmax, ...: no node is recorded.
-    kind       -- what the result is, for analyses that must not guess from names:
-                  "view" (may share memory with argument 0: a view, or the argument
-                  itself) or "fresh" (a new array or a scalar).
+    kind       -- what the primitive is, one of KINDS (required).
+    may_alias  -- whether the result may share memory with argument 0 (a view, or the
+                  argument itself: getitem with a basic index, reshape, sum_to when
+                  there is nothing to sum ...); default: kind == "view". The memory
+                  analysis asks this, never names.
+    numpy_name -- the NumPy function computing the primitive: `np.<numpy_name>(*args,
+                  **params)` has the values of `impl` (NumPy's floating-point warnings
+                  aside), or None. Backends that spell primitives in NumPy use it.
+    scalar     -- for an elementwise primitive, its scalar math written once against a
+                  math namespace: scalar(m, *operands, **params) (ops/scalar.py has the
+                  protocol). None: no scalar definition.
+    scalar_args -- per operand (or one for all), how the operands of `scalar` are typed:
+                  "result" (converted to the result dtype), "common" (to NumPy's common
+                  type of the operands and numeric params: comparisons), "bool" (a
+                  condition), "own" (unchanged: astype). See `scalar_types`.
+    scalar_kinds -- the NumPy kinds of compute dtype ("f", "i", "u", "b") the scalar
+                  definition holds for; a backend refuses the others.
     """
 
     def __init__(self, name, impl, *, grad_fn=None, saves=(), saves_out=False,
-                 shape_rule=None, differentiable=True, kind="fresh", doc=""):
+                 shape_rule=None, differentiable=True, kind=None, may_alias=None, numpy_name=None,
+                 scalar=None, scalar_args="result", scalar_kinds="f", doc=""):
         if name in registry:
             raise ValueError(f"primitive {name!r} is defined twice")
+        if kind not in KINDS:
+            raise ValueError(f"primitive {name!r}: kind must be one of {KINDS}, not {kind!r}")
+        if scalar is not None and kind != "elementwise":
+            raise ValueError(f"primitive {name!r}: only elementwise primitives have a scalar definition")
+        for tag in (scalar_args if isinstance(scalar_args, tuple) else (scalar_args,)):
+            if tag not in SCALAR_ARGS:
+                raise ValueError(f"primitive {name!r}: scalar_args must be among {SCALAR_ARGS}, not {tag!r}")
         self.name = name
         self.impl = impl
         self.vjps = None
@@ -104,9 +146,12 @@ class Primitive:
         self._grad_fn = _camel(name) + "Backward0" if grad_fn is None else grad_fn
         self.shape_rule = shape_rule
         self.differentiable = differentiable
-        if kind not in KINDS:
-            raise ValueError(f"primitive {name!r}: kind must be one of {KINDS}, not {kind!r}")
         self.kind = kind
+        self.may_alias = kind == "view" if may_alias is None else bool(may_alias)
+        self.numpy_name = numpy_name
+        self.scalar = scalar
+        self.scalar_args = scalar_args
+        self.scalar_kinds = scalar_kinds
         self.__doc__ = doc or f"The `{name}` primitive."
         registry[name] = self
 
@@ -146,6 +191,40 @@ class Primitive:
         out = np.asarray(self.impl(*dummies, **params))
         return Abstract(out.shape, out.dtype)
 
+    def scalar_types(self, args, params):
+        """The dtypes of applying `scalar` to `args` (given as for `abstract_eval`: values
+        or Abstracts with a dtype, a Python scalar for a weak operand), as a
+        ScalarTypes(operands, compute, result): convert operand i to `operands[i]`, make the
+        namespace for `compute`, and the value `scalar` returns has dtype `result`.
+
+        Per `scalar_args`: "result" -> the result dtype; "common" -> NumPy's common type of
+        all operands and the numeric params (weak Python scalars as NEP 50); "bool" -> bool;
+        "own" -> the operand's own dtype. `compute` is the dtype of the first operand that is
+        not a "bool" one (bool when all are)."""
+        if self.scalar is None:
+            raise TypeError(f"primitive {self.name!r} has no scalar definition")
+        result = np.dtype(self.abstract_eval(args, params).dtype)
+        tags = self.scalar_args if isinstance(self.scalar_args, tuple) else (self.scalar_args,) * len(args)
+        if len(tags) != len(args):
+            raise TypeError(f"{self.name}: {len(args)} operands for a scalar definition of {len(tags)}")
+        common = None
+        operands = []
+        for a, tag in zip(args, tags):
+            if tag == "result":
+                operands.append(result)
+            elif tag == "bool":
+                operands.append(np.dtype(bool))
+            elif tag == "own":
+                operands.append(np.result_type(_weak_or_dtype(a)))
+            else:
+                if common is None:
+                    numeric = [v for v in params.values() if isinstance(v, (int, float, np.number))
+                               and not isinstance(v, bool)]
+                    common = np.result_type(*[_weak_or_dtype(x) for x in args], *numeric)
+                operands.append(common)
+        compute = next((d for d, tag in zip(operands, tags) if tag != "bool"), np.dtype(bool))
+        return ScalarTypes(tuple(operands), compute, result)
+
     def __call__(self, *args, **params):
         # bind(), inlined: this is on every op's path
         best = None
@@ -162,6 +241,13 @@ class Primitive:
 
     def __repr__(self):
         return f"<primitive {self.name}>"
+
+
+def _weak_or_dtype(a):
+    """A Python scalar stays a value (weak in NumPy's promotion); anything else is its dtype."""
+    if isinstance(a, (bool, int, float)):
+        return a
+    return np.dtype(a.dtype)
 
 
 def _camel(name):

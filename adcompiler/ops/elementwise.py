@@ -1,5 +1,6 @@
 """Elementwise primitives: arithmetic, transcendental functions, activations,
-comparisons, `where` and `clip`, with their VJP rules."""
+comparisons, `where` and `clip`, with their VJP rules and their scalar
+definitions (written once against a math namespace `m`: see ops/scalar.py)."""
 from __future__ import annotations
 
 import math
@@ -30,7 +31,47 @@ def elementwise_shape_rule(impl):
 
 
 def _prim(name, impl, grad_fn=None, **kw):
-    return Primitive(name, impl, grad_fn=grad_fn, shape_rule=elementwise_shape_rule(impl), **kw)
+    return Primitive(name, impl, grad_fn=grad_fn, shape_rule=elementwise_shape_rule(impl), kind="elementwise", **kw)
+
+
+_INT = "fiu"      # scalar definitions that hold for integers too (the default is floats only)
+_ANY = "fiub"     # ... and for booleans
+
+
+# ---- scalar definitions shared by several primitives (NumPy's semantics) -----------------
+
+def _maximum(m, x, y):
+    """np.maximum: nan propagates from either side; on a tie (0.0 vs -0.0) the second operand."""
+    return m.select(m.logical_or(m.gt(x, y), m.isnan(x)), x, y)
+
+
+def _minimum(m, x, y):
+    return m.select(m.logical_or(m.lt(x, y), m.isnan(x)), x, y)
+
+
+def _clip(m, x, lo=None, hi=None):
+    """np.clip: with both bounds, x on a tie and nan from any of the three; with one bound
+    it is np.maximum / np.minimum (NumPy calls them)."""
+    if lo is None and hi is None:
+        return x
+    if hi is None:
+        return _maximum(m, x, m.const(lo))
+    if lo is None:
+        return _minimum(m, x, m.const(hi))
+    return _minimum(m, m.const(hi), _maximum(m, m.const(lo), x))
+
+
+def _sigmoid_scalar(m, x):
+    # as _sigmoid below: 1 / (1 + e^-x) for x >= 0, e^x / (1 + e^x) below (no overflow)
+    e = m.exp(m.neg(m.abs(x)))
+    one = m.const(1)
+    d = m.add(one, e)
+    return m.select(m.ge(x, m.const(0)), m.div(one, d), m.div(e, d))
+
+
+def _always(m, x):
+    """True, as the namespace's boolean (for clip_mask without bounds)."""
+    return m.logical_or(m.isnan(x), m.logical_not(m.isnan(x)))
 
 
 def _ignore_fp(fn):
@@ -56,13 +97,19 @@ def _pow_name(args, params):
     return "PowBackward2" if _is_scalar(args[0]) else "PowBackward1"
 
 
-add = _prim("add", np.add)
-sub = _prim("sub", np.subtract, grad_fn=_sub_name)
-mul = _prim("mul", np.multiply, saves=(0, 1))
-div = _prim("div", _ignore_fp(np.true_divide), saves=(1,), saves_out=True)
-neg = _prim("neg", np.negative)
-power = _prim("pow", _ignore_fp(np.power), grad_fn=_pow_name, saves=(0, 1), saves_out=True)
-reciprocal = _prim("reciprocal", _ignore_fp(np.reciprocal), saves_out=True)
+add = _prim("add", np.add, numpy_name="add", scalar=lambda m, x, y: m.add(x, y), scalar_kinds=_INT)
+sub = _prim("sub", np.subtract, grad_fn=_sub_name, numpy_name="subtract", scalar=lambda m, x, y: m.sub(x, y),
+            scalar_kinds=_INT)
+mul = _prim("mul", np.multiply, saves=(0, 1), numpy_name="multiply", scalar=lambda m, x, y: m.mul(x, y),
+            scalar_kinds=_INT)
+div = _prim("div", _ignore_fp(np.true_divide), saves=(1,), saves_out=True, numpy_name="true_divide",
+            scalar=lambda m, x, y: m.div(x, y))
+neg = _prim("neg", np.negative, numpy_name="negative", scalar=lambda m, x: m.neg(x), scalar_kinds=_INT)
+power = _prim("pow", _ignore_fp(np.power), grad_fn=_pow_name, saves=(0, 1), saves_out=True, numpy_name="power",
+              scalar=lambda m, x, y: m.pow(x, y), scalar_kinds=_INT)
+# NumPy's reciprocal of an integer is an integer (1, -1 or 0): no scalar definition for it
+reciprocal = _prim("reciprocal", _ignore_fp(np.reciprocal), saves_out=True, numpy_name="reciprocal",
+                   scalar=lambda m, x: m.div(m.const(1), x))
 
 add.defvjp(lambda g, x, y, out: unbroadcast(g, shape_of(x)),
            lambda g, x, y, out: unbroadcast(g, shape_of(y)))
@@ -112,37 +159,45 @@ def _pow_dy(g, x, y, out):
 
 power.defvjp(_pow_dx, _pow_dy)
 
-floor_divide = _prim("floor_divide", _ignore_fp(np.floor_divide), differentiable=False)
-remainder = _prim("remainder", _ignore_fp(np.remainder), saves=(0, 1))
+floor_divide = _prim("floor_divide", _ignore_fp(np.floor_divide), differentiable=False, numpy_name="floor_divide",
+                     scalar=lambda m, x, y: m.floor_divide(x, y), scalar_kinds=_INT)
+remainder = _prim("remainder", _ignore_fp(np.remainder), saves=(0, 1), numpy_name="remainder",
+                  scalar=lambda m, x, y: m.remainder(x, y), scalar_kinds=_INT)
 # x % y = x - floor(x / y) * y, so d/dx = 1 and d/dy = -floor(x / y) (torch's RemainderBackward0)
 remainder.defvjp(lambda g, x, y, out: unbroadcast(g, shape_of(x)),
                  lambda g, x, y, out: unbroadcast(neg(mul(g, floor_divide(x, y))), shape_of(y)))
 
 # ---- transcendental and activations -----------------------------------------
 
-exp = _prim("exp", np.exp, saves_out=True)
-log = _prim("log", _ignore_fp(np.log), saves=(0,))
-log1p = _prim("log1p", _ignore_fp(np.log1p), grad_fn="Log1PBackward0", saves=(0,))
-expm1 = _prim("expm1", np.expm1, saves_out=True)
-sqrt = _prim("sqrt", _ignore_fp(np.sqrt), saves_out=True)
-rsqrt = _prim("rsqrt", _ignore_fp(lambda x: 1.0 / np.sqrt(x)), saves_out=True)
-sin = _prim("sin", np.sin, saves=(0,))
-cos = _prim("cos", np.cos, saves=(0,))
-tan = _prim("tan", np.tan, saves_out=True)
-tanh = _prim("tanh", np.tanh, saves_out=True)
+exp = _prim("exp", np.exp, saves_out=True, numpy_name="exp", scalar=lambda m, x: m.exp(x))
+log = _prim("log", _ignore_fp(np.log), saves=(0,), numpy_name="log", scalar=lambda m, x: m.log(x))
+log1p = _prim("log1p", _ignore_fp(np.log1p), grad_fn="Log1PBackward0", saves=(0,), numpy_name="log1p",
+              scalar=lambda m, x: m.log1p(x))
+expm1 = _prim("expm1", np.expm1, saves_out=True, numpy_name="expm1", scalar=lambda m, x: m.expm1(x))
+sqrt = _prim("sqrt", _ignore_fp(np.sqrt), saves_out=True, numpy_name="sqrt", scalar=lambda m, x: m.sqrt(x))
+rsqrt = _prim("rsqrt", _ignore_fp(lambda x: 1.0 / np.sqrt(x)), saves_out=True,
+              scalar=lambda m, x: m.div(m.const(1), m.sqrt(x)))
+sin = _prim("sin", np.sin, saves=(0,), numpy_name="sin", scalar=lambda m, x: m.sin(x))
+cos = _prim("cos", np.cos, saves=(0,), numpy_name="cos", scalar=lambda m, x: m.cos(x))
+tan = _prim("tan", np.tan, saves_out=True, numpy_name="tan", scalar=lambda m, x: m.tan(x))
+tanh = _prim("tanh", np.tanh, saves_out=True, numpy_name="tanh", scalar=lambda m, x: m.tanh(x))
 
 
 def _sigmoid(x):
-    # exp of a large positive number overflows, so branch on the sign
+    # in the float result type first (-x of an unsigned int would wrap); exp of a large positive
+    # number overflows, so branch on the sign
+    x = np.asarray(x)
+    x = x.astype(np.result_type(x, 1.0), copy=False)
     with np.errstate(over="ignore"):
-        return np.where(x >= 0, 1.0 / (1.0 + np.exp(-x)), np.exp(x) / (1.0 + np.exp(x))).astype(
-            np.result_type(x, 1.0), copy=False)
+        return np.where(x >= 0, 1.0 / (1.0 + np.exp(-x)), np.exp(x) / (1.0 + np.exp(x)))
 
 
-sigmoid = _prim("sigmoid", _sigmoid, saves_out=True)
-relu = _prim("relu", lambda x: np.maximum(x, 0).astype(np.asarray(x).dtype, copy=False), saves_out=True)
-absolute = _prim("abs", np.abs, saves=(0,))
-sign = _prim("sign", lambda x: np.sign(x).astype(np.asarray(x).dtype, copy=False))
+sigmoid = _prim("sigmoid", _sigmoid, saves_out=True, scalar=_sigmoid_scalar)
+relu = _prim("relu", lambda x: np.maximum(x, 0).astype(np.asarray(x).dtype, copy=False), saves_out=True,
+             scalar=lambda m, x: _maximum(m, x, m.const(0)), scalar_kinds=_INT)
+absolute = _prim("abs", np.abs, saves=(0,), numpy_name="abs", scalar=lambda m, x: m.abs(x), scalar_kinds=_INT)
+sign = _prim("sign", lambda x: np.sign(x).astype(np.asarray(x).dtype, copy=False), numpy_name="sign",
+             scalar=lambda m, x: m.sign(x), scalar_kinds=_INT)
 
 exp.defvjp(lambda g, x, out: mul(g, out))
 log.defvjp(lambda g, x, out: div(g, x))
@@ -161,22 +216,40 @@ sign.defvjp(lambda g, x, out: zeros_like(g))
 
 # ---- comparisons and masks (not differentiable) -----------------------------
 
-def _nondiff(name, impl):
-    return _prim(name, impl, differentiable=False)
+def _nondiff(name, impl, **kw):
+    return _prim(name, impl, differentiable=False, **kw)
 
 
-eq = _nondiff("eq", np.equal)
-ne = _nondiff("ne", np.not_equal)
-lt = _nondiff("lt", np.less)
-le = _nondiff("le", np.less_equal)
-gt = _nondiff("gt", np.greater)
-ge = _nondiff("ge", np.greater_equal)
-logical_and = _nondiff("logical_and", np.logical_and)
-logical_or = _nondiff("logical_or", np.logical_or)
-logical_not = _nondiff("logical_not", np.logical_not)
-zeros_like = _nondiff("zeros_like", lambda x: np.zeros_like(x))
-ones_like = _nondiff("ones_like", lambda x: np.ones_like(x))
-pow_zero_base_mask = _nondiff("pow_zero_base_mask", lambda x, y: (x == 0) & (y >= 0))
+def _comparison(name, impl, method):
+    return _nondiff(name, impl, numpy_name=impl.__name__, scalar=lambda m, x, y: getattr(m, method)(x, y),
+                    scalar_args="common", scalar_kinds=_ANY)
+
+
+eq = _comparison("eq", np.equal, "eq")
+ne = _comparison("ne", np.not_equal, "ne")
+lt = _comparison("lt", np.less, "lt")
+le = _comparison("le", np.less_equal, "le")
+gt = _comparison("gt", np.greater, "gt")
+ge = _comparison("ge", np.greater_equal, "ge")
+logical_and = _nondiff("logical_and", np.logical_and, numpy_name="logical_and",
+                       scalar=lambda m, x, y: m.logical_and(x, y), scalar_args="bool", scalar_kinds="b")
+logical_or = _nondiff("logical_or", np.logical_or, numpy_name="logical_or",
+                      scalar=lambda m, x, y: m.logical_or(x, y), scalar_args="bool", scalar_kinds="b")
+logical_not = _nondiff("logical_not", np.logical_not, numpy_name="logical_not",
+                       scalar=lambda m, x: m.logical_not(x), scalar_args="bool", scalar_kinds="b")
+zeros_like = _nondiff("zeros_like", lambda x: np.zeros_like(x), numpy_name="zeros_like",
+                      scalar=lambda m, x: m.const(0), scalar_kinds=_ANY)
+ones_like = _nondiff("ones_like", lambda x: np.ones_like(x), numpy_name="ones_like",
+                     scalar=lambda m, x: m.const(1), scalar_kinds=_ANY)
+def _pow_zero_base_mask(x, y):
+    """x == 0 and y >= 0, both as pow sees them (in the common type)."""
+    dt = np.result_type(x, y)
+    return (np.asarray(x).astype(dt, copy=False) == 0) & (np.asarray(y).astype(dt, copy=False) >= 0)
+
+
+pow_zero_base_mask = _nondiff("pow_zero_base_mask", _pow_zero_base_mask,
+                              scalar=lambda m, x, y: m.logical_and(m.eq(x, m.const(0)), m.ge(y, m.const(0))),
+                              scalar_args="common", scalar_kinds=_ANY)
 
 
 def _maximum_weight(x, y):
@@ -185,18 +258,36 @@ def _maximum_weight(x, y):
     return np.where(x > y, 1.0, np.where(x == y, 0.5, 0.0)).astype(dt, copy=False)
 
 
-maximum_weight = _nondiff("maximum_weight", _maximum_weight)
+# (integer operands are compared in the float result type: exact below 2 ** 53; the rules of
+# maximum and minimum only ever pass floats)
+maximum_weight = _nondiff("maximum_weight", _maximum_weight, scalar=lambda m, x, y: m.select(
+    m.gt(x, y), m.const(1), m.select(m.eq(x, y), m.const(0.5), m.const(0))))
+
+
+def _clip_mask_scalar(m, x, lo=None, hi=None):
+    if lo is None and hi is None:
+        return _always(m, x)
+    if hi is None:
+        return m.ge(x, m.const(lo))
+    if lo is None:
+        return m.le(x, m.const(hi))
+    return m.logical_and(m.ge(x, m.const(lo)), m.le(x, m.const(hi)))
+
+
 clip_mask = _nondiff("clip_mask", lambda x, lo=None, hi=None: (
     (np.ones(np.shape(x), bool) if lo is None else np.asarray(x) >= lo)
-    & (True if hi is None else np.asarray(x) <= hi)))
+    & (True if hi is None else np.asarray(x) <= hi)), scalar=_clip_mask_scalar, scalar_args="common",
+    scalar_kinds=_INT)
 
 # ---- selection ---------------------------------------------------------------
 
-maximum = _prim("maximum", np.maximum, saves=(0, 1))
-minimum = _prim("minimum", np.minimum, saves=(0, 1))
-where = _prim("where", np.where, saves=(0,))
+maximum = _prim("maximum", np.maximum, saves=(0, 1), numpy_name="maximum", scalar=_maximum, scalar_kinds=_ANY)
+minimum = _prim("minimum", np.minimum, saves=(0, 1), numpy_name="minimum", scalar=_minimum, scalar_kinds=_ANY)
+where = _prim("where", np.where, saves=(0,), numpy_name="where", scalar=lambda m, c, x, y: m.select(c, x, y),
+              scalar_args=("bool", "result", "result"), scalar_kinds=_ANY)
+# no numpy_name: np.clip calls its bounds min and max, not lo and hi
 clip = _prim("clip", lambda x, lo=None, hi=None: np.clip(x, lo, hi),
-             grad_fn=lambda a, p: "ClampBackward1", saves=(0,))
+             grad_fn=lambda a, p: "ClampBackward1", saves=(0,), scalar=_clip, scalar_kinds=_INT)
 
 maximum.defvjp(lambda g, x, y, out: unbroadcast(mul(g, maximum_weight(x, y)), shape_of(x)),
                lambda g, x, y, out: unbroadcast(mul(g, maximum_weight(y, x)), shape_of(y)))

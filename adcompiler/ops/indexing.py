@@ -88,7 +88,8 @@ def _getitem(x, *dyn, idx):
     return np.asarray(np.asarray(x)[resolve(idx, dyn)])
 
 
-getitem = Primitive("getitem", _getitem, grad_fn=_getitem_name, kind="view")  # a copy: see copies_on_index
+# may alias: a basic index gives a view of x (copies_on_index says when NumPy copies)
+getitem = Primitive("getitem", _getitem, grad_fn=_getitem_name, kind="index", may_alias=True)
 
 
 def _scatter_add(g, *dyn, idx, shape):
@@ -101,7 +102,7 @@ def _scatter_add(g, *dyn, idx, shape):
     return z
 
 
-scatter_add = Primitive("scatter_add", _scatter_add, grad_fn="IndexPutBackward0",
+scatter_add = Primitive("scatter_add", _scatter_add, grad_fn="IndexPutBackward0", kind="index",
                         shape_rule=lambda a, p: Abstract(p["shape"], np.result_type(_dtype_or_weak(a[0]), 1.0)))
 
 
@@ -116,7 +117,7 @@ def _index_add(acc, g, *dyn, idx):
 
 
 # acc + scatter_add(g, idx): what adjoints of indexing accumulate into (in place when the backend may)
-index_add = Primitive("index_add", _index_add, grad_fn="IndexAddBackward0",
+index_add = Primitive("index_add", _index_add, grad_fn="IndexAddBackward0", kind="index",
                       shape_rule=lambda a, p: Abstract(shape_of(a[0]), np.result_type(
                           _dtype_or_weak(a[0]), _dtype_or_weak(a[1]))))
 
@@ -127,7 +128,7 @@ def _setitem(x, v, *dyn, idx):
     return out
 
 
-setitem = Primitive("setitem", _setitem, grad_fn="CopySlices",
+setitem = Primitive("setitem", _setitem, grad_fn="CopySlices", kind="index",
                     shape_rule=lambda a, p: Abstract(shape_of(a[0]), _dtype_or_weak(a[0]) if not isinstance(
                         a[0], (int, float, bool)) else np.result_type(a[0])))
 

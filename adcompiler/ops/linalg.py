@@ -52,7 +52,7 @@ def _matmul_shape(args, params):
     return Abstract(np.shape(out), np.asarray(out).dtype)
 
 
-matmul = Primitive("matmul", _matmul, grad_fn=_matmul_name, saves=(0, 1), shape_rule=_matmul_shape)
+matmul = Primitive("matmul", _matmul, grad_fn=_matmul_name, saves=(0, 1), shape_rule=_matmul_shape, kind="linalg")
 
 
 def _matmul_da(g, a, b, out):
@@ -85,7 +85,7 @@ def _linear(x, w, b):
     return np.asarray(np.matmul(x, np.swapaxes(w, -1, -2)) + b)
 
 
-linear = Primitive("linear", _linear, saves=(0, 1),
+linear = Primitive("linear", _linear, saves=(0, 1), kind="linalg",
                    grad_fn=lambda a, p: "AddmmBackward0" if len(shape_of(a[0])) == 2 else "ViewBackward0")
 linear.defvjp(lambda g, x, w, b, out: _matmul_da(g, x, swap_last2(w), out),
               lambda g, x, w, b, out: swap_last2(_matmul_db(g, x, swap_last2(w), out)),
@@ -98,8 +98,9 @@ def _trace(x):
     return np.asarray(np.trace(x))
 
 
-trace = Primitive("trace", _trace, shape_rule=lambda a, p: Abstract((), a[0].dtype))
-eye_like = Primitive("eye_like", lambda x: np.eye(*shape_of(x), dtype=dtype_of(x)), differentiable=False)
+trace = Primitive("trace", _trace, shape_rule=lambda a, p: Abstract((), a[0].dtype), kind="linalg")
+eye_like = Primitive("eye_like", lambda x: np.eye(*shape_of(x), dtype=dtype_of(x)), differentiable=False,
+                     kind="linalg")
 trace.defvjp(lambda g, x, out: mul(g, eye_like(x)))
 
 
@@ -108,7 +109,7 @@ def _norm(x, axis=None, keepdims=False):
     return np.asarray(np.sqrt(np.sum(x * x, axis=axis, keepdims=keepdims)))
 
 
-norm = Primitive("norm", _norm, grad_fn="LinalgVectorNormBackward0", saves=(0,), saves_out=True)
+norm = Primitive("norm", _norm, grad_fn="LinalgVectorNormBackward0", saves=(0,), saves_out=True, kind="linalg")
 
 
 def _norm_vjp(g, x, out, axis=None, keepdims=False):

@@ -67,7 +67,7 @@ def _name(base):
 
 
 def _reduction(name, impl, grad_fn, **kw):
-    return Primitive(name, impl, grad_fn=grad_fn, shape_rule=_reduction_rule(impl), **kw)
+    return Primitive(name, impl, grad_fn=grad_fn, shape_rule=_reduction_rule(impl), kind="reduction", **kw)
 
 
 def _np_reduce(fn):
@@ -80,9 +80,9 @@ def _ax(axis):
     return tuple(axis) if isinstance(axis, list) else axis
 
 
-sum_ = _reduction("sum", _np_reduce(np.sum), _name("Sum"))
-mean = _reduction("mean", _np_reduce(np.mean), _name("Mean"))
-prod = _reduction("prod", _np_reduce(np.prod), _name("Prod"), saves=(0,))
+sum_ = _reduction("sum", _np_reduce(np.sum), _name("Sum"), numpy_name="sum")
+mean = _reduction("mean", _np_reduce(np.mean), _name("Mean"), numpy_name="mean")
+prod = _reduction("prod", _np_reduce(np.prod), _name("Prod"), saves=(0,), numpy_name="prod")
 var = _reduction("var", lambda x, axis=None, correction=1, keepdims=False: np.asarray(
     np.var(x, axis=_ax(axis), ddof=correction, keepdims=keepdims)), "VarBackward0", saves=(0,))
 std = _reduction("std", lambda x, axis=None, correction=1, keepdims=False: np.asarray(
@@ -219,7 +219,8 @@ def _prod_others_shape(args, params):
 # directions v1..vr, so by that symmetry its VJPs are prod_others again with the cotangent as one
 # more direction (for x) or in place of the direction it is taken for (for vs): exact at zeros at
 # every order, never prod / x_j. Rules read the directions by value (up to 7 of them).
-prod_others = Primitive("prod_others", _prod_others, saves=tuple(range(8)), shape_rule=_prod_others_shape)
+prod_others = Primitive("prod_others", _prod_others, saves=tuple(range(8)), shape_rule=_prod_others_shape,
+                        kind="other")
 prod_others.defvjp_argnum(lambda i, g, x, *rest, axis=None: (
     prod_others(x, *rest[:-1], g, axis=axis) if i == 0 else
     unbroadcast(prod_others(x, *rest[:i - 1], *rest[i:-1], g, axis=axis), shape_of(rest[i - 1]))))
@@ -246,7 +247,7 @@ def _extreme_weights(x, out, axis=None, keepdims=False, ties="even", largest=Tru
     return w
 
 
-extreme_weights = Primitive("extreme_weights", _extreme_weights, differentiable=False)
+extreme_weights = Primitive("extreme_weights", _extreme_weights, differentiable=False, kind="other")
 
 
 def _make_extreme(name, fn, largest, torch_base, amax):
@@ -261,7 +262,7 @@ def _make_extreme(name, fn, largest, torch_base, amax):
         grad_fn = f"{torch_base}Backward0"
     else:
         grad_fn = lambda a, p: f"{torch_base}Backward{1 if p.get('axis') is None else 0}"
-    prim = _reduction(name, impl, grad_fn, saves=(0,), saves_out=True)
+    prim = _reduction(name, impl, grad_fn, saves=(0,), saves_out=True, numpy_name=fn.__name__)
 
     def rule(g, x, out, axis=None, keepdims=False):
         ties = "even" if amax or axis is None else "first"
@@ -276,9 +277,9 @@ min_ = _make_extreme("min", np.min, False, "Min", amax=False)
 amax = _make_extreme("amax", np.max, True, "Amax", amax=True)
 amin = _make_extreme("amin", np.min, False, "Amin", amax=True)
 argmax = _reduction("argmax", lambda x, axis=None, keepdims=False: np.asarray(
-    np.argmax(x, axis=axis, keepdims=keepdims)), None, differentiable=False)
+    np.argmax(x, axis=axis, keepdims=keepdims)), None, differentiable=False, numpy_name="argmax")
 argmin = _reduction("argmin", lambda x, axis=None, keepdims=False: np.asarray(
-    np.argmin(x, axis=axis, keepdims=keepdims)), None, differentiable=False)
+    np.argmin(x, axis=axis, keepdims=keepdims)), None, differentiable=False, numpy_name="argmin")
 
 # ---- softmax family ----------------------------------------------------------
 
@@ -297,9 +298,9 @@ def _same_shape(args, params):
     return Abstract(shape_of(args[0]), np.asarray(_softmax(np.zeros((1,), args[0].dtype))).dtype)
 
 
-softmax = Primitive("softmax", _softmax, saves_out=True, shape_rule=_same_shape)
+softmax = Primitive("softmax", _softmax, saves_out=True, shape_rule=_same_shape, kind="other")
 log_softmax = Primitive("log_softmax", _log_softmax, grad_fn="LogSoftmaxBackward0", saves_out=True,
-                        shape_rule=_same_shape)
+                        shape_rule=_same_shape, kind="other")
 softmax.defvjp(lambda g, x, out, axis=-1: mul(out, sub(g, sum_(mul(g, out), axis=axis, keepdims=True))))
 log_softmax.defvjp(lambda g, x, out, axis=-1: sub(g, mul(exp(out), sum_(g, axis=axis, keepdims=True))))
 

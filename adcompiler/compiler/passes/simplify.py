@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import ops
 from ..ir import Op, clone, replace_uses, use_counts
 from ..types import ScalarType
 
 # name -> (unit, positions where the unit may stand)
 _IDENTITY = {"mul": (1.0, (0, 1)), "add": (0.0, (0, 1)), "sub": (0.0, (1,)), "div": (1.0, (1,))}
-_SAME_VALUES = ("broadcast_to", "reshape", "expand_dims", "squeeze", "transpose")
+_SAME_VALUES = frozenset(n for n, p in ops.registry.items() if p.kind == "view")  # elements of argument 0, moved
 _ARITH = {"mul": lambda a, b: a * b, "add": lambda a, b: a + b, "sub": lambda a, b: a - b,
           "div": lambda a, b: a / b}
 
