@@ -903,12 +903,16 @@ def test_second_derivatives_agree_many(case, progdir):
 # [--examples N] [--default | --avoid TAG,...]` counts the outcomes of N programs per family,
 # without stopping at the first failure, and prints the smallest failing programs.
 
+# Two more open bugs these families find are not kept away from: the default runs do not meet
+# them (a few programs in 300): test_compiled_matmul_adjoint_under_a_branch and
+# test_helper_writing_into_its_argument_in_a_loop_compiles_or_is_refused.
 KNOWN_STATE_BUGS = {
     # tag: its regression test in test_properties_state.py
     "compiled_zero_d_view": "test_compiled_zero_d_view",
     "write_arg": "test_writing_into_an_argument",
     "traced_np_float64": "test_traced_np_float64_of_a_traced_value",
     "traced_ravel_copy_is_view": "test_traced_ravel_of_a_non_contiguous_array_is_a_copy",
+    "traced_write_into_untraced_array": "test_traced_write_into_an_untraced_array",
 }
 DEFAULT_AVOID = frozenset(KNOWN_STATE_BUGS)
 STATE_FAMILIES = ("alias", "scalar", "globals", "kwargs")
@@ -919,7 +923,7 @@ class StateConfig:
 
     def __init__(self, family, avoid, n):
         self.family, self.avoid, self.n = family, frozenset(avoid), n
-        self.update = {"alias": alias_update, "scalar": scalar_update}.get(family, update)
+        self.update = {"alias": alias_update, "scalar": scalar_update, "globals": globals_update}.get(family, update)
         self.shapes = {}        # "w" variable -> its shape (views with another shape than x's)
         self.zero_d = set()     # variables surely bound to a 0-d array (`s[...] = ...` is valid)
         self.pinned = set()     # 0-d variables written with `s[...] =`: never rebound after
@@ -1001,7 +1005,7 @@ def alias_update(draw, scope, n, namer):
     if writable:
         kinds += ["setitem", "setitem", "setslice", "helper", "aug_v", "aug_v", "aug_item"]
     if others:
-        kinds += ["w_write", "w_write", "w_read"]
+        kinds += ["w_write"] * 5 + ["w_read"] * 2
     kind = draw(st.sampled_from(kinds))
     if kind in ("new_s", "set_s", "aug_s", "set_v"):
         return draw(update(scope, n, namer, kind))
@@ -1090,7 +1094,7 @@ def scalar_update(draw, scope, n, namer):
     if owned:
         kinds += ["setitem", "aug_v"]
     if zero_d:
-        kinds += ["zero_d_write"]
+        kinds += ["zero_d_write"] * 3
     kind = draw(st.sampled_from(kinds))
     if kind in ("set_s", "aug_s") and not [s for s in scalars if s not in cfg.pinned and s not in protected]:
         kind = "new_s"
@@ -1124,7 +1128,8 @@ def scalar_update(draw, scope, n, namer):
     elif kind == "np_scalar":
         zero_d_value = False
         form = draw(st.sampled_from(["np.sum({u})", "{u}[{i}]", "np.mean({u})", "np.float64({e})"]))
-        if form == "np.float64({e})" and cfg.allows("traced_np_float64"):   # see test_traced_np_float64_of_a_traced_value
+        # see test_traced_np_float64_of_a_traced_value
+        if form == "np.float64({e})" and cfg.allows("traced_np_float64"):
             e = E("np.float64({})", (draw(scalar_expr(scope, n, 2)),))
         else:
             form = form.replace("np.float64({e})", "np.sum({u})")
@@ -1154,6 +1159,18 @@ def scalar_update(draw, scope, n, namer):
     return Assign(name, e)
 
 
+@st.composite
+def globals_update(draw, scope, n, namer):
+    """The base generator's update; an array made from globals alone is a plain ndarray to the
+    tracer, so the default run does not write into arrays in place here (see
+    test_traced_write_into_an_untraced_array)."""
+    stmt = draw(update(scope, n, namer))
+    if scope.cfg.allows("traced_write_into_untraced_array") or not (isinstance(stmt, Assign) and stmt.op != "="
+                                                                       and scope.of("v").count(stmt.target)):
+        return stmt
+    return Assign(stmt.target, E("{} " + stmt.op[0] + " {}", (leaf(stmt.target), stmt.expr)))
+
+
 GLOBAL_SCALARS = ["LAM", 'CONFIG["l2"]', "LR[0]", "OBJ.w"]
 GLOBAL_VECTORS = ["Z", 'CONFIG["w"]', "OBJ.v"]
 GLOBAL_CLASS = ["class _Params:", "    def __init__(self, w, v):", "        self.w = w", "        self.v = v"]
@@ -1172,8 +1189,8 @@ def global_arrays(n):
 def global_definitions(draw, n, cfg):
     arrays = st.sampled_from(global_arrays(n))
     return ([f"LAM = {draw(CONSTS)}", f"Z = {draw(arrays)}", f'CONFIG = {{"l2": {draw(CONSTS)}, "w": {draw(arrays)}}}',
-             f"LR = [{draw(CONSTS)}]", "", ""] + GLOBAL_CLASS + ["", "", f"OBJ = _Params({draw(CONSTS)}, {draw(arrays)})",
-                                                                  "", ""] + GLOBAL_FUNCTIONS)
+             f"LR = [{draw(CONSTS)}]", "", ""] + GLOBAL_CLASS
+            + ["", "", f"OBJ = _Params({draw(CONSTS)}, {draw(arrays)})", "", ""] + GLOBAL_FUNCTIONS)
 
 
 @st.composite
@@ -1311,8 +1328,8 @@ def _short_reason(g):
 class Disagreement(AssertionError):
     """The paths of one round disagree: `labels` names the failed comparisons."""
 
-    def __init__(self, round_, mode, failures):
-        self.round, self.mode = round_, mode
+    def __init__(self, round_, mode, failures, modes=()):
+        self.round, self.mode, self.modes = round_, mode, list(modes)   # modes: of rounds 0..round_
         self.labels = [_label(f) for f in failures]
         super().__init__(f"round {round_} ({mode}):\n" + "\n".join(failures))
 
@@ -1402,7 +1419,8 @@ def check_state_program(program, rounds, directory, native=False):
             modes.append(mode)
             if mode == "traced":
                 event(f"{family}: refused ({_short_reason(auto)})")
-                assert "failed internally" not in auto.explain(), auto.explain()
+                if "failed internally" in auto.explain():   # a crash is not a refusal
+                    failures.append(f"compiler raised: {_short_reason(auto)}")
                 warned = warned or any(issubclass(w.category, ad.FallbackWarning) for w in caught)
                 if not warned:
                     failures.append("traced without a FallbackWarning")
@@ -1419,7 +1437,7 @@ def check_state_program(program, rounds, directory, native=False):
                 _check_path(failures, f"compiled ({native.tier} tier)", got_native, value, fd, traced_grads, a, r.x)
             if failures:
                 keep(program)
-                raise Disagreement(k, mode, failures)
+                raise Disagreement(k, mode, failures, modes)
     return modes
 
 
@@ -1480,6 +1498,27 @@ def test_keyword_arguments_many(case, progdir):
     check_state_program(*case, progdir, native=True)
 
 
+# what a disagreement's messages say -> the known bug (KNOWN_STATE_BUGS) it is
+BUG_SIGNATURES = [("writes into the array passed as", "write_arg"),
+                  ("compiler raised: the compiler failed internally (KeyError: <Op setitem>)",
+                   "memory analysis KeyError (test_helper_writing_into_its_argument_in_a_loop_compiles_or_is_refused)"),
+                  ("converting to a NumPy array", "traced_np_float64"),
+                  ("out=...) writes into a NumPy array", "traced_write_into_untraced_array"),
+                  ("setting an array element with a sequence", "traced_write_into_untraced_array")]
+
+
+def classify(labels):
+    """The known bugs a disagreement's labels match; "compiled path wrong" / "traced path wrong"
+    for wrong numbers (a compiled path is wrong only where compiled-only labels fail)."""
+    tags = {tag for sig, tag in BUG_SIGNATURES for label in labels if sig in label}
+    numbers = [lb for lb in labels if " raised " not in lb]
+    if any(lb.startswith("compiled") for lb in numbers):
+        tags.add("compiled path wrong")
+    if any(lb.startswith("traced") for lb in numbers):
+        tags.add("traced path wrong")
+    return tuple(sorted(tags)) or ("unclassified",)
+
+
 def survey(family, examples, avoid=(), max_depth=3, directory=None):
     """Check `examples` generated programs of `family` without stopping at a failure: returns
     a Counter of outcomes, and the failing programs by the comparisons that failed (their
@@ -1498,8 +1537,10 @@ def survey(family, examples, avoid=(), max_depth=3, directory=None):
             counts["rejected"] += 1
             raise
         except Disagreement as e:
+            counts["checked"] += 1
+            counts[f"first call {'refused' if (e.modes or [e.mode])[0] == 'traced' else 'compiled'}"] += 1
             counts["disagree"] += 1
-            counts[f"disagree, {e.mode}"] += 1
+            counts[f"disagree: {' + '.join(classify(e.labels))}"] += 1
             failures.setdefault((e.round, e.mode, tuple(e.labels)), []).append(case)
             program, rounds = case   # the whole module, and the calls, for reducing it by hand
             path = pathlib.Path(directory) / "failing" / f"{family}_{counts['disagree']:03d}.py"
@@ -1510,8 +1551,9 @@ def survey(family, examples, avoid=(), max_depth=3, directory=None):
             counts["error"] += 1
             failures.setdefault(("?", "error", (f"{type(e).__name__}: {str(e)[:80]}",)), []).append(case)
             return
+        counts["checked"] += 1
+        counts[f"first call {'refused' if modes[0] == 'traced' else 'compiled'}"] += 1
         counts["passed"] += 1
-        counts[f"passed, {'/'.join(modes)}"] += 1
 
     run()
     return counts, failures
@@ -1573,8 +1615,8 @@ STATE_CONSTRUCTS = {
     "alias": [r"\bv\d+ = v\d+\n", r"\[1:\]\n", r"\[:2\]\n", r"\[::-1\]\n", r"\.reshape\(", r"\.ravel\(\)",
               r"np\.asarray\(v", r"_put\(", r"_same\(", r"\] = ", r"\[1:3\] = ", r"v\d+ \+= ", r"v\d+ \*= ",
               r"w\d+\[.*\] = ", r"for .*:\n(.*\n)*? +v\d+ = v\d+\n", r"if .*:\n(.*\n)*? +v\d+ = v\d+\n"],
-    "scalar": [r"np\.where\(", r"np\.array\(", r"np\.asarray\(", r"\.reshape\(\(\)\)", r"s\d+ \+= ",
-               r"s\d+ \*= ", r"\[\.\.\.\] = ", r"\bs\d+ = s\d+\n", r"np\.sum\(v", r"return np\.reshape\("],
+    "scalar": [r"np\.where\(", r"np\.array\(", r"np\.asarray\(", r"\.reshape\(\(\)\)", r"\b[as]\d* \+= ",
+               r"\b[as]\d* \*= ", r"\[\.\.\.\] = ", r"\bs\d+ = s\d+\n", r"np\.sum\(v", r"return np\.reshape\("],
     "globals": ["LAM", r"\bZ\b", r'CONFIG\["l2"\]', r'CONFIG\["w"\]', r"LR\[0\]", r"OBJ\.w", r"OBJ\.v", r"H\("],
     "kwargs": [r"\*, s=1\.0, t=0\.5\)", r"x, s=1\.0", r"\*\*kw\)", r'kw\.get\("s"', r"flag"],
 }
@@ -1586,7 +1628,8 @@ def test_state_generators_produce_every_construct(family):
     makes every construct the comment on the state families promises, with valid Python."""
     sources = []
 
-    @settings(max_examples=150, database=None, derandomize=True, phases=[Phase.generate],
+    @settings(max_examples=300 if family == "alias" else 150, database=None, derandomize=True,
+              phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
     @given(state_programs(family))
     def collect(program):

@@ -32,11 +32,17 @@ def _copied(kw):
 
 
 def _value(fn, a, x, kw):
+    a = a.copy() if isinstance(a, np.ndarray) else a
     return float(np.asarray(fn(a, x.copy(), **_copied(kw))).reshape(()))
 
 
+def _shifted(a, h):
+    """a + h, of a's type (a 0-d array stays one)."""
+    return np.array(a + h) if isinstance(a, np.ndarray) else a + h
+
+
 def central_differences(fn, a, x, kw, h=1e-6):
-    da = (_value(fn, a + h, x, kw) - _value(fn, a - h, x, kw)) / (2 * h)
+    da = (_value(fn, _shifted(a, h), x, kw) - _value(fn, _shifted(a, -h), x, kw)) / (2 * h)
     dx = np.empty_like(x)
     for j in range(x.size):
         e = np.zeros_like(x)
@@ -53,8 +59,9 @@ def check_any_path(fn, a=A, x=X, g=None, **kw):
     g = g or ad.value_and_grad(fn, wrt=(0, 1))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ad.FallbackWarning)
-        value, (da, dx) = g(a, x.copy(), **_copied(kw))
-    tvalue, (tda, tdx) = ad.value_and_grad(fn, wrt=(0, 1), fallback="always")(a, x.copy(), **_copied(kw))
+        value, (da, dx) = g(np.copy(a) if isinstance(a, np.ndarray) else a, x.copy(), **_copied(kw))
+    tvalue, (tda, tdx) = ad.value_and_grad(fn, wrt=(0, 1), fallback="always")(
+        np.copy(a) if isinstance(a, np.ndarray) else a, x.copy(), **_copied(kw))
     np.testing.assert_allclose(tvalue, want, rtol=1e-12, err_msg="traced value")
     np.testing.assert_allclose(tda, fd_a, rtol=1e-5, atol=1e-6, err_msg="traced d/da")
     np.testing.assert_allclose(tdx, fd_x, rtol=1e-5, atol=1e-6, err_msg="traced d/dx")
@@ -188,9 +195,10 @@ def test_traced_zero_d_view(fn):
 #   write_through_alias_of_x: value 0.0686, d/da 0.196, d/dx [0.098, 0.196, 0.294]; TracingError
 #                        "`*=` writes into the array passed as argument 'x'..." (at 05e52f9: traced,
 #                        silently wrong: 0.14, 0, [0.2, 0.4, 0.6])
-#   write_into_keyword (t=np.array(1.3)): value 1.380921, d/da 1, d/dx [1.142404, 1.119716, 0.794039];
-#                        UntraceableError "np.subtract(..., out=...) writes into a NumPy array, so
-#                        the gradient through it would be lost"
+#   scale_0d_a_in_place (a = np.array(0.7), a 0-d array): value 1.135390, d/da 0.313890, d/dx [1, 1, 1];
+#                        TracingError "`*=` writes into the array passed as argument 'a'..."
+# (The message says this is deliberate; if it stays, turn this into a pytest.raises test and drop
+# "write_arg" from the slow generator.) A keyword argument written in place: see the next test.
 
 def write_into_x(a, x):
     x[0] = a
@@ -203,16 +211,59 @@ def write_through_alias_of_x(a, x):
     return np.sum(x * x)
 
 
+def scale_0d_a_in_place(a, x):
+    a *= np.cos(a)
+    return a + np.sum(x)
+
+
+@pytest.mark.xfail(reason="grad raises TracingError on a function that writes into the array argument it "
+                          "differentiates; NumPy runs it", strict=True)
+@pytest.mark.parametrize("fn, a", [(write_into_x, A), (write_through_alias_of_x, A),
+                                   (scale_0d_a_in_place, np.array(A))])
+def test_writing_into_an_argument(fn, a):
+    check_any_path(fn, a=a)
+
+
+# ---- open: the tracer cannot write a traced value into a plain ndarray ----------------------
+#
+# An array the tracer did not make -- computed from module globals only, or passed as a keyword
+# argument -- is a plain ndarray; writing a traced value into it in place raises, though the
+# compiler takes the first two (so only functions that are also refused fail under
+# fallback='auto'). At a=0.7, x=[0.1, 0.2, 0.3]:
+#   add_into_an_array_of_globals: value 23.4486, d/da 3.596, d/dx [1.498, 2.996, 5.894];
+#                        traced: UntraceableError "np.add(..., out=...) writes into a NumPy array, so
+#                        the gradient through it would be lost"
+#   setitem_into_an_array_of_globals: value 20.49, d/da 1.4, d/dx [0, 0, 0];
+#                        traced: ValueError "setting an array element with a sequence."
+#   write_into_keyword (t=np.array(1.3)): value 1.380921, d/da 1, d/dx [1.142404, 1.119716, 0.794039];
+#                        both paths: UntraceableError "np.subtract(..., out=...) writes into a NumPy
+#                        array, ..." (the compiler refuses: t is the caller's array)
+
+GLOBAL_W = np.array([0.5, 1.0, 2.0])
+
+
+def add_into_an_array_of_globals(a, x):
+    v = GLOBAL_W * 2.0
+    v += x * a
+    return np.sum(v * v)
+
+
+def setitem_into_an_array_of_globals(a, x):
+    v = GLOBAL_W * 2.0
+    v[0] = a
+    return np.sum(v * v)
+
+
 def write_into_keyword(a, x, *, t=0.5):
     t -= 0.5 * x[2]
     return np.sum(np.sin(x * t)) + a
 
 
-@pytest.mark.xfail(reason="grad raises (TracingError/UntraceableError) on a function that writes into an "
-                          "array argument; NumPy runs it", strict=True)
-@pytest.mark.parametrize("fn, kw", [(write_into_x, {}), (write_through_alias_of_x, {}),
+@pytest.mark.xfail(reason="traced: writing a traced value into a plain ndarray (made from globals, or a keyword "
+                          "argument) raises UntraceableError/ValueError", strict=True)
+@pytest.mark.parametrize("fn, kw", [(add_into_an_array_of_globals, {}), (setitem_into_an_array_of_globals, {}),
                                     (write_into_keyword, {"t": np.array(1.3)})])
-def test_writing_into_an_argument(fn, kw):
+def test_traced_write_into_an_untraced_array(fn, kw):
     check_any_path(fn, **kw)
 
 
@@ -271,6 +322,79 @@ def view_method(a, x):
                    strict=True)
 def test_traced_view_method():
     check_any_path(view_method)
+
+
+# ---- open (since 9dd2d3f): the adjoint of a matmul is masked by its cotangent's zeros ---------
+#
+# 9dd2d3f masks the result of a derivative rule where the cotangent may be zero on some path (a
+# branch not taken), to keep 0 * inf from becoming nan. For an elementwise op that is right; for
+# M @ x it is not: the cotangent of v = M @ x is nonzero only at v[1], and masking x's cotangent
+# M.T @ e1 with that pattern keeps only its element 1. With MAT below, at a=0.7, x=[0.1, 0.2, 0.3]
+# (d/da = 0 everywhere):
+#   index_of_a_matmul_in_a_branch:       d/dx = MAT[1] = [-0.239, 0.127, -0.395]; compiled [0, 0.127, 0]
+#   index_of_a_matmul_in_a_loop_branch:  the same (the branch is `if i == 1` in a range(3) loop)
+#   index_of_a_vecmat_in_a_branch:       d/dx = MAT[:, 1] = [-0.499, 0.127, 0.179]; compiled [0, 0.127, 0]
+# (values are right; the traced path is right.) Found by the kwargs family's default strategy, 2
+# programs in 300.
+
+MAT = np.array([[-0.559, -0.499, 0.340], [-0.239, 0.127, -0.395], [-0.401, 0.179, 0.098]])
+
+
+def index_of_a_matmul_in_a_branch(a, x):
+    v = MAT @ x
+    if a > 0.0:
+        return v[1]
+    return 0.5
+
+
+def index_of_a_matmul_in_a_loop_branch(a, x):
+    t = 0.5
+    for i in range(3):
+        v = MAT @ x
+        if i == 1:
+            t = t + v[1]
+    return t
+
+
+def index_of_a_vecmat_in_a_branch(a, x):
+    v = x @ MAT
+    if a > 0.0:
+        return v[1]
+    return 0.5
+
+
+@pytest.mark.xfail(reason="compiled: a cotangent zero on some path masks the adjoint of a matmul elementwise "
+                          "(d/dx keeps one element)", strict=True)
+@pytest.mark.parametrize("fn", [index_of_a_matmul_in_a_branch, index_of_a_matmul_in_a_loop_branch,
+                                index_of_a_vecmat_in_a_branch])
+def test_compiled_matmul_adjoint_under_a_branch(fn):
+    check_any_path(fn)
+
+
+# ---- open: the memory analysis fails on a helper that writes into its argument in a loop --------
+#
+# helper_write_in_a_loop: the compiler raises KeyError: <Op setitem> (memory.py, exclusive(), via
+# may_run_after/unsafe_write); under fallback='auto' grad traces with a FallbackWarning "the
+# compiler failed internally (KeyError: <Op setitem>); please report this". The traced answer is
+# right (value 2.583306, d/da 13.502869, d/dx [0, 3.896765, 4.536165] at a=0.3, x=[0.1, 0.2, 0.3]).
+# Without the loop, or with v[0] = s written inline, it compiles or is refused normally.
+
+def _put_first(v, s):
+    v[0] = s
+
+
+def helper_write_in_a_loop(a, x):
+    v = np.sin(x) + a
+    for i in range(2):
+        _put_first(v, a)
+        a = a + v @ v
+    return a
+
+
+@pytest.mark.xfail(reason="compiler: KeyError <Op setitem> in the memory analysis (a helper writing into its "
+                          "argument in a loop)", strict=True)
+def test_helper_writing_into_its_argument_in_a_loop_compiles_or_is_refused():
+    check_compiled_if_taken(helper_write_in_a_loop, a=0.3)
 
 
 # ---- fixed (05be68e): augmented assignment wrote through no alias when traced ---------------
