@@ -174,7 +174,7 @@ def test_asm_prints_machine_code(capsys, src):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["takes", "--arg", "x=f64", "--arg", "v=f64[3]"], "not lowered: a value of type f64[3] is not lowered"),
+    (["takes", "--arg", "x=f64", "--arg", "v=f64[3]"], "not lowered: parameter 'v': a value of type f64[3] is not lowered"),
     (["makes", "--arg", "x=f64"], "not lowered: a value of type f64[3] is not lowered"),
     (["takes", "--arg", "x=f64", "--arg", "v=f64[3]", "--grad"], "not lowered: "),
     (["takes", "--arg", "x=f64"], "missing --arg for parameter 'v'"),

@@ -28,13 +28,12 @@ from llvmlite import ir
 
 from ...compiler.ir import walk
 from ...compiler.types import ArrayType, ScalarType, abstract_arg
-from .math import F32, F64, I1, I64, LLVMMath
+from .math import F32, F64, I1, I64, TYPES as _TYPES, LLVMMath, convert
 
 __all__ = ["NotLowerable", "lower", "Slot"]
 
 _I8P = ir.IntType(8).as_pointer()
 _I32 = ir.IntType(32)
-_TYPES = {"float64": F64, "float32": F32, "int64": I64, "bool": I1}
 
 
 class NotLowerable(Exception):
@@ -77,11 +76,6 @@ def _slot(t):
     return Slot("d" if ty in (F64, F32) else "q", kind)
 
 
-def _operand_dtype(types):
-    """NumPy's common type of the operands (Python scalars weak, as NEP 50)."""
-    return np.result_type(*[abstract_arg(t) if isinstance(t, ScalarType) else t.dtype for t in types])
-
-
 class _Tape:
     __slots__ = ("top", "cap", "bufs", "types")
 
@@ -114,9 +108,11 @@ class _Lowering:
         b.store(ir.Constant(_I32, 0), self.status)
         args = b.bitcast(self.func.args[0], I64.as_pointer())
         for k, p in enumerate(self.fn.params):
-            slot = _slot(p.type) if not _is_none(p.type) else None
-            if slot is None:
-                raise NotLowerable(f"parameter {p.hint} of type {p.type} is not lowered", self.fn.loc)
+            try:
+                slot = _slot(p.type)
+            except NotLowerable:
+                raise NotLowerable(f"parameter '{p.hint}': a value of type {p.type} is not lowered (the native tier "
+                                   "compiles scalar code)", self.fn.loc) from None
             self.in_slots.append(slot)
             self.env[id(p)] = self._load_slot(args, k, p.type)
         self._declare_tapes()
@@ -209,19 +205,24 @@ class _Lowering:
 
     def prim(self, op):
         prim = op.prim
-        scalar = getattr(prim, "scalar", None)
         for v in list(op.operands) + list(op.results):
             lltype(v.type, op.loc)
-        if scalar is None:
+        if prim.scalar is None:
             raise NotLowerable(f"{op.name} has no native lowering", op.loc)
-        dtype = _operand_dtype([v.type for v in op.operands])
-        ty = _TYPES.get(np.dtype(dtype).name)
-        if ty is None:
-            raise NotLowerable(f"{op.name} on {dtype} is not lowered", op.loc)
-        args = [self._cast(self.value(v), ty) for v in op.operands]
+        types = prim.scalar_types([abstract_arg(v.type) for v in op.operands], op.attrs)
+        compute = np.dtype(types.compute)
+        ty = _TYPES.get(compute.name)
+        if ty is None or compute.kind not in prim.scalar_kinds:
+            raise NotLowerable(f"{op.name} on {compute} is not lowered", op.loc)
+        args = []
+        for v, dt in zip(op.operands, types.operands):
+            t = _TYPES.get(np.dtype(dt).name)
+            if t is None:
+                raise NotLowerable(f"{op.name} on {np.dtype(dt)} is not lowered", op.loc)
+            args.append(self._cast(self.value(v), t))
         m = LLVMMath(self.b, ty, self.module)
         try:
-            out = scalar(m, *args, **op.attrs)
+            out = prim.scalar(m, *args, **op.attrs)
         except NotImplementedError as e:
             raise NotLowerable(f"{op.name}: {e} is not lowered", op.loc) from None
         out = self._cast(m.const(out) if not isinstance(out, ir.Value) else out, lltype(op.result.type))
@@ -231,19 +232,7 @@ class _Lowering:
             self._python_checks(op, args, out, m)
 
     def _cast(self, x, ty):
-        b = self.b
-        if x.type == ty:
-            return x
-        if x.type == I1:
-            return b.uitofp(x, ty) if ty in (F64, F32) else b.zext(x, ty)
-        if ty == I1:
-            zero = ir.Constant(x.type, 0.0 if x.type in (F64, F32) else 0)
-            return b.fcmp_unordered("!=", x, zero) if x.type in (F64, F32) else b.icmp_unsigned("!=", x, zero)
-        if x.type in (F64, F32) and ty in (F64, F32):
-            return b.fpext(x, ty) if ty == F64 else b.fptrunc(x, ty)
-        if ty in (F64, F32):
-            return b.sitofp(x, ty)
-        return b.fptosi(x, ty)
+        return convert(self.b, x, ty)
 
     # ---- where Python raises: the user's own operations on Python scalars -------------------
     def _error_if(self, cond):

@@ -9,11 +9,31 @@ integer type, or `i1` for booleans (comparisons return `i1`).
 """
 from __future__ import annotations
 
+import numpy as np
 from llvmlite import ir
 
-__all__ = ["LLVMMath", "F64", "F32", "I64", "I1"]
+__all__ = ["LLVMMath", "F64", "F32", "I64", "I1", "TYPES", "convert"]
 
 F64, F32, I64, I1 = ir.DoubleType(), ir.FloatType(), ir.IntType(64), ir.IntType(1)
+TYPES = {"float64": F64, "float32": F32, "int64": I64, "bool": I1}   # NumPy dtype name -> LLVM type
+_FLOATS = (F64, F32)
+
+
+def convert(b, x, ty):
+    """`x` converted to LLVM type `ty` as NumPy converts (bool is x != 0; float -> int truncates)."""
+    if x.type == ty:
+        return x
+    if x.type == I1:
+        return b.uitofp(x, ty) if ty in _FLOATS else b.zext(x, ty)
+    if ty == I1:
+        if x.type in _FLOATS:
+            return b.fcmp_unordered("!=", x, ir.Constant(x.type, 0.0))
+        return b.icmp_unsigned("!=", x, ir.Constant(x.type, 0))
+    if x.type in _FLOATS and ty in _FLOATS:
+        return b.fpext(x, ty) if ty == F64 else b.fptrunc(x, ty)
+    if ty in _FLOATS:
+        return b.sitofp(x, ty)
+    return b.fptosi(x, ty)
 _LIBM = {"log1p", "expm1", "tanh", "tan", "fmod", "sinh", "cosh", "atan", "atan2", "asin", "acos"}
 
 
@@ -24,6 +44,9 @@ class LLVMMath:
         self.b, self.ty, self.module = builder, ty, module
         self.is_float = isinstance(ty, (ir.DoubleType, ir.FloatType))
 
+    def __getattr__(self, name):   # a protocol method this namespace does not provide
+        raise NotImplementedError(f"the native math namespace has no {name}")
+
     # ---- constants and helpers -------------------------------------------------------
     def const(self, x):
         if isinstance(x, ir.Value):
@@ -31,6 +54,12 @@ class LLVMMath:
         if self.is_float:
             return ir.Constant(self.ty, float(x))
         return ir.Constant(self.ty, int(x))
+
+    def cast(self, x, dtype):
+        ty = TYPES.get(np.dtype(dtype).name)
+        if ty is None:
+            raise NotImplementedError(f"a cast to {np.dtype(dtype)}")
+        return convert(self.b, self.const(x), ty)
 
     def _intrinsic(self, name, *args):
         ty = args[0].type
@@ -63,9 +92,9 @@ class LLVMMath:
         return self.b.fmul(x, y) if self.is_float else self.b.mul(x, y)
 
     def div(self, x, y):
+        if not self.is_float:
+            raise NotImplementedError("integer div")
         x, y = self._args(x, y)
-        if not self.is_float:   # true division of integers: as float64 (NumPy)
-            x, y = self.b.sitofp(x, F64), self.b.sitofp(y, F64)
         return self.b.fdiv(x, y)
 
     def neg(self, x):
@@ -73,9 +102,9 @@ class LLVMMath:
         return self.b.fneg(x) if self.is_float else self.b.neg(x)
 
     def pow(self, x, y):
-        x, y = self._args(x, y)
         if not self.is_float:
             raise NotImplementedError("integer power")
+        x, y = self._args(x, y)
         return self._intrinsic("pow", x, y)
 
     def abs(self, x):

@@ -1,0 +1,225 @@
+"""The native tier (backends/llvm) against the NumPy tier, the IR interpreter and finite
+differences, on scalar code: loops, branches, tapes and their edge cases."""
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import adcompiler as ad
+from adcompiler.backends import llvm as native
+from adcompiler.backends import python as python_backend
+from adcompiler.compiler.gradient import adjoint_ir
+from adcompiler.compiler.interpret import interpret
+
+from . import native_cases as C
+
+CASES = [
+    (C.scalar_loop, (1.3, 0.7, 0.5, 200), (0, 1, 2)),
+    (C.scalar_loop, (1.3, 0.7, 0.5, 0), (0, 1, 2)),        # zero trips
+    (C.scalar_loop, (1.3, 0.7, 0.5, 1), (0, 1, 2)),        # one trip
+    (C.negative_step, (0.3, 9), (0,)),
+    (C.negative_step, (0.3, -1), (0,)),                     # zero trips, negative step
+    (C.data_dependent_while, (0.2, 3.0), (0, 1)),
+    (C.data_dependent_while, (5.0, 3.0), (0, 1)),           # the while never runs
+    (C.break_continue_return, (0.9, 20), (0,)),
+    (C.break_continue_return, (0.1, 20), (0,)),
+    (C.early_return, (0.5, 1.7), (0, 1)),
+    (C.early_return, (0.5, 0.9), (0, 1)),
+    (C.nested_loops, (0.4, 5, 4), (0,)),                    # inner tapes re-made in each outer step
+    (C.branchy, (2.0, 1.0), (0, 1)),
+    (C.branchy, (-0.5, 1.0), (0, 1)),
+    (C.branchy, (0.5, 1.0), (0, 1)),
+    (C.int_arithmetic, (0.7, 17), (0,)),
+    (C.int_arithmetic, (0.7, -17), (0,)),
+    (C.numpy_scalars, (0.3, 1.2), (0, 1)),
+]
+
+
+def _ids(case):
+    f, args, _ = case
+    return f"{f.__name__}{args}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_ids(c) for c in CASES])
+def test_native_equals_numpy_tier_interpreter_and_finite_differences(case):
+    f, args, wrt = case
+    native_g = ad.value_and_grad(f, wrt=wrt, jit="always")
+    numpy_g = ad.value_and_grad(f, wrt=wrt, jit="never")
+    v1, g1 = native_g(*args)
+    assert native_g.tier == "native", native_g.explain()
+    v2, g2 = numpy_g(*args)
+    assert numpy_g.tier == "numpy"
+    np.testing.assert_allclose([v1, *g1], [v2, *g2], rtol=1e-12, atol=0)
+    # the IR interpreter, the reference every backend is checked against
+    values = dict(zip(f.__code__.co_varnames, args))
+    names = [f.__code__.co_varnames[k] for k in wrt]
+    _, adj = adjoint_ir(f, values, names)
+    ref = interpret(adj, *args)
+    np.testing.assert_allclose([v1, *g1], [float(r) for r in ref], rtol=1e-12, atol=1e-300)
+    # finite differences
+    for k, gk in zip(wrt, g1):
+        h = 1e-6 * max(1.0, abs(args[k]))
+        hi, lo = list(args), list(args)
+        hi[k] += h
+        lo[k] -= h
+        assert gk == pytest.approx((f(*hi) - f(*lo)) / (2 * h), rel=1e-5, abs=1e-7)
+
+
+def test_float32_scalars_stay_float32():
+    g = ad.value_and_grad(C.float32_scalar, wrt=(0, 1), jit="always")
+    v, (da, db) = g(np.float32(1.5), np.float32(2.0))
+    v2, (da2, db2) = ad.value_and_grad(C.float32_scalar, wrt=(0, 1), jit="never")(np.float32(1.5), np.float32(2.0))
+    assert g.tier == "native"
+    assert (v, da, db) == (v2, da2, db2)
+    assert v == C.float32_scalar(np.float32(1.5), np.float32(2.0))     # float32 arithmetic, not float64
+
+
+def test_a_million_step_tape():
+    g = ad.grad(C.long_tape, jit="always")
+    got = g(0.8, 1_000_000)
+    assert g.tier == "native"
+    assert got == pytest.approx(ad.grad(C.long_tape, jit="never")(0.8, 1_000_000), rel=1e-12)
+
+
+@pytest.mark.parametrize("f, args, error", [
+    (C.python_division, (1.0, 0.0), ZeroDivisionError),
+    (C.python_sqrt, (-1.0,), ValueError),
+])
+def test_where_python_raises_the_call_reruns_and_raises_pythons_error(f, args, error):
+    g = ad.value_and_grad(f, jit="always")
+    g(*[abs(a) + 1.0 for a in args])           # compiles the native code on a harmless input
+    assert g.tier == "native"
+    with pytest.raises(error):
+        g(*args)
+    with pytest.raises(error):
+        f(*args)
+
+
+def test_int_overflow_runs_with_pythons_big_ints():
+    g = ad.value_and_grad(C.python_int_overflow, jit="always")
+    n = 3_000_000_000                          # n ** 3 overflows int64; Python's int does not
+    v, d = g(2.0, n)
+    assert v == C.python_int_overflow(2.0, n) and d == (n ** 3) % 7
+    v, d = g(2.0, 10)
+    assert g.tier == "native" and d == 1000 % 7
+
+
+def test_arrays_stay_on_the_numpy_tier_and_explain_says_why():
+    def f(x):
+        return np.sum(x * x)
+    g = ad.grad(f, jit="always")
+    np.testing.assert_allclose(g(np.ones(3)), [2.0, 2.0, 2.0])
+    assert g.tier == "numpy"
+    assert "native refused: parameter 'x': a value of type f64[3] is not lowered" in g.explain()
+    assert g.llvm_ir is None
+
+
+def test_auto_moves_to_native_after_a_few_calls():
+    g = ad.grad(C.scalar_loop, wrt=(0, 1))
+    tiers = []
+    for _ in range(6):
+        g(1.3, 0.7, 0.5, 10)
+        tiers.append(g.tier)
+    assert tiers[0] == "numpy" and tiers[-1] == "native", tiers
+
+
+def _loop_headers(text):
+    """{label: number of phis} of the loop headers (labels for/while) in LLVM IR text."""
+    headers, label = {}, None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.endswith(":") and not line.startswith(" "):
+            label = stripped[:-1].strip('"')
+            if label.split(".")[0] in ("for", "while"):
+                headers[label] = 0
+        elif label in headers and " = phi " in stripped:
+            headers[label] += 1
+    return headers
+
+
+def test_llvm_ir_has_one_loop_with_a_phi_per_carried_value():
+    _, adj = adjoint_ir(C.scalar_loop, {"a": 1.3, "b": 0.7, "x0": 0.5, "n": 10}, ["a", "b"])
+    headers = _loop_headers(native.llvm_ir(adj))
+    assert list(headers.values()) == [2, 4], headers   # forward: the counter and x; reverse: counter, dx, da, db
+    opt = native.llvm_ir(adj, opt=3)
+    assert "define" in opt and "@llvm.sin.f64" in opt and "@llvm.cos.f64" in opt
+
+
+# ---- the disk cache ---------------------------------------------------------------------------
+
+_CHILD = textwrap.dedent("""
+    import sys, json
+    sys.path.insert(0, {root!r})
+    import adcompiler as ad
+    from adcompiler.backends.llvm import cache
+    from tests.backends import native_cases as C
+    g = ad.grad(C.scalar_loop, wrt=(0, 1), jit="always")
+    out = g(1.3, 0.7, 0.5, 100)
+    print(json.dumps({{"tier": g.tier, "out": list(out), "stats": cache.stats}}))
+""")
+
+
+def _child(cache_dir, extra_env=None):
+    import json
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, ADCOMPILER_CACHE_DIR=str(cache_dir), **(extra_env or {}))
+    out = subprocess.run([sys.executable, "-c", _CHILD.format(root=root)], env=env, capture_output=True, text=True,
+                         check=True, cwd=root)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_a_second_process_loads_the_object_code_from_the_cache(tmp_path):
+    first = _child(tmp_path)
+    second = _child(tmp_path)
+    assert first["tier"] == second["tier"] == "native"
+    assert first["stats"]["writes"] == 1 and first["stats"]["hits"] == 0
+    assert second["stats"]["hits"] == 1 and second["stats"]["writes"] == 0
+    assert first["out"] == second["out"]
+
+
+def test_a_corrupt_or_truncated_entry_is_rebuilt(tmp_path):
+    _child(tmp_path)
+    (entry,) = list(tmp_path.glob("native/*/*.o"))
+    data = entry.read_bytes()
+    entry.write_bytes(data[: len(data) // 2])
+    again = _child(tmp_path)
+    assert again["stats"]["rejected"] == 1 and again["stats"]["writes"] == 1 and again["tier"] == "native"
+    entry.write_bytes(data[:-10] + b"0123456789")   # same length, wrong bytes: the checksum fails
+    again = _child(tmp_path)
+    assert again["stats"]["rejected"] == 1 and again["tier"] == "native"
+
+
+def test_an_unwritable_or_disabled_cache_still_works(tmp_path):
+    blocker = tmp_path / "a-file"          # the cache folder cannot be made inside a file (even as root,
+    blocker.write_text("")                 # where a read-only folder would still be writable)
+    out = _child(blocker / "cache")
+    assert out["tier"] == "native" and out["stats"]["writes"] == 0
+    off = _child(tmp_path / "off", {"ADCOMPILER_CACHE": "0"})
+    assert off["tier"] == "native" and off["stats"] == {"hits": 0, "misses": 0, "writes": 0, "rejected": 0}
+    assert not (tmp_path / "off").exists()
+
+
+def test_concurrent_writers_leave_one_good_entry(tmp_path):
+    import json
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = dict(os.environ, ADCOMPILER_CACHE_DIR=str(tmp_path))
+    procs = [subprocess.Popen([sys.executable, "-c", _CHILD.format(root=root)], env=env, cwd=root,
+                              stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    assert all(o["tier"] == "native" for o in outs) and outs[0]["out"] == outs[1]["out"]
+    assert len(list(tmp_path.glob("native/*/*.o"))) == 1
+    assert not list(tmp_path.glob("native/*/.tmp-*"))
+    assert _child(tmp_path)["stats"]["hits"] == 1
+
+
+def test_the_cache_key_changes_with_the_ir():
+    from adcompiler.backends.llvm.cache import key_for
+    a = key_for("func @f(%x: f64) {  # a.py:1\n  %0 = sin %x : f64\n}", 1)
+    b = key_for("func @f(%x: f64) {  # b.py:9\n  %0 = sin %x : f64\n}", 1)
+    c = key_for("func @f(%x: f64) {\n  %0 = cos %x : f64\n}", 1)
+    d = key_for("func @f(%x: f64) {\n  %0 = sin %x : f64\n}", 2)
+    assert a == b and len({a, c, d}) == 3
