@@ -18,8 +18,10 @@ where every tape buffer is freed; while loops stop at once.
 
 Tapes: per tape, a stack pointer, a capacity and one buffer per pushed value,
 in stack slots of the entry block; `tape_new` resets the pointer (a tape
-re-created in every iteration of an outer loop reuses its allocation), a push
-doubles the buffers when full (realloc), everything is freed at the exit.
+re-created in every iteration of an outer loop reuses its allocation) and, for
+a `for` loop's tape (its type's capacity: the trip count), reserves that many
+entries, so pushes need no check; a `while` loop's tape doubles when full
+(realloc); everything is freed at the exit.
 """
 from __future__ import annotations
 
@@ -77,10 +79,11 @@ def _slot(t):
 
 
 class _Tape:
-    __slots__ = ("top", "cap", "bufs", "types")
+    __slots__ = ("top", "cap", "bufs", "types", "sized")
 
-    def __init__(self, top, cap, bufs, types):
+    def __init__(self, top, cap, bufs, types, sized):
         self.top, self.cap, self.bufs, self.types = top, cap, bufs, types
+        self.sized = sized     # the capacity is reserved when the tape is made (a for loop's trip count)
 
 
 class _Lowering:
@@ -375,16 +378,11 @@ class _Lowering:
         """Stack slots (entry block) for every tape: pointer, capacity, one buffer per pushed value."""
         self.tuples = {}
         self.consts = {id(op.result): op.attrs["value"] for op in walk(self.fn.body) if op.name == "const"}
-        pushes = {}
-        for op in walk(self.fn.body):
-            if op.name == "tape_push":
-                pushes.setdefault(id(op.operands[0]), op)
         b = self.b
         for op in walk(self.fn.body):
             if op.name != "tape_new":
                 continue
-            push = pushes.get(id(op.result))
-            types = [lltype(v.type, op.loc) for v in push.operands[1:]] if push is not None else []
+            types = [lltype(t, op.loc) for t in op.result.type.elems]
             top = b.alloca(I64, name="tape_top")
             cap = b.alloca(I64, name="tape_cap")
             b.store(ir.Constant(I64, 0), top)
@@ -394,24 +392,46 @@ class _Lowering:
                 buf = b.alloca(ty.as_pointer(), name="tape_buf")
                 b.store(ir.Constant(ty.as_pointer(), None), buf)
                 bufs.append(buf)
-            self.tapes[id(op.result)] = _Tape(top, cap, bufs, types)
+            self.tapes[id(op.result)] = _Tape(top, cap, bufs, types, op.result.type.capacity is not None)
 
     def op_tape_new(self, op):
-        self.b.store(ir.Constant(I64, 0), self.tapes[id(op.result)].top)
+        """Reset the tape; a tape whose size is known (a for loop's trip count) reserves it now,
+        so its pushes need no capacity check."""
+        b = self.b
+        tape = self.tapes[id(op.result)]
+        b.store(ir.Constant(I64, 0), tape.top)
+        capacity = op.result.type.capacity
+        if capacity is None or not tape.bufs:
+            return
+        if capacity == "range":
+            start, stop, step = (self._cast(self.value(v), I64) for v in op.operands)
+            zero, one = ir.Constant(I64, 0), ir.Constant(I64, 1)
+            up = b.sdiv(b.add(b.sub(stop, start), b.sub(step, one)), step)
+            down = b.sdiv(b.sub(b.sub(start, stop), b.add(step, one)), b.neg(step))
+            n = b.select(b.icmp_signed(">", step, zero), up, down)
+            n = b.select(b.icmp_signed(">", n, zero), n, zero)
+        else:
+            n = ir.Constant(I64, capacity)
+        self._grow(tape, n, b.icmp_signed(">", n, b.load(tape.cap)))
+
+    def _grow(self, tape, new_cap, when):
+        b = self.b
+        with b.if_then(when, likely=False):
+            for buf, ty in zip(tape.bufs, tape.types):
+                size = 8 if ty in (F64, I64) else 4 if ty == F32 else 1
+                raw = b.call(self.realloc, [b.bitcast(b.load(buf), _I8P), b.mul(new_cap, ir.Constant(I64, size))])
+                b.store(b.bitcast(raw, ty.as_pointer()), buf)
+            b.store(new_cap, tape.cap)
 
     def op_tape_push(self, op):
         b = self.b
         tape = self.tapes[id(op.operands[0])]
         top = b.load(tape.top)
         if tape.bufs:
-            cap = b.load(tape.cap)
-            with b.if_then(b.icmp_signed(">=", top, cap), likely=False):
-                new_cap = b.add(b.mul(cap, ir.Constant(I64, 2)), ir.Constant(I64, 64))
-                for buf, ty in zip(tape.bufs, tape.types):
-                    size = 8 if ty in (F64, I64) else 4 if ty == F32 else 1
-                    raw = b.call(self.realloc, [b.bitcast(b.load(buf), _I8P), b.mul(new_cap, ir.Constant(I64, size))])
-                    b.store(b.bitcast(raw, ty.as_pointer()), buf)
-                b.store(new_cap, tape.cap)
+            if not tape.sized:     # a while loop's tape: double when full
+                cap = b.load(tape.cap)
+                self._grow(tape, b.add(b.mul(cap, ir.Constant(I64, 2)), ir.Constant(I64, 64)),
+                           b.icmp_signed(">=", top, cap))
             for buf, ty, v in zip(tape.bufs, tape.types, op.operands[1:]):
                 b.store(self._cast(self.value(v), ty), b.gep(b.load(buf), [top]))
         b.store(b.add(top, ir.Constant(I64, 1)), tape.top)
