@@ -17,7 +17,7 @@ import adcompiler.autograd
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 # Python examples in these pages are run (the others belong to other pages' owners).
-RUNNABLE = ["getting-started.md", "concepts.md", "compiler-tour.md", "api.md", "pytorch-compat.md"]
+RUNNABLE = ["getting-started.md", "concepts.md", "compiler-tour.md", "api.md", "pytorch-compat.md", "native.md"]
 
 FENCE = re.compile(r"^```.*?^```", re.S | re.M)
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
