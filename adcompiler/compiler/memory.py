@@ -184,10 +184,9 @@ def unsafe_write(fn, writes):
     kind "param" (it writes the caller's array), "extern" (an array from outside the function),
     or "alias" with detail (value, use op): another name of that memory is read afterwards.
     None when every write is safe."""
-    if not writes:
-        return None
-    mem = Memory(fn, writes)
     order = _Order(fn)
+    writes = [w for w in writes if w in order.pos]   # a loop body converted again drops its first attempt
+    mem = Memory(fn, writes)
     for w in writes:
         target = mem.of(w.operands[0])
         kinds = {site[0] for site in target}

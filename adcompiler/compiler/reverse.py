@@ -151,11 +151,11 @@ class _Reverser:
         self.maybe_zero.update(id(r) for r in new.results)
         return new.results
 
-    def mask(self, g, c):
-        """`c`, a contribution computed from the maybe-zero cotangent `g`, set to 0 where g is 0."""
-        gs, cs = tuple(g.type.shape), tuple(c.type.shape) if isinstance(c, Value) else ()
-        if not isinstance(c, Value) or (gs and gs != cs[len(cs) - len(gs):] if len(gs) <= len(cs) else True):
-            return c   # not elementwise in g (e.g. matmul): left as it is
+    def mask(self, g, c, prim):
+        """`c`, a contribution computed from the maybe-zero cotangent `g`, set to 0 where g is 0: only
+        for an elementwise primitive whose contribution has g's shape (c[i] comes from g[i] alone)."""
+        if not (isinstance(c, Value) and prim.kind == "elementwise" and tuple(c.type.shape) == tuple(g.type.shape)):
+            return c
         out = ops.where(ops.eq(g, 0.0), 0.0, c)
         self.maybe_zero.add(id(out))
         return out
@@ -246,7 +246,7 @@ class _Reverser:
         elif not g.type.shape:
             cs = self.unless_zero(g, contributions, op.loc)   # a scalar: skip the rules when it is 0
         else:
-            cs = [self.mask(g, c) for c in contributions()]
+            cs = [self.mask(g, c, op.prim) for c in contributions()]
         for (_, v, _), c in zip(todo, cs):
             self.accumulate(adj, v, c)
 

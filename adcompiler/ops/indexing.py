@@ -61,8 +61,10 @@ def is_advanced(idx):
 
 def copies_on_index(idx, result_ndim):
     """Whether NumPy answers `x[idx]` with a new array rather than a view of x: a scalar
-    element (every axis indexed by an integer), or an advanced (array) index."""
-    return result_ndim == 0 or _has_array(idx)
+    element (every axis indexed by an integer, and no Ellipsis: `y[i, ...]` is a 0-d view),
+    or an advanced (array) index."""
+    parts = idx if isinstance(idx, tuple) else (idx,)
+    return (result_ndim == 0 and not any(p is Ellipsis for p in parts)) or _has_array(idx)
 
 
 def _has_array(idx):

@@ -908,7 +908,6 @@ def test_second_derivatives_agree_many(case, progdir):
 # test_helper_writing_into_its_argument_in_a_loop_compiles_or_is_refused.
 KNOWN_STATE_BUGS = {
     # tag: its regression test in test_properties_state.py
-    "compiled_zero_d_view": "test_compiled_zero_d_view",
     "write_arg": "test_writing_into_an_argument",
     "traced_np_float64": "test_traced_np_float64_of_a_traced_value",
     "traced_ravel_copy_is_view": "test_traced_ravel_of_a_non_contiguous_array_is_a_copy",
