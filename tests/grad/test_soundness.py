@@ -16,18 +16,10 @@ import adcompiler as ad
 from adcompiler.compiler import UnsupportedSyntax, compile_function, parse_type
 from adcompiler.compiler.frontend import Frontend
 
+from .numeric import fd_grad
 from . import soundness_targets as T
 
 X = np.array([0.5, -1.5, 2.0])
-
-
-def fd_grad(f, x, h=1e-6):
-    out = np.zeros_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e[i] = h
-        out[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return out
 
 
 def value_and_grad_any_path(f, x):

@@ -6,18 +6,10 @@ import pytest
 
 import adcompiler as ad
 
+from .numeric import fd_grad
 from . import state_targets as S
 
 X = np.array([1.0, 2.0, 3.0])
-
-
-def fd_grad(f, x, h=1e-6):
-    out = np.zeros_like(x)
-    for i in range(x.size):
-        e = np.zeros_like(x)
-        e[i] = h
-        out[i] = (f(x + e) - f(x - e)) / (2 * h)
-    return out
 
 
 @pytest.fixture(autouse=True)

@@ -315,11 +315,7 @@ class _Lowering:
         b.position_at_end(header)
         i = b.phi(I64, name="i")
         i.add_incoming(start, pre)
-        phis = []
-        for v, r in zip(inits, op.results):
-            phi = b.phi(lltype(r.type, op.loc), name=r.hint or "")
-            phi.add_incoming(self._cast(v, phi.type), pre)
-            phis.append(phi)
+        phis = self._carried(op, inits, pre)
         step_c = op.operands[2]
         sign = self._const_int(step_c)
         up = b.icmp_signed("<", i, stop)
@@ -331,15 +327,8 @@ class _Lowering:
         b.cbranch(go, body, exit_)
         b.position_at_end(body)
         ys = self._region(op.regions[0], [i] + phis)
-        nxt = b.add(i, step)
-        end = b.block
-        i.add_incoming(nxt, end)
-        for phi, y in zip(phis, ys):
-            phi.add_incoming(self._cast(y, phi.type), end)
-        b.branch(header)
-        b.position_at_end(exit_)
-        for r, phi in zip(op.results, phis):
-            self.env[id(r)] = phi
+        i.add_incoming(b.add(i, step), b.block)
+        self._close_loop(op, phis, ys, header, exit_)
 
     def _const_int(self, v):
         value = self.consts.get(id(v))
@@ -354,20 +343,29 @@ class _Lowering:
         exit_ = self.func.append_basic_block("endwhile")
         b.branch(header)
         b.position_at_end(header)
-        phis = []
-        for v, r in zip(inits, op.results):
-            phi = b.phi(lltype(r.type, op.loc), name=r.hint or "")
-            phi.add_incoming(self._cast(v, phi.type), pre)
-            phis.append(phi)
+        phis = self._carried(op, inits, pre)
         cond_region, body_region = op.regions
         c = self._region(cond_region, phis)[0]
         ok = b.icmp_signed("==", b.load(self.status), ir.Constant(_I32, 0))   # stop after an error
         b.cbranch(b.and_(self._cast(c, I1), ok), body, exit_)
         b.position_at_end(body)
         ys = self._region(body_region, phis)
-        end = b.block
+        self._close_loop(op, phis, ys, header, exit_)
+
+    def _carried(self, op, inits, pre):
+        """One phi per carried value in the loop header, entered with its initial value."""
+        phis = []
+        for v, r in zip(inits, op.results):
+            phi = self.b.phi(lltype(r.type, op.loc), name=r.hint or "")
+            phi.add_incoming(self._cast(v, phi.type), pre)
+            phis.append(phi)
+        return phis
+
+    def _close_loop(self, op, phis, ys, header, exit_):
+        """The back edge (the body's yields into the phis), then continue after the loop."""
+        b = self.b
         for phi, y in zip(phis, ys):
-            phi.add_incoming(self._cast(y, phi.type), end)
+            phi.add_incoming(self._cast(y, phi.type), b.block)
         b.branch(header)
         b.position_at_end(exit_)
         for r, phi in zip(op.results, phis):
