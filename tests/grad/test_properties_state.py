@@ -97,10 +97,10 @@ def check_traced(fn, a=A, x=X, **kw):
     np.testing.assert_allclose(dx, fd_x, rtol=1e-5, atol=1e-6, err_msg="traced d/dx")
 
 
-# ---- open: the compiler reads a 0-d view y[i, ...] as a copy ------------------------------
+# ---- fixed (92af37b): the compiler read a 0-d view y[i, ...] as a copy -------------------------
 #
-# y[1, ...] and y[..., 1] are 0-d *views* of y in NumPy (y[1] is a copy, a NumPy scalar). The
-# compiler compiles these as copies: a write through the view does not reach y, a write to y
+# y[1, ...] and y[..., 1] are 0-d *views* of y in NumPy (y[1] is a copy, a NumPy scalar). Before
+# 92af37b the compiler compiled these as copies: a write through the view does not reach y, a write to y
 # does not reach the view. At a=0.7, x=[0.1, 0.2, 0.3] (the traced path is right):
 #   zero_d_view_written:      value 0.7546, d/da 2.156, d/dx [0.098, 1.176, 0.294];
 #                             compiled 0.0686, 0.196, [0.098, 0.196, 0.294] (the write is lost)
@@ -322,18 +322,20 @@ def test_traced_view_method():
     check_any_path(view_method)
 
 
-# ---- open (since 9dd2d3f): the adjoint of a matmul is masked by its cotangent's zeros ---------
+# ---- fixed (92af37b; broken since 9dd2d3f): the adjoint of a matmul masked by its cotangent's zeros
 #
-# 9dd2d3f masks the result of a derivative rule where the cotangent may be zero on some path (a
+# 9dd2d3f masked the result of a derivative rule where the cotangent may be zero on some path (a
 # branch not taken), to keep 0 * inf from becoming nan. For an elementwise op that is right; for
 # M @ x it is not: the cotangent of v = M @ x is nonzero only at v[1], and masking x's cotangent
-# M.T @ e1 with that pattern keeps only its element 1. With MAT below, at a=0.7, x=[0.1, 0.2, 0.3]
+# M.T @ e1 with that pattern kept only its element 1. With MAT below, at a=0.7, x=[0.1, 0.2, 0.3]
 # (d/da = 0 everywhere):
 #   index_of_a_matmul_in_a_branch:       d/dx = MAT[1] = [-0.239, 0.127, -0.395]; compiled [0, 0.127, 0]
 #   index_of_a_matmul_in_a_loop_branch:  the same (the branch is `if i == 1` in a range(3) loop)
 #   index_of_a_vecmat_in_a_branch:       d/dx = MAT[:, 1] = [-0.499, 0.127, 0.179]; compiled [0, 0.127, 0]
-# (values are right; the traced path is right.) Found by the kwargs family's default strategy, 2
-# programs in 300.
+#   matmul_partly_overwritten_after_an_early_return: d/dx = MAT[2] + MAT.sum(0) = [-1.600, -0.014,
+#                                        0.141]; compiled [-1.199, -0.193, 0.141] (MAT[2] kept element 2)
+# (values are right; the traced path is right.) Found by the default strategies of the kwargs and
+# alias families, 2 programs in 300 each.
 
 MAT = np.array([[-0.559, -0.499, 0.340], [-0.239, 0.127, -0.395], [-0.401, 0.179, 0.098]])
 
@@ -361,18 +363,27 @@ def index_of_a_vecmat_in_a_branch(a, x):
     return 0.5
 
 
+def matmul_partly_overwritten_after_an_early_return(a, x):
+    v = MAT @ x
+    w = MAT @ x
+    if a > 1.0:
+        return 0.5
+    v[:2] = 0.0
+    return np.sum(v) + np.sum(w)
+
+
 # fixed: a cotangent zero on some path masked the adjoint of a matmul elementwise (d/dx kept one element);
 # masks are now only for elementwise primitives whose contribution has the cotangent's shape
 @pytest.mark.parametrize("fn", [index_of_a_matmul_in_a_branch, index_of_a_matmul_in_a_loop_branch,
-                                index_of_a_vecmat_in_a_branch])
+                                index_of_a_vecmat_in_a_branch, matmul_partly_overwritten_after_an_early_return])
 def test_compiled_matmul_adjoint_under_a_branch(fn):
     check_any_path(fn)
 
 
-# ---- open: the memory analysis fails on a helper that writes into its argument in a loop --------
+# ---- fixed (92af37b): the memory analysis failed on a helper writing into its argument in a loop
 #
-# helper_write_in_a_loop: the compiler raises KeyError: <Op setitem> (memory.py, exclusive(), via
-# may_run_after/unsafe_write); under fallback='auto' grad traces with a FallbackWarning "the
+# helper_write_in_a_loop: before 92af37b the compiler raised KeyError: <Op setitem> (memory.py,
+# exclusive(), via may_run_after/unsafe_write); under fallback='auto' grad traced with a FallbackWarning "the
 # compiler failed internally (KeyError: <Op setitem>); please report this". The traced answer is
 # right (value 2.583306, d/da 13.502869, d/dx [0, 3.896765, 4.536165] at a=0.3, x=[0.1, 0.2, 0.3]).
 # Without the loop, or with v[0] = s written inline, it compiles or is refused normally.
