@@ -105,13 +105,18 @@ class TracedArray(Tensor):
 
     def reshape(self, *shape, order="C"):
         shape = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
-        return apply_prim(P.reshape, (self,), {"shape": tuple(int(s) for s in shape)})
+        out = apply_prim(P.reshape, (self,), {"shape": tuple(int(s) for s in shape)})
+        if out._data.size and not np.shares_memory(out._data, self._data):
+            return out.copy()    # NumPy could not view (a reversed or strided array): a copy, writes stay in it
+        return out
 
     def flatten(self):
         return self.reshape(-1).copy()
 
     def ravel(self):
-        return self.reshape(-1)
+        out = self.reshape(-1)
+        # NumPy's ravel views only a C-contiguous array (reshape(-1) may view a strided one)
+        return out if self._data.flags.c_contiguous else out.copy()
 
     def transpose(self, *axes):
         axes = tuple(axes[0]) if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes

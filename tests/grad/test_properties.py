@@ -914,7 +914,6 @@ KNOWN_STATE_BUGS = {
     # tag: its regression test in test_properties_state.py
     "write_arg": "test_writing_into_an_argument",
     "traced_np_float64": "test_traced_np_float64_of_a_traced_value",
-    "traced_ravel_copy_is_view": "test_traced_ravel_of_a_non_contiguous_array_is_a_copy",
     "traced_write_into_untraced_array": "test_traced_write_into_an_untraced_array",
 }
 DEFAULT_AVOID = frozenset(KNOWN_STATE_BUGS)
@@ -1630,7 +1629,7 @@ def test_state_generators_produce_every_construct(family):
     makes every construct the comment on the state families promises, with valid Python."""
     sources = []
 
-    @settings(max_examples=300 if family == "alias" else 150, database=None, derandomize=True,
+    @settings(max_examples=500 if family == "alias" else 150, database=None, derandomize=True,
               phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
     @given(state_programs(family))
