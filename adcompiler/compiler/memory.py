@@ -11,7 +11,7 @@ Every value gets the set of *sites* its memory may come from:
     ("alloc", op)  an array allocated by `op` in this function
     ("tape", op)   a value popped from a tape (adjoint code): whatever was pushed
 
-A primitive of table kind "view" (getitem with a basic index, reshape,
+A primitive the table marks `may_alias` (getitem with a basic index, reshape,
 transpose ...) has the sites of its first argument; an in-place op of the
 user's code (`x[i] = v`, `a += b`: the front end lists them) has the sites of
 the array it writes; an `if` result the union of what its branches yield; a
