@@ -1443,7 +1443,8 @@ def check_state_program(program, rounds, directory, native=False):
     return modes
 
 
-# Fast runs: ~2-4 s per family. The slow variants generate every construct (no DEFAULT_AVOID).
+# Fast runs: ~2-4 s per family. The slow variants go deeper and longer, and also keep away from the open
+# bugs of KNOWN_STATE_BUGS (each has a strict xfail test); the survey mode below generates everything.
 STATE_FAST = settings(FAST, max_examples=25)
 STATE_SLOW = settings(SLOW, max_examples=300)
 
@@ -1474,28 +1475,28 @@ def test_keyword_arguments(case, progdir):
 
 @pytest.mark.slow
 @STATE_SLOW
-@given(case=state_cases("alias", avoid=(), max_depth=3))
+@given(case=state_cases("alias", max_depth=3))
 def test_aliases_views_and_in_place_writes_many(case, progdir):
     check_state_program(*case, progdir, native=True)
 
 
 @pytest.mark.slow
 @STATE_SLOW
-@given(case=state_cases("scalar", avoid=(), max_depth=3))
+@given(case=state_cases("scalar", max_depth=3))
 def test_zero_d_arrays_and_numpy_scalars_many(case, progdir):
     check_state_program(*case, progdir, native=True)
 
 
 @pytest.mark.slow
 @STATE_SLOW
-@given(case=state_cases("globals", avoid=(), max_depth=3))
+@given(case=state_cases("globals", max_depth=3))
 def test_globals_changed_between_calls_many(case, progdir):
     check_state_program(*case, progdir, native=True)
 
 
 @pytest.mark.slow
 @STATE_SLOW
-@given(case=state_cases("kwargs", avoid=(), max_depth=3))
+@given(case=state_cases("kwargs", max_depth=3))
 def test_keyword_arguments_many(case, progdir):
     check_state_program(*case, progdir, native=True)
 
