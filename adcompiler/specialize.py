@@ -45,6 +45,7 @@ class CompiledGrad:
         self.native_reason = None      # why there is none (NotLowerable), once tried
         self.calls = 0
         self.tier = None               # "native" or "numpy": what ran last
+        self._slow = False             # the last call took longer than AUTO_SLOW
         self._runner = self.compiled
         # which returned gradients are arrays made anew on each call (the others are copied: a gradient
         # must never be the user's own array, a global, or a constant of the generated code)
@@ -103,8 +104,6 @@ class CompiledGrad:
         self._slow = time.perf_counter() - t > AUTO_SLOW
         self.tier = "native" if runner is self.native and runner.last_ok else "numpy"
         return out
-
-    _slow = False
 
 
 def _like(g, x, fresh):

@@ -82,19 +82,12 @@ class Ref:
 
 
 class Guard:
-    """A value compiled in as a constant: `holds()` while it is still the same."""
+    """A value compiled in as a constant, checked before each call (compile_checks): by identity
+    ("is"), by value ("eq", `expected` a snapshot), or that no such name exists ("absent")."""
     __slots__ = ("ref", "mode", "expected")
 
     def __init__(self, ref, mode, expected):
         self.ref, self.mode, self.expected = ref, mode, expected   # mode: "is", "eq" or "absent"
-
-    def holds(self):
-        current = self.ref.read()
-        if self.mode == "absent":
-            return current is _GONE
-        if self.mode == "is":
-            return current is self.expected
-        return current is not _GONE and same(snapshot(current), self.expected)
 
     def __repr__(self):
         return f"<guard {self.ref.text()} {self.mode}>"

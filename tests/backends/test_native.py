@@ -1,6 +1,5 @@
 """The native tier (backends/llvm) against the NumPy tier, the IR interpreter and finite
 differences, on scalar code: loops, branches, tapes and their edge cases."""
-import math
 import os
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import pytest
 
 import adcompiler as ad
 from adcompiler.backends import llvm as native
-from adcompiler.backends import python as python_backend
 from adcompiler.compiler.gradient import adjoint_ir
 from adcompiler.compiler.interpret import interpret
 

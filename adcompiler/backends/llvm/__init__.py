@@ -14,6 +14,8 @@ from __future__ import annotations
 import ctypes
 import struct
 
+import numpy as np
+
 from . import cache, jit
 from .lower import NotLowerable, Slot, lower
 
@@ -67,14 +69,9 @@ class NativeFunction:
         return self.fallback(*args)
 
 
-def _np(kind):
-    import numpy as np
-    return np.dtype(kind).type
-
-
-_CONVERT = {"float": float, "int": int, "bool": bool}
-for _k in ("float64", "float32", "int64", "bool"):
-    _CONVERT[_k] = _np(_k)
+# a result slot's kind -> the Python or NumPy type it comes back as
+_CONVERT = {"float": float, "int": int, "bool": bool,
+            **{k: np.dtype(k).type for k in ("float64", "float32", "int64", "bool")}}
 
 
 def llvm_ir(fn, opt=0):

@@ -63,7 +63,6 @@ class LLVMMath:
 
     def _intrinsic(self, name, *args):
         ty = args[0].type
-        suffix = "f64" if isinstance(ty, ir.DoubleType) else "f32"
         fn = self.module.declare_intrinsic(f"llvm.{name}", [ty])
         return self.b.call(fn, list(args))
 
