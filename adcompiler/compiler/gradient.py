@@ -15,6 +15,7 @@ from .ir import verify
 from .passes import optimize
 from .passes.simplify import simplify
 from .passes.dce import dce
+from .passes.factor import factor
 from .reverse import prune_tapes, reverse
 from .types import type_of_value
 
@@ -51,7 +52,7 @@ def adjoint_ir_for_types(fn, types, wrt_names, with_value=True, has_aux=False):
         t = fwd.params[names.index(n)].type
         if not ((t.is_scalar or t.is_array) and t.dtype.kind == "f"):
             raise TypeError(f"grad: argument {n!r} has type {t}; gradients are taken w.r.t. float inputs")
-    adj = optimize(simplify(reverse(fwd, [names.index(n) for n in wrt_names], with_value, has_aux)))
+    adj = optimize(factor(simplify(reverse(fwd, [names.index(n) for n in wrt_names], with_value, has_aux))))
     if prune_tapes(adj):
         adj = dce(adj)  # forward values only the tapes kept alive
     verify(adj)
