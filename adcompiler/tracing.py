@@ -343,7 +343,34 @@ def _proxy_numpy_module():
     mod.array = _np_array
     mod.asarray = lambda obj, dtype=None, **kw: _np_array(obj, dtype, copy=False)
     mod.asanyarray = mod.asarray
+    for name in _TAKES_ARRAY_LIKE:
+        setattr(mod, name, _lists_as_arrays(getattr(np, name), first=True))
+    for name in _TAKES_SEQUENCE:
+        setattr(mod, name, _lists_as_arrays(getattr(np, name), first=False))
     return mod
+
+
+# NumPy functions whose first argument is one array-like (np.mean([x, y])) or a sequence of them
+# (np.stack([[x[0], x[1]], ...])). NumPy's dispatch does not look inside a list, so a list holding
+# traced values would be converted with np.asarray (losing the gradient): it is stacked first.
+_TAKES_ARRAY_LIKE = ("sum", "mean", "std", "var", "prod", "max", "min", "amax", "amin", "argmax", "argmin",
+                     "average", "cumsum", "cumprod", "ptp", "median", "nansum", "nanmean", "diff", "sort")
+_TAKES_SEQUENCE = ("stack", "concatenate", "vstack", "hstack", "column_stack", "dstack")
+
+
+def _holds_traced(obj):
+    return isinstance(obj, (list, tuple)) and any(isinstance(v, Tensor) for v in _flatten_list(obj))
+
+
+def _lists_as_arrays(fn, first):
+    @functools.wraps(fn)
+    def call(a, *args, **kwargs):
+        if first and _holds_traced(a):
+            a = _np_array(a, copy=False)
+        elif not first and isinstance(a, (list, tuple)) and any(_holds_traced(p) for p in a):
+            a = [_np_array(p, copy=False) if _holds_traced(p) else p for p in a]
+        return fn(a, *args, **kwargs)
+    return call
 
 
 _NUMPY_MODULE = _proxy_numpy_module()

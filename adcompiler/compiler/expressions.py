@@ -15,11 +15,11 @@ import types as pytypes
 import libcst as cst
 import numpy as np
 
-from . import library
+from . import library, lists
 from .errors import UnsupportedSyntax
 from .ir import Value
-from .types import F64, type_of_value, ScalarType, TupleType
-from .values import BoundMethod, PyTuple, Static, Undefined
+from .types import F64, ArrayType, type_of_value, ScalarType, TupleType
+from .values import BoundMethod, ListBuffer, PyTuple, Static, Undefined
 from ..ops import Dyn
 
 _BINOPS = {  # libcst node type -> (primitive, python operator, symbol)
@@ -47,8 +47,6 @@ _CMPOPS = {
 }
 _UNSUPPORTED_EXPR = {
     cst.Lambda: "lambda expressions are not supported",
-    cst.ListComp: "list comprehensions are not supported (use a for loop)",
-    cst.GeneratorExp: "generator expressions are not supported (use a for loop)",
     cst.SetComp: "set comprehensions are not supported", cst.DictComp: "dict comprehensions are not supported",
     cst.Dict: "dict displays are not supported", cst.Set: "set displays are not supported",
     cst.FormattedString: "f-strings are not supported", cst.NamedExpr: "assignment expressions (:=) are not supported",
@@ -72,6 +70,9 @@ class ExpressionMixin:
             return Static(value) if ref is None else self.external(value, ref)
         if isinstance(v, Undefined):
             self.fail(v.reason, node)
+        if isinstance(v, (lists.ListProbe, lists.Appending)):
+            self.fail(f"reading the list '{name}' inside the loop that appends to it is not supported (keep the "
+                      "value you need in a variable of its own)", node)
         return v
 
     def live_constant(self, array, node):
@@ -113,6 +114,11 @@ class ExpressionMixin:
 
     def expr_List(self, node):
         return PyTuple(self._elements(node), is_list=True)
+
+    def expr_ListComp(self, node):
+        return lists.comprehension(self, node)
+
+    expr_GeneratorExp = expr_ListComp
 
     def _elements(self, node):
         out = []
@@ -229,8 +235,12 @@ class ExpressionMixin:
 
     # ---- attributes ------------------------------------------------------
     def expr_Attribute(self, node):
-        obj = self.expr(node.value)
         name = node.attr.value
+        if name == "append" and isinstance(node.value, cst.Name):
+            obj = self.env.get(node.value.value)
+            if isinstance(obj, (lists.ListProbe, lists.Appending, ListBuffer)) or isinstance(obj, PyTuple) and obj.is_list:
+                return BoundMethod(obj, "append")
+        obj = self.expr(node.value)
         if isinstance(obj, Static):
             try:
                 got = getattr(obj.raw, name)
@@ -264,6 +274,11 @@ class ExpressionMixin:
         return self.call(func, args, kwargs, node)
 
     def call(self, func, args, kwargs, node):
+        if isinstance(func, BoundMethod) and func.name == "append":
+            if len(args) != 1 or kwargs:
+                self.fail("list.append() takes exactly one argument", node)
+            self.env[node.func.value.value] = lists.append(self, func.obj, args[0], node)
+            return Static(None)
         if isinstance(func, BoundMethod):
             self.callee, self.callee_name = None, f".{func.name}()"
             return self._lower(library.METHODS[func.name], [func.obj] + args, kwargs, node)
@@ -290,6 +305,8 @@ class ExpressionMixin:
         if fn in (enumerate, zip, reversed):
             self.fail(f"{fn.__name__}() is only supported as the iterable of a for loop", node)
         if fn is tuple or fn is list:
+            if len(args) == 1 and isinstance(args[0], ListBuffer):
+                return PyTuple(lists.rows(self, args[0]), is_list=fn is list)
             if len(args) == 1 and isinstance(args[0], PyTuple):
                 return PyTuple(args[0].items, is_list=fn is list)
             if len(args) == 1 and isinstance(args[0], Value) and args[0].type.is_tuple:
@@ -329,8 +346,20 @@ class ExpressionMixin:
 
     # ---- subscripts ------------------------------------------------------
     def expr_Subscript(self, node):
+        if isinstance(node.value, cst.Name) and isinstance(self.env.get(node.value.value),
+                                                           (lists.Appending, lists.ListProbe)):
+            return lists.read_appending(self, self.env[node.value.value], self.index(node), node)
         base = self.expr(node.value)
         parts, dyn = self.index(node)
+        if isinstance(base, ListBuffer):
+            self.node = node
+            if isinstance(parts, slice):
+                return ListBuffer(self.prim("getitem", base.array, idx=parts), len(range(base.length)[parts]))
+            if not (isinstance(parts, (int, np.integer)) or isinstance(parts, Dyn)):
+                self.fail("a list can only be indexed with an integer or a slice", node)
+            if isinstance(parts, (int, np.integer)) and not -base.length <= parts < base.length:
+                self.fail("IndexError: list index out of range", node)
+            return self.prim("getitem", base.array, *dyn, idx=parts)
         if (isinstance(base, Static) and base.ref is not None and not dyn and isinstance(base.raw, (dict, list, tuple))
                 and isinstance(parts, (int, str))):
             try:
@@ -401,7 +430,9 @@ class ExpressionMixin:
 
     def items(self, seq):
         if isinstance(seq, PyTuple):
-            return [self.val(i) for i in seq.items]
+            return [self.val(lists.as_array(self, i)) for i in seq.items]
+        if isinstance(seq, ListBuffer):
+            return lists.rows(self, seq)
         v = self.val(seq)
         if v.type.is_tuple:
             return self.unpack(v, len(v.type.elems), self.node)
@@ -424,6 +455,8 @@ class ExpressionMixin:
             return type_of_value(x.raw)
         if isinstance(x, PyTuple):
             return TupleType(self.type_of(i) for i in x.items)
+        if isinstance(x, ListBuffer):
+            return TupleType([ArrayType(x.array.type.dtype, x.array.type.shape[1:])] * x.length)
         self.fail("a method is not a value", self.node)
 
 

@@ -27,6 +27,7 @@ import weakref
 import libcst as cst
 import numpy as np
 
+from . import lists
 from .builder import Builder
 from .errors import UnsupportedSyntax
 from .expressions import ExpressionMixin, _static_name
@@ -36,7 +37,7 @@ from .memory import unsafe_write
 from .scan import always_exits, assigned_names, contains, else_statements, statements, target_names
 from .source import function_source
 from .types import LiteralType, I64, NONE, type_of_value, unify
-from .values import BoundMethod, PyTuple, Static, Undefined, static_equal
+from .values import BoundMethod, ListBuffer, PyTuple, Static, Undefined, static_equal
 
 FLAGS = ("#returned", "#broke", "#cont")
 HINTS = {"#returned": "returned", "#ret": "ret", "#broke": "broke", "#cont": "cont", "#k": "k"}
@@ -111,6 +112,8 @@ class Frontend(ExpressionMixin):
         self.writes = []      # (op, variable name, node): in-place writes of the user's code (see memory.py)
         self.externals = []   # Statics read from outside the function (see external.py)
         self.hidden = {}      # Ref -> (parameter Value, Hidden): values outside the function read per call
+        self.keeps = {}       # op -> operand index: its result holds that operand's memory too (list appends)
+        self._callers = []    # environments of the functions an inlined helper was called from
 
     # ---- errors and values -------------------------------------------------
     def fail(self, reason, node=None):
@@ -152,6 +155,8 @@ class Frontend(ExpressionMixin):
             self.fail(f"{_static_name(v)} cannot be used as a run-time value")
         if isinstance(x, PyTuple):
             return self.b.tuple([self.val(i) for i in x.items])
+        if isinstance(x, (ListBuffer, lists.Appending)):
+            return x.array
         if isinstance(x, Undefined):
             self.fail(x.reason)
         if isinstance(x, BoundMethod):
@@ -183,6 +188,8 @@ class Frontend(ExpressionMixin):
             return Static(bool(x.value))
         if isinstance(x, PyTuple):
             return Static(bool(x.items))
+        if isinstance(x, ListBuffer):
+            return Static(x.length > 0)
         v = self.val(x)
         t = v.type
         if t.is_tuple:
@@ -299,6 +306,7 @@ class Frontend(ExpressionMixin):
             if v is _MISSING:
                 env[p] = Static(sig.parameters[p].default)
         saved = (self.ctx, self.env, self.node)
+        self._callers.append(self.env)
         self.ctx, self.env = _Ctx(fn, src, self.guards), env
         self._stack.append(fn)
         try:
@@ -306,7 +314,12 @@ class Frontend(ExpressionMixin):
             return self.finish(src.node)
         finally:
             self._stack.pop()
+            self._callers.pop()
             self.ctx, self.env, self.node = saved
+
+    def envs(self):
+        """The variable environments in scope: this function's and its inlining callers'."""
+        return [self.env] + self._callers[::-1]
 
     # ---- statements --------------------------------------------------------
     def block(self, stmts):
@@ -456,6 +469,8 @@ class Frontend(ExpressionMixin):
             if v.type.is_tuple:
                 self.b.loc = self.loc(node)
                 items = list(self.b.untuple(v))
+            elif isinstance(value, ListBuffer) and value.length == n:
+                items = lists.rows(self, value)
             elif v.type.is_array and v.type.shape and v.type.shape[0] == n:
                 self.node = node
                 items = [self.prim("getitem", v, idx=k) for k in range(n)]
@@ -505,7 +520,7 @@ class Frontend(ExpressionMixin):
 
     def check_writes(self, fn):
         """Refuse `fn` if an in-place write of the user's code is not safe to compile (see memory.py)."""
-        found = unsafe_write(fn, [w[0] for w in self.writes])
+        found = unsafe_write(fn, [w[0] for w in self.writes], self.keeps)
         if found is None:
             return
         op, kind, detail = found
@@ -656,6 +671,8 @@ class Frontend(ExpressionMixin):
     def _iterate_value(self, x, node):
         if isinstance(x, PyTuple):
             return list(x.items)
+        if isinstance(x, ListBuffer):
+            x = x.array
         if isinstance(x, Static):
             if isinstance(x.value, (tuple, list)):
                 return [Static(v) for v in x.value]
@@ -697,7 +714,9 @@ class Frontend(ExpressionMixin):
     def _counted(self, node, x):
         """An iterable inside enumerate/zip as (length, item(k)) over k = 0, 1, ..."""
         it = self.iteration(x)
-        if isinstance(it, list) or it.length is None:
+        if isinstance(it, list):   # a tuple or list: its items, known at compile time
+            return len(it), lambda k: it[self.static(k, "an index into a list")]
+        if it.length is None:
             self.fail("enumerate/zip need iterables of a length known at compile time", node)
         if isinstance(it.start, Static) and isinstance(it.step, Static) and (it.start.value, it.step.value) == (0, 1):
             return it.length, it.item
@@ -717,6 +736,8 @@ class Frontend(ExpressionMixin):
             self.node = node
             idx = k if isinstance(start, Static) and start.value == 0 else self.binop("add", k, start)
             return PyTuple([idx, inner(k)])
+        if isinstance(self.iteration(pos[0]), list):
+            return [item(Static(k)) for k in range(n)]
         return _Iteration(Static(0), Static(n), Static(1), item, n)
 
     def _zip(self, node, pos, kw):
@@ -724,6 +745,8 @@ class Frontend(ExpressionMixin):
             self.fail("zip() takes one or more iterables", node)
         parts = [self._counted(node, p) for p in pos]
         n = min(p[0] for p in parts)
+        if any(isinstance(self.iteration(p), list) for p in pos):
+            return [PyTuple([f(Static(k)) for _, f in parts]) for k in range(n)]
         return _Iteration(Static(0), Static(n), Static(1), lambda k: PyTuple([f(k) for _, f in parts]), n)
 
     def _unroll(self, node, body, items):
@@ -760,25 +783,63 @@ class Frontend(ExpressionMixin):
     def _for_loop(self, node, body, it):
         loc = self.loc(node)
         self.b.loc = loc
+        appends = lists.appended_in_loop(self, body, node)   # {list name: appends per iteration}
+        if appends:
+            lists.check_loop(self, list(appends), node, body, it)
         before, saved = self._enter_loop()
         names, local = self._loop_names(body, node)
+        names = [n for n in names if n not in appends]
         bounds = [self.val(x) for x in (it.start, it.stop, it.step)]
         inits = [self.val(before[n]) for n in names]
         iv_hint = node.target.value if isinstance(node.target, cst.Name) and it.plain else "i"
+        probes = {}
 
         def attempt(names, inits):
             types = [v.type for v in inits]
             blk = Block([I64] + types, hints=[iv_hint] + [HINTS.get(n, n) for n in names])
             self._enter_body(before, names, blk.args[1:], inits)
             with self.b.at(blk):
+                if appends:
+                    self._bind_appended(appends, probes, blk.args[0], it, before)
                 self.assign(node.target, it.item(blk.args[0]), node)
                 self.env["#cont"] = Static(False)
                 self.block(body)
             return blk, [blk]
 
-        blk, names, inits, types = self._fixpoint(node, names, inits, attempt, it.length is not None and it.length > 0)
+        runs = it.length is not None and it.length > 0
+        if appends:   # convert the body once to learn what it appends, then preallocate
+            probes.update({n: lists.ListProbe(n, node, lists.prefix_items(self, before[n])) for n in appends})
+            self._fixpoint(node, names, inits, attempt, runs)
+            self.env = dict(before)
+            with self.b.located(loc):
+                for n, m in appends.items():
+                    t = lists.elem_type(self, probes[n])
+                    names.append(n)
+                    inits.append(lists.new_buffer(self, lists.prefix_items(self, before[n]), t, m * it.length))
+            probes.clear()
+        blk, names, inits, types = self._fixpoint(node, names, inits, attempt, runs)
         op = self.b.add(Op("for", bounds + inits, types, regions=[blk], loc=loc, hints=[HINTS.get(n, n) for n in names]))
         self._after_loop(before, names, op.results, local, node, saved)
+        for n, m in appends.items():
+            self.env[n] = ListBuffer(self.env[n], op.results[names.index(n)].type.shape[0])
+
+    def _bind_appended(self, appends, probes, counter, it, before):
+        """In a loop body: the lists it appends to, as probes or as the carried buffers."""
+        if probes:
+            for n in appends:
+                self.env[n] = probes[n]
+                probes[n].values, probes[n].types = [], []
+            return
+        k = counter
+        start, step = it.start.value, it.step.value
+        if start:
+            k = self.binop("sub", k, Static(start))
+        if step != 1:
+            k = self.binop("floor_divide", k, Static(step))
+        for n, m in appends.items():
+            prev = before[n]
+            base = prev.length if isinstance(prev, ListBuffer) else len(prev.items)
+            self.env[n] = lists.Appending(n, self.env[n], base, m, k)
 
     def _enter_body(self, before, names, args, inits):
         self.env = dict(before)
@@ -843,6 +904,9 @@ class Frontend(ExpressionMixin):
         """A `while` op: a user while loop, or a for loop containing break/return."""
         loc = self.loc(node)
         self.b.loc = loc
+        appends = lists.appended_in_loop(self, body, node)
+        if appends:
+            lists.check_loop(self, list(appends), node, body, None)
         before, saved = self._enter_loop()
         names, local = self._loop_names(body, node)
         inits = [self.val(before[n]) for n in names]

@@ -16,7 +16,8 @@ import math
 import numpy as np
 
 from .ir import Value
-from .values import PyTuple, Static
+from .lists import as_array, stack_nested
+from .values import ListBuffer, PyTuple, Static
 
 LOWERINGS = {}     # id(python callable) -> lowering(fe, *args, **kwargs)
 CALLABLES = {}     # id(python callable) -> the callable (keeps ids valid)
@@ -134,7 +135,7 @@ def _reduction(prim, *fns, methods=()):
     def lower(fe, a, axis=None, dtype=None, out=None, keepdims=False):
         if out is not None or dtype is not None:
             fe.fail(f"{fe.callee_name}(dtype=/out=) is not supported")
-        return fe.prim(prim, a, axis=_axis(fe, axis), keepdims=bool(fe.static(keepdims, "keepdims")), weak=False)
+        return fe.prim(prim, as_array(fe, a), axis=_axis(fe, axis), keepdims=bool(fe.static(keepdims, "keepdims")), weak=False)
     lowering(*fns, methods=methods)(lower)
 
 
@@ -147,7 +148,7 @@ _reduction("amin", np.min, np.amin, methods=("min",))
 
 def _arg_reduction(prim, fn):
     def lower(fe, a, axis=None, out=None, keepdims=False):
-        return fe.prim(prim, a, axis=_axis(fe, axis), keepdims=bool(fe.static(keepdims, "keepdims")), weak=False)
+        return fe.prim(prim, as_array(fe, a), axis=_axis(fe, axis), keepdims=bool(fe.static(keepdims, "keepdims")), weak=False)
     lowering(fn, methods=(prim,))(lower)
 
 
@@ -157,7 +158,7 @@ _arg_reduction("argmin", np.argmin)
 
 def _moment(prim, fn):
     def lower(fe, a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-        return fe.prim(prim, a, axis=_axis(fe, axis), correction=fe.static(ddof, "ddof"),
+        return fe.prim(prim, as_array(fe, a), axis=_axis(fe, axis), correction=fe.static(ddof, "ddof"),
                        keepdims=bool(fe.static(keepdims, "keepdims")), weak=False)
     lowering(fn, methods=(prim,))(lower)
 
@@ -168,6 +169,10 @@ _moment("std", np.std)
 
 @lowering(builtins.sum)
 def _builtin_sum(fe, iterable, start=Static(0)):
+    if isinstance(iterable, Value) and iterable.type.is_tuple:
+        iterable = PyTuple(fe.b.untuple(iterable))
+    if isinstance(iterable, ListBuffer):
+        iterable = iterable.array
     if isinstance(iterable, PyTuple):
         acc = start
         for item in iterable.items:
@@ -202,6 +207,8 @@ lowering(builtins.min)(_builtin_extreme("minimum", "amin"))
 def _len(fe, obj):
     if isinstance(obj, PyTuple):
         return Static(len(obj.items))
+    if isinstance(obj, ListBuffer):
+        return Static(obj.length)
     t = fe.type_of(obj)
     if t.is_tuple:
         return Static(len(t.elems))
@@ -248,7 +255,7 @@ def _item(fe, x):
 
 @lowering(np.array, np.asarray)
 def _array(fe, obj, dtype=None, copy=True):
-    v = _stack_nested(fe, obj) if isinstance(obj, PyTuple) else fe.val(obj)
+    v = fe.val(as_array(fe, obj))
     if dtype is not None:
         dt = np.dtype(fe.static(dtype, "dtype"))
         if v.type.dtype != dt:
@@ -258,13 +265,6 @@ def _array(fe, obj, dtype=None, copy=True):
     if fe.callee is np.array and fe.static(copy, "copy"):
         return fe.prim("copy", v)
     return v
-
-
-def _stack_nested(fe, t):
-    items = [_stack_nested(fe, i) if isinstance(i, PyTuple) else fe.val(i) for i in t.items]
-    if not items:
-        fe.fail("np.array of an empty list")
-    return fe.prim("stack", *items, axis=0, weak=False)
 
 
 @lowering(np.copy, methods=("copy",))
@@ -335,11 +335,16 @@ def _broadcast_to(fe, array, shape):
 
 @lowering(np.concatenate)
 def _concatenate(fe, arrays, axis=0):
+    if isinstance(arrays, ListBuffer) and arrays.array.type.ndim > 1 and fe.static(axis, "axis") == 0:
+        t = arrays.array.type
+        return fe.prim("reshape", arrays.array, shape=(t.shape[0] * t.shape[1],) + t.shape[2:])
     return fe.prim("concatenate", *fe.items(arrays), axis=fe.static(axis, "axis"), weak=False)
 
 
 @lowering(np.stack)
 def _stack(fe, arrays, axis=0):
+    if isinstance(arrays, ListBuffer) and fe.static(axis, "axis") == 0:
+        return fe.prim("copy", arrays.array)
     return fe.prim("stack", *fe.items(arrays), axis=fe.static(axis, "axis"), weak=False)
 
 
@@ -413,3 +418,5 @@ def array_attribute(fe, v, name):
 
 
 __all__ = ["LOWERINGS", "METHODS", "STATIC_ONLY", "is_known", "array_attribute", "Value"]
+
+from . import library_numpy  # noqa: E402,F401  (more NumPy/math functions; registers into the tables above)

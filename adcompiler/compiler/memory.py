@@ -38,9 +38,10 @@ _NONE = frozenset()
 class Memory:
     """The memory sites of every value of an IR function (see the module docstring)."""
 
-    def __init__(self, fn, inplace=()):
+    def __init__(self, fn, inplace=(), keeps=None):
         self.fn = fn
         self.inplace = set(inplace)
+        self.keeps = keeps or {}   # op -> operand index: the op's result also holds that operand's memory
         self.sites = {}
         n_user = len(fn.params) - len(fn.hidden)
         for k, p in enumerate(fn.params):
@@ -104,6 +105,9 @@ class Memory:
         else:
             for r in op.results:
                 self._set(r, {("alloc", op)})
+        k = self.keeps.get(op)
+        if k is not None:   # a list's buffer: the item appended to it stays referenced by the list
+            self._set(op.result, self.of(op.result) | self.of(op.operands[k]))
 
     def _loop(self, op):
         lead = 1 if op.name == "for" else 0
@@ -178,7 +182,7 @@ class _Order:
                    for p, _ in self.chain[write] if p.name in ("for", "while"))
 
 
-def unsafe_write(fn, writes):
+def unsafe_write(fn, writes, keeps=None):
     """The first in-place write of `writes` (ops of `fn` that write into operand 0's memory in
     the user's code) that a functional update would not reproduce, as (write op, kind, detail):
     kind "param" (it writes the caller's array), "extern" (an array from outside the function),
@@ -186,7 +190,7 @@ def unsafe_write(fn, writes):
     None when every write is safe."""
     order = _Order(fn)
     writes = [w for w in writes if w in order.pos]   # a loop body converted again drops its first attempt
-    mem = Memory(fn, writes)
+    mem = Memory(fn, writes, keeps)
     for w in writes:
         target = mem.of(w.operands[0])
         kinds = {site[0] for site in target}

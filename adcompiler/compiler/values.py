@@ -7,6 +7,7 @@
 - `PyTuple`: a tuple or list display whose items are any of these (so
   `a, b = b, a` or returning a tuple from an inlined helper costs no op).
 - `BoundMethod`: `x.sum` before it is called.
+- `ListBuffer`: a list a loop appended to, as the rows of one array (lists.py).
 - `Undefined`: a variable that has no value on some path; using it raises
   UnsupportedSyntax with the stored reason.
 """
@@ -64,3 +65,12 @@ def static_equal(a, b):
     if type(x) in (int, float, bool) and type(y) is type(x):
         return x == y
     return False
+
+
+class ListBuffer:
+    """A Python list whose items are the rows of the IR array `array` (`length` of them): what a
+    loop that appends to a list leaves (see lists.py)."""
+    __slots__ = ("array", "length")
+
+    def __init__(self, array, length):
+        self.array, self.length = array, length

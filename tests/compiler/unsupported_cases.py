@@ -28,7 +28,7 @@ def lambda_expr(x):
 
 
 def list_comprehension(x):
-    return sum([v for v in x])  # <-
+    return sum([v for v in x if v > 0])  # <-
 
 
 def recursion(x, n):

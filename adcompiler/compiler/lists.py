@@ -1,0 +1,299 @@
+"""Python lists in compiled code: list displays and comprehensions of run-time
+values, `append`, and what NumPy makes of a list (np.sum([a, b]), np.stack(hs)).
+
+A list is a front-end value, never an IR value of its own:
+
+- `PyTuple(is_list=True)`: a list display or a comprehension (unrolled: its
+  length must be known at compile time, and an `if` clause must be static);
+- `ListBuffer`: the list a `for` loop appended to. The loop carries one array
+  whose rows are the items (preallocated: the trip count is known), and each
+  `append` writes its row, `setitem` at (prefix + iteration * m + j).
+
+`append` rebinds the list's name to a longer list. That is Python's semantics
+only while no other name (or container, or a caller's variable) refers to the
+same list object, so the front end refuses an append to a list that has another
+reference. An appended array stays referenced by the list: the memory analysis
+(memory.py) is told that the buffer keeps the appended value's memory, so an
+in-place write to that array while the list is still read is refused.
+"""
+from __future__ import annotations
+
+import libcst as cst
+import numpy as np
+
+from .ir import Value
+from .scan import contains, statements
+from .types import ArrayType, TupleType
+from .values import ListBuffer, PyTuple, Static
+
+UNROLL_LIMIT = 1000     # items of a comprehension (each is its own ops)
+
+
+# ---- what NumPy makes of a list -------------------------------------------------
+
+def as_array(fe, a):
+    """`a` as NumPy's np.asarray(a) would see it: a list/tuple of values becomes their stack."""
+    if isinstance(a, ListBuffer):
+        return a.array
+    if isinstance(a, PyTuple):
+        return stack_nested(fe, a)
+    if isinstance(a, Value) and a.type.is_tuple:
+        return stack_nested(fe, PyTuple(fe.b.untuple(a)))
+    return a
+
+
+def stack_nested(fe, t):
+    items = [as_array(fe, i) if isinstance(i, (PyTuple, ListBuffer)) or isinstance(i, Value) and i.type.is_tuple
+             else fe.val(i) for i in t.items]
+    if not items:
+        fe.fail("an empty list cannot become an array here (its dtype and shape are unknown)")
+    return fe.prim("stack", *items, axis=0, weak=False)
+
+
+def rows(fe, buf):
+    """The items of a ListBuffer, one getitem each."""
+    return [fe.prim("getitem", buf.array, idx=k) for k in range(buf.length)]
+
+
+# ---- comprehensions --------------------------------------------------------------
+
+def comprehension(fe, node):
+    """[elt for ... in ... if ...] (or a generator expression) unrolled into a list display."""
+    saved = fe.env
+    fe.env = dict(saved)     # the comprehension's variables are its own
+    try:
+        out = []
+        _comp_for(fe, node, node.for_in, out)
+    finally:
+        fe.env = saved
+    return PyTuple(out, is_list=True)
+
+
+def _comp_for(fe, node, cf, out):
+    if cf.asynchronous is not None:
+        fe.fail("async comprehensions are not supported", cf)
+    for item in _static_items(fe, cf.iter):
+        fe.assign(cf.target, item, cf)
+        if not all(_static_test(fe, c.test) for c in cf.ifs):
+            continue
+        if cf.inner_for_in is not None:
+            _comp_for(fe, node, cf.inner_for_in, out)
+        else:
+            out.append(fe.expr(node.elt))
+        if len(out) > UNROLL_LIMIT:
+            fe.fail(f"a comprehension is unrolled, and this one has more than {UNROLL_LIMIT} items "
+                    "(write a for loop that appends to a list)", node)
+
+
+def _static_items(fe, iter_node):
+    it = fe.iteration(iter_node)
+    if isinstance(it, list):
+        return it
+    if it.length is None or not all(isinstance(b, Static) for b in (it.start, it.step)):
+        fe.fail("a comprehension needs an iterable whose length is known at compile time", iter_node)
+    start, step = it.start.value, it.step.value
+    return (it.item(Static(start + k * step)) for k in range(it.length))
+
+
+def _static_test(fe, test_node):
+    c = fe.truth(fe.expr(test_node), test_node)
+    if not isinstance(c, Static):
+        fe.fail("a comprehension's `if` on a run-time value is not supported (the list's length would depend "
+                "on the data; use np.where)", test_node)
+    return c.value
+
+
+# ---- append ----------------------------------------------------------------------
+
+class ListProbe:
+    """The list a loop appends to, while the loop body is converted once to learn what it appends
+    (`prefix`: its items before the loop; `values`: those appended so far in the iteration)."""
+    __slots__ = ("name", "types", "node", "prefix", "values")
+
+    def __init__(self, name, node, prefix):
+        self.name, self.node, self.prefix = name, node, prefix
+        self.types, self.values = [], []
+
+    @property
+    def base(self):
+        return len(self.prefix)
+
+    @property
+    def j(self):
+        return len(self.values)
+
+
+class Appending:
+    """The list a loop appends to, during the loop body's conversion: `array` (the loop-carried
+    buffer) gets row base + k * m + j at the j-th of the m appends of iteration k."""
+    __slots__ = ("name", "array", "base", "m", "k", "j")
+
+    def __init__(self, name, array, base, m, k, j=0):
+        self.name, self.array, self.base, self.m, self.k, self.j = name, array, base, m, k, j
+
+
+def appended_in_loop(fe, body, node):
+    """Names of lists the loop body appends to: {name: appends per iteration}. An append the
+    front end cannot preallocate for (under an if, in a nested loop, in a loop whose trip
+    count is unknown or that can continue/break) is refused with the reason."""
+    counts = {}
+    top = set()
+    for s in body:
+        call = _append_call(s)
+        if call is not None:
+            counts[call] = counts.get(call, 0) + 1
+            top.add(id(s))
+    nested = _nested_appends(body, top)
+    for name in nested:
+        if _is_list(fe.env.get(name)):
+            fe.fail(f"'{name}.append' inside an if or a nested loop is not supported: the list's length "
+                    "would not be known when the loop starts (append on every iteration, or preallocate "
+                    "an array)", nested[name])
+    return {n: m for n, m in counts.items() if _is_list(fe.env.get(n))}
+
+
+def _is_list(v):
+    return isinstance(v, ListBuffer) or isinstance(v, PyTuple) and v.is_list
+
+
+def _append_call(s):
+    if isinstance(s, cst.Expr) and isinstance(s.value, cst.Call):
+        f = s.value.func
+        if isinstance(f, cst.Attribute) and f.attr.value == "append" and isinstance(f.value, cst.Name):
+            return f.value.value
+    return None
+
+
+def _nested_appends(body, top):
+    found = {}
+
+    class V(cst.CSTVisitor):
+        def visit_Call(self, n):
+            f = n.func
+            if isinstance(f, cst.Attribute) and f.attr.value == "append" and isinstance(f.value, cst.Name):
+                found.setdefault(f.value.value, n)
+    for s in body:
+        if id(s) in top:
+            continue
+        s.visit(V())
+    return found
+
+
+def check_loop(fe, names, node, body, it):
+    """Refuse loops whose appends cannot be preallocated."""
+    if it is None or it.length is None or not isinstance(it.start, Static) or not isinstance(it.step, Static):
+        fe.fail(f"appending to '{names[0]}' in a loop whose trip count is not known at compile time is not "
+                "supported (use a for loop over range() with constant bounds, or preallocate an array)", node)
+    if contains(body, (cst.Continue, cst.Break, cst.Return), True):
+        fe.fail(f"appending to '{names[0]}' in a loop with continue, break or return is not supported",
+                node)
+    for n in names:
+        check_unshared(fe, n, node)
+
+
+def check_unshared(fe, name, node):
+    """Refuse appending to a list another name, container or caller also refers to."""
+    lst = fe.env[name]
+    for env in fe.envs():
+        for n, v in env.items():
+            if (n != name or env is not fe.env) and _refers(v, lst):
+                where = f"'{n}'" if env is fe.env else f"'{n}' of a calling function"
+                fe.fail(f"appending to '{name}', which {where} also refers to, is not supported (the compiled "
+                        "code copies lists; use list(...) to make a separate list first)", node)
+
+
+def _refers(v, lst):
+    if v is lst:
+        return True
+    return isinstance(v, PyTuple) and any(_refers(i, lst) for i in v.items)
+
+
+def elem_type(fe, probe):
+    t = probe.types[0]
+    for u in probe.types[1:]:
+        if u.shape != t.shape:
+            fe.fail(f"the items appended to '{probe.name}' have different shapes ({t} and {u})", probe.node)
+        t = ArrayType(np.result_type(t.dtype, u.dtype), t.shape)
+    if t.dtype.kind not in "biuf":
+        fe.fail(f"items of type {t} cannot be appended in a loop", probe.node)
+    return ArrayType(t.dtype, t.shape)
+
+
+def new_buffer(fe, prefix, t, n):
+    """The array a loop appends n rows of type t to, after the items of `prefix`."""
+    total = ArrayType(t.dtype, (len(prefix) + n,) + t.shape)
+    arr = fe.b.zeros(total)
+    for k, v in enumerate(prefix):
+        arr = fe.prim("setitem", arr, v, idx=k)
+        fe.keeps[fe.b.block.ops[-1]] = 1
+    return arr
+
+
+def prefix_items(fe, lst):
+    if isinstance(lst, ListBuffer):
+        return rows(fe, lst)
+    return [fe.val(i) for i in lst.items]
+
+
+def append(fe, target, value, node):
+    """`name.append(value)`: returns the list `name` is rebound to."""
+    if isinstance(target, ListProbe):
+        t = fe.type_of(value)
+        if not (t.is_array or t.is_scalar):
+            fe.fail(f"items of type {t} cannot be appended in a loop", node)
+        target.types.append(t)
+        target.values.append(value)
+        return target
+    if isinstance(target, Appending):
+        t = target.array.type
+        row = ArrayType(t.dtype, t.shape[1:])
+        v = fe.val(value)
+        if v.type.shape != row.shape:
+            fe.fail(f"the items appended to '{target.name}' change shape ({row} and {v.type})", node)
+        fe.node = node
+        idx = target.k if target.m == 1 else fe.binop("mul", target.k, Static(target.m))
+        if target.base + target.j:
+            idx = fe.binop("add", idx, Static(target.base + target.j))
+        out = fe.prim("setitem", target.array, v, idx, idx=_dyn0())
+        fe.keeps[fe.b.block.ops[-1]] = 1
+        return Appending(target.name, out, target.base, target.m, target.k, target.j + 1)
+    check_unshared(fe, node.func.value.value, node)
+    if isinstance(target, ListBuffer):
+        v = fe.val(value)
+        row = ArrayType(target.array.type.dtype, target.array.type.shape[1:])
+        if v.type.shape != row.shape:
+            return PyTuple(rows(fe, target) + [value], is_list=True)
+        out = fe.prim("concatenate", target.array, fe.prim("reshape", v, shape=(1,) + row.shape), axis=0, weak=False)
+        fe.keeps[fe.b.block.ops[-1]] = 1
+        return ListBuffer(out, target.length + 1)
+    return PyTuple(target.items + [value], is_list=True)
+
+
+def read_appending(fe, lst, index, node):
+    """`name[i]` inside the loop that appends to `name`: an item before the loop (0 <= i < the
+    length before it), or one appended earlier in this iteration (-j <= i < 0)."""
+    parts, dyn = index
+    fe.node = node
+    if isinstance(lst, ListProbe) and not dyn and isinstance(parts, (int, np.integer)):
+        if 0 <= parts < lst.base:
+            return lst.prefix[parts]
+        if -lst.j <= parts < 0:
+            return lst.values[parts]
+    elif not dyn and isinstance(parts, (int, np.integer)):
+        if 0 <= parts < lst.base:
+            return fe.prim("getitem", lst.array, idx=int(parts))
+        if -lst.j <= parts < 0:
+            row = fe.binop("add", lst.k if lst.m == 1 else fe.binop("mul", lst.k, Static(lst.m)),
+                           Static(lst.base + lst.j + int(parts)))
+            return fe.prim("getitem", lst.array, row, idx=_dyn0())
+    fe.fail(f"inside the loop that appends to '{lst.name}', only its items from before the loop "
+            f"(0 <= i < {lst.base}) and those appended earlier in the same iteration ({lst.name}[-1] after "
+            "an append) can be read", node)
+
+
+def _dyn0():
+    from ..ops import Dyn
+    return Dyn(0)
+
+
+__all__ = ["as_array", "stack_nested", "rows", "comprehension", "append", "ListProbe", "Appending", "TupleType"]
