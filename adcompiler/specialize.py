@@ -13,9 +13,9 @@ import time
 
 import numpy as np
 
+from . import plancache
 from .backends import python as python_backend
 from .compiler.errors import UnsupportedSyntax
-from .compiler.frontend import compile_function
 from .compiler.gradient import _plain, adjoint_ir
 from .compiler.ir import walk
 from .compiler.memory import Memory
@@ -31,12 +31,12 @@ AUTO_SLOW = 0.005       # ... or after one call slower than this (seconds)
 class CompiledGrad:
     """A compiled (value and) gradient function for one argument signature, on its tiers."""
 
-    def __init__(self, fn, values, wrt_names, with_value=True, has_aux=False, jit="auto"):
+    def __init__(self, fn, values, wrt_names, with_value=True, has_aux=False, jit="auto", ir=None):
         self.fn = fn
         self.with_value = with_value
         self.has_aux = has_aux
         self.jit = jit
-        self.forward_ir, self.ir = adjoint_ir(fn, values, wrt_names, with_value, has_aux)
+        self.forward_ir, self.ir = ir or adjoint_ir(fn, values, wrt_names, with_value, has_aux)
         self.param_names = [p.hint for p in self.forward_ir.user_params]
         self.wrt_names = list(wrt_names)
         self.compiled = python_backend.compile_function(self.ir)
@@ -124,10 +124,18 @@ def _array_like(g, x, fresh):
 
 
 def compile_value_and_grad(fn, values, wrt_names, has_aux=False, with_value=True, jit="auto"):
-    from .api import GradFunction
+    from .api import GradFunction, signature_key
     if isinstance(fn, GradFunction):
         fn = _generated_gradient(fn, values)
-    return CompiledGrad(fn, values, wrt_names, with_value, has_aux, jit)
+    key = plancache.key(fn, tuple((n, signature_key(v)) for n, v in values.items()), tuple(wrt_names),
+                        with_value, has_aux)
+    cached = plancache.load(key, fn) if key is not None else None
+    if cached is not None:
+        return CompiledGrad(fn, values, wrt_names, with_value, has_aux, jit, ir=cached)
+    compiled = CompiledGrad(fn, values, wrt_names, with_value, has_aux, jit)
+    if key is not None:
+        plancache.store(key, compiled.forward_ir, compiled.ir)
+    return compiled
 
 
 def _generated_gradient(inner, values):
@@ -143,6 +151,7 @@ def _generated_gradient(inner, values):
         names = ", ".join(h.ref.text() for h in plan.compiled.forward_ir.hidden)
         raise UnsupportedSyntax(f"the generated gradient of {inner._fn_name()} reads {names} from outside the "
                                 "function on each call; a gradient of it is traced through it")
+    from .compiler.frontend import compile_function
     func = plan.compiled.compiled.func
     params = plan.compiled.param_names
     name = f"{func.__name__}_0"

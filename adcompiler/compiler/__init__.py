@@ -10,7 +10,6 @@ Entry points:
 """
 from .builder import Builder, current_builder
 from .errors import IRParseError, UnsupportedSyntax
-from .frontend import compile_for_args, compile_function
 from .ir import Block, Function, Op, Value, clone, verify, walk
 from .parser import parse_function
 from .passes import activity, active_values, constant_fold, cse, dce, optimize
@@ -21,3 +20,11 @@ __all__ = ["Builder", "current_builder", "IRParseError", "UnsupportedSyntax", "c
            "compile_function", "Block", "Function", "Op", "Value", "clone", "verify", "walk", "parse_function",
            "activity", "active_values", "constant_fold", "cse", "dce", "optimize", "print_function", "ArrayType",
            "NoneType", "OpaqueType", "ScalarType", "TupleType", "parse_type", "type_of_value"]
+
+
+def __getattr__(name):
+    # the front end imports libcst (~150 ms): only when something must be compiled
+    if name in ("compile_for_args", "compile_function"):
+        from . import frontend
+        return getattr(frontend, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

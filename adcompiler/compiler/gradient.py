@@ -10,13 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import UnsupportedSyntax
-from .frontend import compile_function
 from .ir import verify
 from .passes import optimize
 from .passes.simplify import simplify
 from .passes.dce import dce
 from .passes.factor import factor
-from .reverse import prune_tapes, reverse
 from .types import type_of_value
 
 __all__ = ["compile_value_and_grad", "CompiledGrad", "UnsupportedSyntax", "adjoint_ir", "adjoint_ir_for_types"]
@@ -37,6 +35,8 @@ def _check_wrt(name, value):
 
 def adjoint_ir_for_types(fn, types, wrt_names, with_value=True, has_aux=False):
     """(forward IR, optimised adjoint IR) of `fn` specialised on IR `types` (name -> type)."""
+    from .frontend import compile_function     # libcst, imported only when something is compiled
+    from .reverse import prune_tapes, reverse
     fwd = compile_function(fn, types)
     out_t = fwd.result_type
     if has_aux:
