@@ -18,11 +18,9 @@ in-place write to that array while the list is still read is refused.
 """
 from __future__ import annotations
 
-import libcst as cst
 import numpy as np
 
 from .ir import Value
-from .scan import contains, statements
 from .types import ArrayType, TupleType
 from .values import ListBuffer, PyTuple, Static
 
@@ -157,6 +155,7 @@ def _is_list(v):
 
 
 def _append_call(s):
+    import libcst as cst     # the front end's: not imported when a cached gradient is loaded
     if isinstance(s, cst.Expr) and isinstance(s.value, cst.Call):
         f = s.value.func
         if isinstance(f, cst.Attribute) and f.attr.value == "append" and isinstance(f.value, cst.Name):
@@ -165,6 +164,7 @@ def _append_call(s):
 
 
 def _nested_appends(body, top):
+    import libcst as cst
     found = {}
 
     class V(cst.CSTVisitor):
@@ -181,6 +181,8 @@ def _nested_appends(body, top):
 
 def check_loop(fe, names, node, body, it):
     """Refuse loops whose appends cannot be preallocated."""
+    import libcst as cst
+    from .scan import contains
     if it is None or it.length is None or not isinstance(it.start, Static) or not isinstance(it.step, Static):
         fe.fail(f"appending to '{names[0]}' in a loop whose trip count is not known at compile time is not "
                 "supported (use a for loop over range() with constant bounds, or preallocate an array)", node)
