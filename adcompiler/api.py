@@ -75,12 +75,14 @@ class GradFunction:
     Attributes: `mode` ("compiled" or "traced", for the last call's signature),
     `explain()` (why), `source` (the generated adjoint, compiled mode)."""
 
-    def __init__(self, fn, wrt=0, *, fallback="auto", has_aux=False, return_value=False, jit="auto"):
+    def __init__(self, fn, wrt=0, *, fallback="auto", has_aux=False, return_value=False, jit="auto",
+                 fastmath=False):
         if fallback not in _FALLBACKS:
             raise ValueError(f"fallback must be one of {_FALLBACKS}, not {fallback!r}")
         if jit not in _JITS:
             raise ValueError(f"jit must be one of {_JITS}, not {jit!r}")
         self.jit = jit
+        self.fastmath = bool(fastmath)
         if not callable(fn):
             raise TypeError(f"grad expects a function, got {type(fn).__name__}")
         _check_python_function(fn)
@@ -248,7 +250,8 @@ class GradFunction:
             return _Plan(None, str(e), error=e)
         try:
             compiled = gradient.compile_value_and_grad(self.fn, values, paths, has_aux=self.has_aux,
-                                                       with_value=self.return_value, jit=self.jit)
+                                                       with_value=self.return_value, jit=self.jit,
+                                                       fastmath=self.fastmath)
         except gradient.UnsupportedSyntax as e:
             if self.fallback == "never":
                 raise
@@ -400,24 +403,28 @@ class _Plan:
         self.error = error
 
 
-def grad(fn=None, wrt=0, *, fallback="auto", has_aux=False, jit="auto"):
+def grad(fn=None, wrt=0, *, fallback="auto", has_aux=False, jit="auto", fastmath=False):
     """The gradient of scalar function `fn` w.r.t. argument(s) `wrt` (position, name or tuple).
 
     Usable as `grad(f)`, `grad(f, wrt=1)`, `@grad` and `@grad(wrt=("w", "b"))`. `jit` picks the
     tier a compiled gradient runs on: "auto" (native machine code after a few calls, where it
-    lowers), "always" (native from the first call) or "never" (the generated NumPy code)."""
+    lowers), "always" (native from the first call) or "never" (the generated NumPy code).
+    `fastmath=True` lets the native tier reassociate floating-point sums and products and fuse
+    multiply-adds (results then differ from the NumPy tier in the last bits; nan and inf checks stay)."""
+    opts = dict(fallback=fallback, has_aux=has_aux, jit=jit, fastmath=fastmath)
     if fn is None:
-        return lambda f: GradFunction(f, wrt, fallback=fallback, has_aux=has_aux, jit=jit)
+        return lambda f: GradFunction(f, wrt, **opts)
     if isinstance(fn, (int, str, tuple, list)) and not callable(fn):
         raise TypeError("grad: pass the function first, or use grad(wrt=...) as a decorator")
-    return GradFunction(fn, wrt, fallback=fallback, has_aux=has_aux, jit=jit)
+    return GradFunction(fn, wrt, **opts)
 
 
-def value_and_grad(fn=None, wrt=0, *, fallback="auto", has_aux=False, jit="auto"):
+def value_and_grad(fn=None, wrt=0, *, fallback="auto", has_aux=False, jit="auto", fastmath=False):
     """Like `grad`, but the call returns (value, gradient)."""
+    opts = dict(fallback=fallback, has_aux=has_aux, return_value=True, jit=jit, fastmath=fastmath)
     if fn is None:
-        return lambda f: GradFunction(f, wrt, fallback=fallback, has_aux=has_aux, return_value=True, jit=jit)
-    return GradFunction(fn, wrt, fallback=fallback, has_aux=has_aux, return_value=True, jit=jit)
+        return lambda f: GradFunction(f, wrt, **opts)
+    return GradFunction(fn, wrt, **opts)
 
 
 def dump(g, file=None):

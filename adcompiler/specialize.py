@@ -31,8 +31,9 @@ AUTO_SLOW = 0.005       # ... or after one call slower than this (seconds)
 class CompiledGrad:
     """A compiled (value and) gradient function for one argument signature, on its tiers."""
 
-    def __init__(self, fn, values, wrt_names, with_value=True, has_aux=False, jit="auto", ir=None):
+    def __init__(self, fn, values, wrt_names, with_value=True, has_aux=False, jit="auto", ir=None, fastmath=False):
         self.fn = fn
+        self.fastmath = fastmath
         self.with_value = with_value
         self.has_aux = has_aux
         self.jit = jit
@@ -64,7 +65,7 @@ class CompiledGrad:
             return self.native
         from .backends import llvm
         try:
-            self.native = llvm.compile(self.ir, self.compiled)
+            self.native = llvm.compile(self.ir, self.compiled, fastmath=self.fastmath)
         except llvm.NotLowerable as e:
             self.native_reason = str(e)
             return None
@@ -123,7 +124,7 @@ def _array_like(g, x, fresh):
     return np.array(np.broadcast_to(g, x.shape), dtype=x.dtype)
 
 
-def compile_value_and_grad(fn, values, wrt_names, has_aux=False, with_value=True, jit="auto"):
+def compile_value_and_grad(fn, values, wrt_names, has_aux=False, with_value=True, jit="auto", fastmath=False):
     from .api import GradFunction, signature_key
     if isinstance(fn, GradFunction):
         fn = _generated_gradient(fn, values)
@@ -131,8 +132,8 @@ def compile_value_and_grad(fn, values, wrt_names, has_aux=False, with_value=True
                         with_value, has_aux)
     cached = plancache.load(key, fn) if key is not None else None
     if cached is not None:
-        return CompiledGrad(fn, values, wrt_names, with_value, has_aux, jit, ir=cached)
-    compiled = CompiledGrad(fn, values, wrt_names, with_value, has_aux, jit)
+        return CompiledGrad(fn, values, wrt_names, with_value, has_aux, jit, ir=cached, fastmath=fastmath)
+    compiled = CompiledGrad(fn, values, wrt_names, with_value, has_aux, jit, fastmath=fastmath)
     if key is not None:
         plancache.store(key, compiled.forward_ir, compiled.ir)
     return compiled

@@ -105,3 +105,10 @@ def python_sqrt(a):
 def python_int_overflow(a, n):
     k = n * n * n
     return a * (k % 7)
+
+
+def weighted_sum(a, n):
+    s = 0.0
+    for i in range(n):
+        s = s + a * i * 0.5
+    return s

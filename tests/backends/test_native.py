@@ -221,3 +221,25 @@ def test_the_cache_key_changes_with_the_ir():
     c = key_for("func @f(%x: f64) {\n  %0 = cos %x : f64\n}", 1)
     d = key_for("func @f(%x: f64) {\n  %0 = sin %x : f64\n}", 2)
     assert a == b and len({a, c, d}) == 3
+
+
+# ---- fastmath ----------------------------------------------------------------------------------
+
+def test_fastmath_reassociates_only_where_asked_and_stays_close():
+    strict = ad.value_and_grad(C.weighted_sum, jit="always")
+    fast = ad.value_and_grad(C.weighted_sum, jit="always", fastmath=True)
+    numpy_tier = ad.value_and_grad(C.weighted_sum, jit="never")
+    ref = numpy_tier(0.3, 1001)
+    got_strict, got_fast = strict(0.3, 1001), fast(0.3, 1001)
+    assert strict.tier == fast.tier == "native"
+    assert got_strict == ref                                 # bit for bit without fastmath
+    assert got_fast == pytest.approx(ref, rel=1e-12)         # reassociated: the last bits may differ
+    assert "reassoc contract" in fast.llvm_ir and "reassoc" not in strict.llvm_ir
+    assert "nnan" not in fast.llvm_ir and "ninf" not in fast.llvm_ir
+
+
+def test_fastmath_keeps_pythons_errors():
+    g = ad.grad(C.python_sqrt, jit="always", fastmath=True)
+    with pytest.raises(ValueError, match="math domain error"):
+        g(-1.0)
+    assert g(4.0) == pytest.approx(0.5)           # d(2*sqrt(a))/da = 1/sqrt(a)

@@ -28,8 +28,9 @@ _KERNEL = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p)
 class NativeFunction:
     """Machine code for one IR function: call it with the IR function's arguments."""
 
-    def __init__(self, fn, module_text, engine, in_slots, out_slots, is_tuple, fallback):
+    def __init__(self, fn, module_text, engine, in_slots, out_slots, is_tuple, fallback, fastmath=False):
         self.name = fn.name
+        self.fastmath = fastmath
         self._ir_fn = fn
         self._llvm_ir = module_text    # None when the code came from the cache
         self._engine = engine          # keeps the machine code alive
@@ -60,7 +61,7 @@ class NativeFunction:
     def llvm_ir(self):
         """The kernel's LLVM IR (before optimisation)."""
         if self._llvm_ir is None:
-            self._llvm_ir = str(lower(self._ir_fn)[0])
+            self._llvm_ir = _module_text(lower(self._ir_fn)[0], self.fastmath)
         return self._llvm_ir
 
     def _fallback(self, args):
@@ -74,39 +75,45 @@ _CONVERT = {"float": float, "int": int, "bool": bool,
             **{k: np.dtype(k).type for k in ("float64", "float32", "int64", "bool")}}
 
 
-def llvm_ir(fn, opt=0):
+def _module_text(module, fastmath):
+    return jit.fast_math(str(module)) if fastmath else str(module)
+
+
+def llvm_ir(fn, opt=0, fastmath=False):
     """The LLVM IR of `fn`'s kernel, before optimisation (opt=0) or after the pipeline at `opt`."""
     module, *_ = lower(fn)
     if opt <= 0:
-        return str(module)
-    mod = jit.parse(str(module))
+        return _module_text(module, fastmath)
+    mod = jit.parse(_module_text(module, fastmath))
     jit.optimize(mod, opt)
     return str(mod)
 
 
-def assembly(fn, opt=3):
+def assembly(fn, opt=3, fastmath=False):
     module, *_ = lower(fn)
-    mod = jit.parse(str(module))
+    mod = jit.parse(_module_text(module, fastmath))
     jit.optimize(mod, opt)
     return jit.assembly(mod)
 
 
-def compile(fn, fallback, opt=3):
+def compile(fn, fallback, opt=3, fastmath=False):
     """A NativeFunction for IR function `fn` (NotLowerable if it has something without a lowering).
-    Object code comes from the disk cache when an entry for the same IR and host exists."""
+    Object code comes from the disk cache when an entry for the same IR and host exists.
+    `fastmath` allows reassociation and fused multiply-adds (see jit.fast_math)."""
     from ...compiler.printer import print_function
     import llvmlite
-    key = cache.key_for(print_function(fn), LOWERING_VERSION, opt, llvmlite.__version__, *jit.host_key())
+    key = cache.key_for(print_function(fn), LOWERING_VERSION, opt, llvmlite.__version__, *jit.host_key(),
+                        *(("fastmath",) if fastmath else ()))
     hit = cache.load(key)
     if hit is not None:
         meta, obj = hit
         slots = [[Slot(*s) for s in meta[k]] for k in ("in", "out")]
-        return NativeFunction(fn, None, jit.engine_from_object(obj), *slots, meta["tuple"], fallback)
+        return NativeFunction(fn, None, jit.engine_from_object(obj), *slots, meta["tuple"], fallback, fastmath)
     module, in_slots, out_slots, is_tuple = lower(fn)
-    text = str(module)
+    text = _module_text(module, fastmath)
     mod = jit.parse(text)
     jit.optimize(mod, opt)
     obj = jit.target_machine().emit_object(mod)
     cache.store(key, {"in": [[s.code, s.kind] for s in in_slots], "out": [[s.code, s.kind] for s in out_slots],
                       "tuple": is_tuple}, obj)
-    return NativeFunction(fn, text, jit.engine_from_object(obj), in_slots, out_slots, is_tuple, fallback)
+    return NativeFunction(fn, text, jit.engine_from_object(obj), in_slots, out_slots, is_tuple, fallback, fastmath)

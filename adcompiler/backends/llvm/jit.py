@@ -1,17 +1,23 @@
 """The machine-code side of the native tier: the host target machine, LLVM's new
 pass manager (speed level 3, loop and SLP vectorisation) and MCJIT.
 
-No fast-math flags and no FP contraction are set, so optimised code computes
-what the NumPy tier computes, bit for bit where both call the same libm.
+By default no fast-math flags and no FP contraction are set, so optimised code
+computes what the NumPy tier computes, bit for bit where both call the same libm.
+`fast_math` (the user's `fastmath=True`) allows reassociation and contraction
+into fused multiply-adds only: no `nnan`/`ninf`, so the checks that make a call
+raise where Python raises still see every nan and inf.
 """
 from __future__ import annotations
 
 import functools
+import re
 import threading
 
 import llvmlite.binding as llvm
 
-__all__ = ["target_machine", "optimize", "engine", "host_key"]
+__all__ = ["target_machine", "optimize", "engine", "host_key", "fast_math"]
+
+_FP_ARITH = re.compile(r"= (fadd|fsub|fmul|fdiv|frem|fneg) ")
 
 _lock = threading.Lock()
 
@@ -35,6 +41,11 @@ def host_key():
     target_machine()
     return (".".join(map(str, llvm.llvm_version_info)), llvm.get_process_triple(), llvm.get_host_cpu_name(),
             llvm.get_host_cpu_features().flatten())
+
+
+def fast_math(text):
+    """LLVM IR text with `reassoc contract` on every floating-point arithmetic instruction."""
+    return _FP_ARITH.sub(r"= \1 reassoc contract ", text)
 
 
 def parse(text):
