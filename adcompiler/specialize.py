@@ -28,19 +28,14 @@ AUTO_CALLS = 3          # "auto": try the native tier from this call on ...
 AUTO_SLOW = 0.005       # ... or after one call slower than this (seconds)
 
 
-class CompiledGrad:
-    """A compiled (value and) gradient function for one argument signature, on its tiers."""
+class _Tiers:
+    """One compiled IR function on its tiers: the NumPy tier's generated code (`compiled`) and,
+    when `jit` asks for it and the IR lowers, the native tier's machine code."""
 
-    def __init__(self, fn, values, wrt_names, with_value=True, has_aux=False, jit="auto", ir=None, fastmath=False):
-        self.fn = fn
-        self.fastmath = fastmath
-        self.with_value = with_value
-        self.has_aux = has_aux
+    def _init_tiers(self, ir, jit, fastmath):
         self.jit = jit
-        self.forward_ir, self.ir = ir or adjoint_ir(fn, values, wrt_names, with_value, has_aux)
-        self.param_names = [p.hint for p in self.forward_ir.user_params]
-        self.wrt_names = list(wrt_names)
-        self.compiled = python_backend.compile_function(self.ir)
+        self.fastmath = fastmath
+        self.compiled = python_backend.compile_function(ir)
         self.source = self.compiled.source
         self.native = None             # the native tier's function, once compiled
         self.native_reason = None      # why there is none (NotLowerable), once tried
@@ -48,16 +43,6 @@ class CompiledGrad:
         self.tier = None               # "native" or "numpy": what ran last
         self._slow = False             # the last call took longer than AUTO_SLOW
         self._runner = self.compiled
-        # which returned gradients are arrays made anew on each call (the others are copied: a gradient
-        # must never be the user's own array, a global, or a constant of the generated code)
-        out = self.ir.return_op.operands[0]
-        made = next(op for op in walk(self.ir.body) if out in op.results)
-        mem = Memory(self.ir)
-        k = int(with_value) + int(has_aux)
-        self._fresh = [made.name == "tuple" and mem.new_each_call(v) for v in made.operands[k:]] \
-            if made.name == "tuple" else [False] * len(wrt_names)
-        if jit == "always":
-            self.try_native()
 
     def try_native(self):
         """Compile the native tier once; a NotLowerable reason is kept and not retried."""
@@ -71,6 +56,41 @@ class CompiledGrad:
             return None
         self._runner = self.native
         return self.native
+
+    def _call(self, args):
+        runner = self._runner
+        self.calls += 1
+        if runner is self.compiled and self.jit == "auto" and self.native_reason is None and self.calls > 1:
+            if self.calls > AUTO_CALLS or self._slow:
+                runner = self.try_native() or runner
+        t = time.perf_counter()
+        out = runner(*args)
+        self._slow = time.perf_counter() - t > AUTO_SLOW
+        self.tier = "native" if runner is self.native and runner.last_ok else "numpy"
+        return out
+
+
+class CompiledGrad(_Tiers):
+    """A compiled (value and) gradient function for one argument signature, on its tiers."""
+
+    def __init__(self, fn, values, wrt_names, with_value=True, has_aux=False, jit="auto", ir=None, fastmath=False):
+        self.fn = fn
+        self.with_value = with_value
+        self.has_aux = has_aux
+        self.forward_ir, self.ir = ir or adjoint_ir(fn, values, wrt_names, with_value, has_aux)
+        self.param_names = [p.hint for p in self.forward_ir.user_params]
+        self.wrt_names = list(wrt_names)
+        self._init_tiers(self.ir, jit, fastmath)
+        # which returned gradients are arrays made anew on each call (the others are copied: a gradient
+        # must never be the user's own array, a global, or a constant of the generated code)
+        out = self.ir.return_op.operands[0]
+        made = next(op for op in walk(self.ir.body) if out in op.results)
+        mem = Memory(self.ir)
+        k = int(with_value) + int(has_aux)
+        self._fresh = [made.name == "tuple" and mem.new_each_call(v) for v in made.operands[k:]] \
+            if made.name == "tuple" else [False] * len(wrt_names)
+        if jit == "always":
+            self.try_native()
 
     def run(self, values):
         from .tensor import Tensor
@@ -94,17 +114,35 @@ class CompiledGrad:
             aux = out[k - 1]
         return value, result, aux
 
-    def _call(self, args):
-        runner = self._runner
-        self.calls += 1
-        if runner is self.compiled and self.jit == "auto" and self.native_reason is None and self.calls > 1:
-            if self.calls > AUTO_CALLS or self._slow:
-                runner = self.try_native() or runner
-        t = time.perf_counter()
-        out = runner(*args)
-        self._slow = time.perf_counter() - t > AUTO_SLOW
-        self.tier = "native" if runner is self.native and runner.last_ok else "numpy"
-        return out
+
+class CompiledForward(_Tiers):
+    """`ad.jit(f)` for one argument signature: the forward function alone, on its tiers."""
+
+    def __init__(self, fn, values, jit="always", fastmath=False):
+        from .compiler.frontend import compile_function
+        from .compiler.passes import optimize
+        self.fn = fn
+        self.ir = self.forward_ir = optimize(compile_function(fn, {k: type_of_value(_plain(v))
+                                                                   for k, v in values.items()}))
+        self.param_names = [p.hint for p in self.ir.user_params]
+        self._init_tiers(self.ir, jit, fastmath)
+        out = self.ir.return_op.operands[0]
+        mem = Memory(self.ir)
+        made = next((op for op in walk(self.ir.body) if out in op.results), None)
+        parts = made.operands if made is not None and made.name == "tuple" else [out]
+        self._fresh = [mem.new_each_call(v) for v in parts]
+        self._is_tuple = made is not None and made.name == "tuple"
+        if jit == "always":
+            self.try_native()
+
+    def run(self, values):
+        out = self._call([_plain(values[n]) for n in self.param_names] + self.forward_ir.hidden_values())
+        parts = out if self._is_tuple else (out,)
+        # an array the generated code did not make on this call (an argument, a global, a constant) is
+        # returned as a copy, so the caller's writes into it cannot reach anything else
+        parts = tuple(np.array(p) if isinstance(p, np.ndarray) and not fresh else p
+                      for p, fresh in zip(parts, self._fresh))
+        return parts if self._is_tuple else parts[0]
 
 
 def _like(g, x, fresh):

@@ -112,3 +112,10 @@ def weighted_sum(a, n):
     for i in range(n):
         s = s + a * i * 0.5
     return s
+
+
+SCALE = 3.0
+
+
+def uses_global_scale(a):
+    return a * SCALE

@@ -243,3 +243,65 @@ def test_fastmath_keeps_pythons_errors():
     with pytest.raises(ValueError, match="math domain error"):
         g(-1.0)
     assert g(4.0) == pytest.approx(0.5)           # d(2*sqrt(a))/da = 1/sqrt(a)
+
+
+# ---- ad.jit: the forward alone -----------------------------------------------------------------
+
+def test_jit_runs_a_plain_function_natively_and_agrees_with_python():
+    f = ad.jit(C.scalar_loop)
+    for args in [(1.3, 0.7, 0.5, 100), (0.2, 1.1, -0.4, 0), (1.0, 0.5, 0.3, 7)]:
+        assert f(*args) == C.scalar_loop(*args)       # no fast-math: bit for bit
+    assert f.tier == "native" and "compiled (native tier" in f.explain()
+    assert "define" in f.llvm_ir and "def scalar_loop" in f.source
+    g = ad.jit(C.int_arithmetic)
+    assert g(1.5, -7) == C.int_arithmetic(1.5, -7) and g.tier == "native"
+
+
+def test_jit_keeps_pythons_errors_and_falls_back_where_it_cannot_lower():
+    f = ad.jit(C.python_division)
+    assert f(1.0, 4.0) == 0.25
+    with pytest.raises(ZeroDivisionError):
+        f(1.0, 0.0)
+
+    def uses_matmul(a, w):
+        return np.sum(a @ w)
+
+    g = ad.jit(uses_matmul)
+    a, w = np.ones((2, 3)), np.arange(3.0)
+    assert g(a, w) == uses_matmul(a, w) and g.tier == "numpy" and "native refused" in g.explain()
+
+
+def test_jit_copies_arrays_it_did_not_make_and_runs_what_it_refuses_as_python():
+    def ident(x):
+        return x
+
+    f = ad.jit(ident)
+    x = np.arange(3.0)
+    y = f(x)
+    np.testing.assert_array_equal(y, x)
+    y[0] = 99.0
+    assert x[0] == 0.0
+
+    def with_try(x):
+        try:
+            return x + 1
+        except ValueError:
+            return 0.0
+
+    g = ad.jit(with_try)
+    with pytest.warns(ad.FallbackWarning, match="try/except"):
+        assert g(1.0) == 2.0
+    assert g.tier == "python"
+    from adcompiler.compiler import UnsupportedSyntax
+    with pytest.raises(UnsupportedSyntax, match="try/except"):
+        ad.jit(with_try, fallback="never")(1.0)
+
+
+def test_jit_sees_a_global_changed_between_calls():
+    f = ad.jit(C.uses_global_scale)
+    assert f(2.0) == C.uses_global_scale(2.0)
+    C.SCALE = 5.0
+    try:
+        assert f(2.0) == C.uses_global_scale(2.0) == 10.0
+    finally:
+        C.SCALE = 3.0
