@@ -41,3 +41,14 @@ def test_ode_fit_recovers_parameters_and_compiled_matches_traced(capsys):
         compiled, traced = ode.time_gradients(500)
     np.testing.assert_allclose(compiled, traced, rtol=1e-9)
     assert "agree: True" in capsys.readouterr().out
+
+
+def test_ode_fit_final_state_loss_runs_native_and_agrees_with_the_other_tiers(capsys):
+    ode = _load("ode_fit")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        native, numpy_tier, traced = ode.time_tiers(300)
+    assert native == numpy_tier
+    np.testing.assert_allclose(native, traced, rtol=1e-9)
+    out = capsys.readouterr().out
+    assert "(native)" in out and "agree: True" in out
