@@ -18,7 +18,9 @@ import numpy as np
 from . import _format, dtypes
 from . import ops as P
 from .autograd import engine, grad_mode
-from .autograd.graph import PrimNode
+from .autograd.graph import NODE_CLASSES, accumulate_node, node_class
+from .autograd.hooks import add_hook, hooks_of, on_record
+from .autograd.recording import STATE as _recording
 from .ops.core import register_handler
 from .ops.indexing import is_advanced
 
@@ -105,8 +107,12 @@ def apply_prim(prim, args, params, name=None):
             if root._grad_fn is not None or not root._requires_grad:
                 _register_view(root, res)  # its grad_fn follows later in-place changes of root
     if record:
-        res._grad_fn = node = PrimNode(prim, args, params, out, res._counter() if prim.saves_out else res._vc,
-                                       name or prim.grad_fn_name(args, params), Tensor)
+        name = name or prim.grad_fn_name(args, params)
+        node_cls = NODE_CLASSES.get(name) or node_class(name)
+        res._grad_fn = node = node_cls(prim, args, params, out, res._counter() if prim.saves_out else res._vc,
+                                       Tensor)
+        if _recording.active:  # anomaly mode or saved-tensor hooks
+            on_record(node, prim, args, res)
         if cls._sticky:
             _register_savers(node, prim, args, res)
     return res
@@ -411,6 +417,30 @@ class Tensor:
             return
         self._retains_grad = True
         self._grad_fn.register_retained(self)
+
+    def _hooked_node(self):
+        """The node a hook on this tensor goes to: its grad_fn, or (a leaf) its AccumulateGrad, which the
+        tensor then keeps alive so that its hooks stay registered."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._grad_fn is not None:
+            return self._grad_fn
+        acc = accumulate_node(self)
+        self.__dict__["_hooked_acc"] = acc
+        return acc
+
+    def register_hook(self, hook):
+        """`hook(grad) -> Tensor or None` runs each time the gradient w.r.t. this tensor is computed; a
+        Tensor it returns replaces the gradient. Returns a handle whose `.remove()` unregisters it."""
+        node = self._hooked_node()
+        return add_hook(hooks_of(node).tensor_dict(self._output_nr if self._grad_fn is not None else 0), hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """(leaves) `hook(tensor) -> None` runs after the gradient was accumulated into `tensor.grad`."""
+        if self.requires_grad and self._grad_fn is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        node = self._hooked_node()
+        return add_hook(hooks_of(node).dict_for("post_acc"), hook)
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate the gradient of this tensor w.r.t. graph leaves into their `.grad`."""

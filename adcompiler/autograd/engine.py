@@ -9,7 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import grad_mode
+from .anomaly_mode import ANOMALY
 from .graph import GRAD_LOCK, AccumulateGrad, edge_of
+from .hooks import accumulate as hooks_accumulate, call_node, run_tensor_hooks
 
 __all__ = ["backward", "grad", "run_backward"]
 
@@ -118,24 +120,36 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
     results = [None] * (len(inputs) if inputs is not None else 0)
     ready = [n for n in dict.fromkeys(root_nodes) if deps.get(n, 0) == 0]
 
+    anomaly = ANOMALY if ANOMALY.enabled else None
     with grad_mode.set_grad_enabled(create_graph):
         while ready:
             node = ready.pop()
             g = buffers.pop(node, None)
+            hooks = node._hooks  # None unless something was registered on this node
             if g is not None:
+                if hooks is not None:
+                    g = run_tensor_hooks(node, hooks, g, create_graph)
                 if captures is not None and node in captures:
                     for k, nr in captures[node]:
                         gk = g if node.n_outputs == 1 else g[nr]
                         if gk is not None:
                             results[k] = gk if results[k] is None else results[k] + gk
-                if node._retained is not None:
-                    _retain(node, g, create_graph)
             if type(node) is AccumulateGrad:
                 if g is not None and accumulate and (captures is None or node in captures):
-                    node.accumulate(g, create_graph)
+                    if hooks is None:
+                        node.accumulate(g, create_graph)
+                    else:
+                        hooks_accumulate(node, hooks, g, create_graph)
                 continue
             nexts = node._edges
-            grads = node.apply(g, create_graph) if g is not None else None
+            if needed is not None and node in captures and not any(c in needed for c, _ in nexts):
+                continue  # a captured non-leaf that leads to no other input: torch does not run it either
+            if g is None:
+                grads = None
+            elif hooks is None and anomaly is None:
+                grads = node.apply(g, create_graph)
+            else:
+                grads = call_node(node, hooks, g, create_graph, anomaly)
             if not retain_graph:
                 node.release()
             for j, (child, nr) in enumerate(nexts):
@@ -183,8 +197,9 @@ def _add_to_buffer(buffers, node, nr, g):
     buf[nr] = g if buf[nr] is None else buf[nr] + g
 
 
-def _retain(node, g, create_graph):
-    for nr, ref in node._retained:
+def retain(node, g, create_graph):
+    """Set `.grad` of the tensors of `node`'s outputs that retain_grad()."""
+    for nr, ref in node._hooks.retained:
         t = ref()
         gk = g if node.n_outputs == 1 else g[nr]
         if t is not None and gk is not None:

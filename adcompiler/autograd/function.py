@@ -1,15 +1,18 @@
 """Custom differentiable operations: subclass `Function`, write static
 `forward(ctx, ...)` and `backward(ctx, *grads)`, call `.apply(...)`.
 
-The backward node is named after the class (`ExpBackward` for `class Exp`).
-Grad mode is off inside forward; `ctx` is the node itself, as in torch.
+The backward node is named after the class: as in torch, each Function class
+gets a node class `<Name>Backward` (`ExpBackward` for `class Exp`), of which
+`ctx` is an instance — `ctx` is the node itself. Grad mode is off inside forward.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import grad_mode
+from . import grad_mode, recording
 from .graph import Node, _FREED_MSG, _modified_msg, edge_of
+from .hooks import on_record_function
+from .saved_hooks import SavedSlot, current_hooks
 
 __all__ = ["Function", "FunctionCtx", "once_differentiable"]
 
@@ -17,8 +20,8 @@ __all__ = ["Function", "FunctionCtx", "once_differentiable"]
 class FunctionCtx(Node):
     """The `ctx` of a custom Function, and its backward node."""
 
-    __slots__ = ("fn_cls", "_saved", "_saved_versions", "needs_input_grad", "_non_diff", "_tensor_positions",
-                 "n_outputs", "_freed", "_materialize", "__dict__")
+    __slots__ = ("fn_cls", "_saved", "_saved_versions", "_saved_slots", "needs_input_grad", "_non_diff",
+                 "_tensor_positions", "n_outputs", "_freed", "_materialize", "__dict__")
 
     def __init__(self, fn_cls):
         self.fn_cls = fn_cls
@@ -27,7 +30,8 @@ class FunctionCtx(Node):
         self._non_diff = set()
         self._freed = False
         self._materialize = True
-        self._retained = None
+        self._saved_slots = None
+        self._hooks = None
         self._edges = ()
         self.n_outputs = 1
         self.needs_input_grad = ()
@@ -39,6 +43,11 @@ class FunctionCtx(Node):
         return f"<adcompiler.autograd.function.{self.name()} object at {hex(id(self))}>"
 
     def save_for_backward(self, *tensors):
+        pair = current_hooks()
+        if pair is not None:  # saved_tensors_hooks: keep what pack returns; unpack at each saved_tensors
+            self._saved_slots = tuple(None if t is None else SavedSlot(i, t, pair) for i, t in enumerate(tensors))
+            self._saved, self._saved_versions = (), ()
+            return
         self._saved = tensors
         self._saved_versions = tuple(t._vc[0] if t is not None else None for t in tensors)
 
@@ -46,6 +55,8 @@ class FunctionCtx(Node):
     def saved_tensors(self):
         if self._freed:
             raise RuntimeError(_FREED_MSG)
+        if self._saved_slots is not None:
+            return tuple(None if s is None else s.unpack() for s in self._saved_slots)
         for t, v in zip(self._saved, self._saved_versions):
             if t is not None and t._vc[0] != v:
                 raise RuntimeError(_modified_msg(t, t._vc[0], v))
@@ -61,9 +72,10 @@ class FunctionCtx(Node):
         self._materialize = bool(value)
 
     def release(self):
-        if self._saved:
+        if self._saved or self._saved_slots:
             self._freed = True
             self._saved = ()
+            self._saved_slots = None
 
     def apply(self, grads, create_graph):
         from ..tensor import Tensor
@@ -104,7 +116,11 @@ class FunctionCtx(Node):
 
 
 class _FunctionMeta(type):
-    pass
+    """Gives each Function class its node class, `<Name>Backward` (as torch's FunctionMeta)."""
+
+    def __init__(cls, name, bases, attrs):
+        cls._backward_cls = type(f"{name}Backward", (FunctionCtx,), {"__module__": __name__})
+        super().__init__(name, bases, attrs)
 
 
 class Function(metaclass=_FunctionMeta):
@@ -122,7 +138,7 @@ class Function(metaclass=_FunctionMeta):
     @classmethod
     def apply(cls, *args, **kwargs):
         from ..tensor import Tensor
-        ctx = FunctionCtx(cls)
+        ctx = cls._backward_cls(cls)
         ctx.needs_input_grad = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         with grad_mode.no_grad():
             outputs = cls.forward(ctx, *args, **kwargs)
@@ -130,6 +146,8 @@ class Function(metaclass=_FunctionMeta):
         outs = (outputs,) if single else outputs
         if not (grad_mode.is_grad_enabled() and any(ctx.needs_input_grad)):
             return outputs
+        if recording.STATE.active:
+            on_record_function(ctx)
         ctx._tensor_positions = [(i, tuple(a.shape)) for i, a in enumerate(args) if isinstance(a, Tensor)]
         ctx._edges = tuple(edge_of(args[i]) for i, _ in ctx._tensor_positions)
         ctx.n_outputs = len(outs)

@@ -4,6 +4,11 @@
 primitive's VJP rules in backward — on ndarrays for a plain backward, on
 Tensors when `create_graph=True`. `AccumulateGrad` sits at the leaves.
 No derivative formula lives here; they are all in adcompiler.ops.
+
+Each grad_fn name is its own class, as in torch (`type(y.grad_fn).__name__ ==
+"AddBackward0"`): `node_class(name)` makes a subclass of PrimNode once per name.
+Hooks (`register_hook`, `register_prehook`) are in .hooks; this module is also
+torch.autograd.graph's namespace (saved_tensors_hooks, save_on_cpu, ...).
 """
 from __future__ import annotations
 
@@ -14,8 +19,11 @@ import weakref
 import numpy as np
 
 from ..ops.core import Abstract
+from .hooks import RemovableHandle, add_hook, hooks_of
+from .saved_hooks import disable_saved_tensors_hooks, save_on_cpu, saved_tensors_hooks
 
-__all__ = ["Node", "PrimNode", "AccumulateGrad", "accumulate_node", "edge_of"]
+__all__ = ["Node", "PrimNode", "AccumulateGrad", "accumulate_node", "edge_of", "node_class", "NODE_CLASSES", "saved_tensors_hooks",
+           "save_on_cpu", "disable_saved_tensors_hooks", "RemovableHandle"]
 
 # Accumulation into `.grad` is a read-modify-write (`grad is None ?`, then `+=`, which NumPy runs
 # without the GIL on large arrays): several threads running backward into one leaf must take
@@ -34,8 +42,9 @@ class Node:
     view, which `next_functions` shows as torch does) and implement
     `apply(grad, create_graph) -> grads, one per edge`."""
 
-    __slots__ = ("_edges", "_retained", "__weakref__")
+    __slots__ = ("_edges", "_hooks", "__weakref__")
     n_outputs = 1
+    hidden_edge = None  # the engine's edge that next_functions does not show (see PrimNode)
 
     def name(self):
         return type(self).__name__
@@ -53,9 +62,19 @@ class Node:
         """Free what was saved for backward (unless retain_graph)."""
 
     def register_retained(self, tensor):
-        if self._retained is None:
-            self._retained = []
-        self._retained.append((tensor._output_nr, weakref.ref(tensor)))
+        hooks = hooks_of(self)
+        if hooks.retained is None:
+            hooks.retained = []
+        hooks.retained.append((tensor._output_nr, weakref.ref(tensor)))
+
+    def register_prehook(self, fn):
+        """`fn(grad_outputs) -> tuple or None` runs before this node; a tuple replaces grad_outputs."""
+        return add_hook(hooks_of(self).dict_for("pre"), fn)
+
+    def register_hook(self, fn):
+        """`fn(grad_inputs, grad_outputs) -> tuple or None` runs after this node; a tuple replaces
+        grad_inputs (the gradients it sends along next_functions)."""
+        return add_hook(hooks_of(self).dict_for("post"), fn)
 
 
 class AccumulateGrad(Node):
@@ -66,7 +85,7 @@ class AccumulateGrad(Node):
     def __init__(self, variable):
         self.variable = variable
         self._edges = ()
-        self._retained = None
+        self._hooks = None
 
     def accumulate(self, g, create_graph):
         with GRAD_LOCK:
@@ -121,16 +140,15 @@ _abstract_of = Abstract.of
 
 
 class PrimNode(Node):
-    """One recorded application of a primitive."""
+    """One recorded application of a primitive; a node's class is `node_class(its grad_fn name)`."""
 
-    __slots__ = ("prim", "_name", "args", "params", "saved_versions", "out_data", "out_vc",
-                 "out_version", "freed", "has_saved")
+    __slots__ = ("prim", "args", "params", "saved_versions", "out_data", "out_vc", "out_version", "freed",
+                 "has_saved")
 
-    def __init__(self, prim, args, params, out_data, out_vc, name, tensor_type):
+    def __init__(self, prim, args, params, out_data, out_vc, tensor_type):
         self.prim = prim
         self.params = params
-        self._name = name
-        self._retained = None
+        self._hooks = None
         saves = prim.saves
         kept = args  # the caller's tuple, copied only when an argument is replaced by its shape record
         nexts = []
@@ -174,14 +192,9 @@ class PrimNode(Node):
             self.out_vc = None
         self.freed = False
 
-    def name(self):
-        return self._name
-
     @property
     def next_functions(self):
-        # torch lists no edge for a Python-number exponent/base (`x ** 2`, `2 ** x`, `1 - x`) nor for
-        # where's condition; the engine keeps one edge per argument (always (None, 0) for these)
-        hide = _HIDDEN_EDGE.get(self._name)
+        hide = self.hidden_edge
         if hide is None:
             return self._edges
         return self._edges[:hide] + self._edges[hide + 1:]
@@ -210,6 +223,8 @@ class PrimNode(Node):
             self.freed = True
             self.args = None
             self.out_data = None
+            if self._hooks is not None:
+                self._hooks.saved = None
 
     def _check_versions(self, tensor_type):
         vi = 0
@@ -226,19 +241,32 @@ class PrimNode(Node):
         if self.freed:
             raise RuntimeError(_FREED_MSG)
         Tensor = _tensor_type()
+        args = self.args
         if self.saved_versions or self.out_vc is not None:
             self._check_versions(Tensor)
+            if self.saved_versions and not create_graph:
+                args = [a._data if isinstance(a, Tensor) else a for a in args]
+        return self._vjp(g, create_graph, args, self.out_data, Tensor)
+
+    def apply_saved(self, g, create_graph, slots):
+        """apply(), the saved values coming from `slots` (packed by saved_tensors_hooks)."""
+        if self.freed:
+            raise RuntimeError(_FREED_MSG)
+        args = list(self.args)
+        out = None
+        for slot in slots:
+            t = slot.unpack(self)
+            if slot.index is None:
+                out = t._data
+            else:
+                args[slot.index] = t if create_graph else t._data
+        return self._vjp(g, create_graph, args, out, _tensor_type())
+
+    def _vjp(self, g, create_graph, args, out, Tensor):
         if create_graph:
-            args = self.args
-            out = Tensor._make(self.out_data, self) if self.out_data is not None else None
+            out = Tensor._make(out, self) if out is not None else None
             if not isinstance(g, Tensor):
                 g = Tensor._make(g)
-        elif self.saved_versions:
-            args = [a._data if isinstance(a, Tensor) else a for a in self.args]
-            out = self.out_data
-        else:
-            args = self.args
-            out = self.out_data
         prim = self.prim
         params = self.params
         grads = []
@@ -251,6 +279,25 @@ class PrimNode(Node):
                 grads.append(None)
             i += 1
         return grads
+
+
+NODE_CLASSES = {}
+_CLASS_LOCK = threading.Lock()
+
+
+def node_class(name):
+    """The PrimNode subclass named `name` (made once per name)."""
+    cls = NODE_CLASSES.get(name)
+    if cls is None:
+        with _CLASS_LOCK:
+            cls = NODE_CLASSES.get(name)
+            if cls is None:
+                # torch lists no edge for a Python-number exponent/base (`x ** 2`, `2 ** x`, `1 - x`) nor for
+                # where's condition; the engine keeps one edge per argument (always (None, 0) for these)
+                cls = type(name, (PrimNode,), {"__slots__": (), "hidden_edge": _HIDDEN_EDGE.get(name),
+                                               "__module__": __name__})
+                NODE_CLASSES[name] = cls
+    return cls
 
 
 _TENSOR = []

@@ -4,20 +4,29 @@ Assigning a `Parameter` or a `Module` to an attribute registers it; the
 traversal methods (parameters, named_parameters, children, modules, ...)
 walk that registry in assignment order. Buffers are tensors that belong to
 the state but are not trained (`register_buffer`).
+
+Calling a module runs, as torch's `Module.__call__`: forward pre-hooks,
+`forward`, forward hooks; with backward hooks registered, the call is wrapped
+so that they run in backward (see backward_hook.py). Without hooks, a call is
+`forward` plus four dictionary tests.
 """
 from __future__ import annotations
 
 import collections
 import itertools
+import weakref
 
 from .. import dtypes
 from ..autograd import grad_mode
+from ..autograd.hooks import add_hook
 from ..tensor import Tensor, type_name
 from .parameter import Parameter
 
 __all__ = ["Module", "IncompatibleKeys"]
 
 IncompatibleKeys = collections.namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+_HOOK_DICTS = ("_forward_pre_hooks", "_forward_pre_hooks_with_kwargs", "_forward_hooks", "_forward_hooks_with_kwargs",
+               "_backward_hooks", "_backward_pre_hooks")
 
 
 class Module:
@@ -30,13 +39,78 @@ class Module:
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_modules", {})
+        for name in _HOOK_DICTS:
+            object.__setattr__(self, name, collections.OrderedDict())
 
     # ---- calling -----------------------------------------------------------------
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        d = self.__dict__
+        if not (d.get("_forward_pre_hooks") or d.get("_forward_hooks") or d.get("_backward_hooks")
+                or d.get("_backward_pre_hooks")):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        for hook_id, hook in list(self._forward_pre_hooks.items()):
+            if hook_id in self._forward_pre_hooks_with_kwargs:
+                res = hook(self, args, kwargs)
+                if res is not None:
+                    if not (isinstance(res, tuple) and len(res) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {res}.")
+                    args, kwargs = res
+            else:
+                res = hook(self, args)
+                if res is not None:
+                    args = res if isinstance(res, tuple) else (res,)
+        bw_hook = None
+        if self._backward_hooks or self._backward_pre_hooks:
+            from .backward_hook import BackwardHook
+            bw_hook = BackwardHook(self, list(self._backward_hooks.values()), list(self._backward_pre_hooks.values()))
+            args = bw_hook.setup_input_hook(args)
+        result = self.forward(*args, **kwargs)
+        for hook_id, hook in list(self._forward_hooks.items()):
+            if hook_id in self._forward_hooks_with_kwargs:
+                res = hook(self, args, kwargs, result)
+            else:
+                res = hook(self, args, result)
+            if res is not None:
+                result = res
+        if bw_hook is not None:
+            result = bw_hook.setup_output_hook(result)
+        return result
+
+    # ---- hooks ---------------------------------------------------------------------
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """`hook(module, args) -> None or new args` (with_kwargs: `hook(module, args, kwargs) -> None or
+        (args, kwargs)`) runs before forward. Returns a handle with `.remove()`."""
+        handle = add_hook(self._forward_pre_hooks, hook, prepend)
+        if with_kwargs:
+            self._forward_pre_hooks_with_kwargs[handle.id] = True
+            handle.extra_dict_ref = (weakref.ref(self._forward_pre_hooks_with_kwargs),)
+        return handle
+
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
+        """`hook(module, args, output) -> None or new output` (with_kwargs: `hook(module, args, kwargs,
+        output)`) runs after forward. Returns a handle with `.remove()`."""
+        handle = add_hook(self._forward_hooks, hook, prepend)
+        if with_kwargs:
+            self._forward_hooks_with_kwargs[handle.id] = True
+            handle.extra_dict_ref = (weakref.ref(self._forward_hooks_with_kwargs),)
+        return handle
+
+    def register_full_backward_pre_hook(self, hook, prepend=False):
+        """`hook(module, grad_output) -> None or new grad_output` runs when the gradients w.r.t. the
+        module's outputs are known. Returns a handle with `.remove()`."""
+        return add_hook(self._backward_pre_hooks, hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend=False):
+        """`hook(module, grad_input, grad_output) -> None or new grad_input` runs when the gradients
+        w.r.t. the module's (positional) inputs are computed. Returns a handle with `.remove()`."""
+        return add_hook(self._backward_hooks, hook, prepend)
 
     # ---- registration --------------------------------------------------------------
     def _registries(self):

@@ -1,4 +1,4 @@
-"""adcompiler.utils: training utilities over the eager engine (activation checkpointing)."""
-from . import checkpoint
+"""adcompiler.utils: training utilities over the eager engine (activation checkpointing, hook handles)."""
+from . import checkpoint, hooks
 
-__all__ = ["checkpoint"]
+__all__ = ["checkpoint", "hooks"]

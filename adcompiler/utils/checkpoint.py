@@ -1,18 +1,21 @@
 """Activation checkpointing, as torch.utils.checkpoint: trade compute for memory.
 
-`checkpoint(fn, *args)` runs `fn` without recording a graph (so none of its
-intermediate values are kept) and runs it again, recording, during backward.
-It is an `autograd.Function`: its backward recomputes and differentiates the
-recomputed graph with the engine, so the gradients are the table's own.
+`checkpoint(fn, *args, use_reentrant=False)` (the default, and torch's
+recommendation) records `fn`'s graph as usual but inside a
+`saved_tensors_hooks` block whose pack hook keeps a numbered placeholder
+instead of each saved tensor. The first time backward needs one of them, `fn`
+runs again on the same arguments (random-number state restored), and that
+run's saved tensors fill the placeholders. The graph is the ordinary one, so
+gradients reach everything `fn` uses, closures included, also through
+`autograd.grad`; tensor and node hooks inside `fn` work.
 
-Gradients reach (1) the tensor arguments, (2) the parameters of `fn` when it
-is a Module or a Module's bound method, both as ordinary Function inputs, and
-(3) other leaf tensors that `fn` closes over (e.g. the parameters of layers
-called inside a lambda), which are accumulated into their `.grad` during the
-recomputation — like torch's reentrant variant, so that third kind does not
-work with `autograd.grad` and `backward(inputs=...)` (pass such tensors as
-arguments, or checkpoint a Module, to keep them out of that path). The
-random-number state is restored for the recomputation.
+`use_reentrant=True` is torch's older variant: an `autograd.Function`
+(`CheckpointFunctionBackward`) that runs `fn` without recording and, in its
+backward, recomputes and differentiates `fn` with a nested engine call.
+Gradients reach the tensor arguments and the parameters of `fn` when it is a
+Module or a Module's bound method as Function inputs; other leaves that `fn`
+closes over are accumulated into their `.grad` during the recomputation, so
+they are not seen by `autograd.grad` and `backward(inputs=...)`.
 """
 from __future__ import annotations
 
@@ -20,10 +23,14 @@ import numpy as np
 
 from .. import factories
 from ..autograd import Function, engine, grad_mode
-from ..autograd.graph import AccumulateGrad
+from ..autograd.graph import AccumulateGrad, saved_tensors_hooks
 from ..tensor import Tensor
 
-__all__ = ["checkpoint", "checkpoint_sequential"]
+__all__ = ["checkpoint", "checkpoint_sequential", "CheckpointError"]
+
+
+class CheckpointError(RuntimeError):
+    """The recomputation did not save what the original forward saved."""
 
 
 def _module_params(fn):
@@ -34,7 +41,7 @@ def _module_params(fn):
     return []
 
 
-class _Checkpoint(Function):
+class CheckpointFunction(Function):
     """apply(fn, rng_state, n_args, *args, *params, [anchor]) -> fn(*args), recomputed in backward."""
 
     @staticmethod
@@ -121,22 +128,73 @@ class _rng_restored:
 def checkpoint(function, *args, use_reentrant=False, preserve_rng_state=True, **kwargs):
     """Call `function(*args, **kwargs)` without keeping its intermediate values; recompute them in backward.
 
-    Returns what `function` returns. Gradients equal those of calling it
-    directly (see the module docstring for which tensors receive them).
-    `use_reentrant` is accepted for torch compatibility; both values behave alike.
+    Returns what `function` returns; gradients equal those of calling it
+    directly (see the module docstring for the two variants).
     """
+    if not grad_mode.is_grad_enabled():
+        return function(*args, **kwargs)
+    state = factories._rng().bit_generator.state if preserve_rng_state else None
+    if not use_reentrant:
+        frame = _Frame(function, args, kwargs, state)
+        with saved_tensors_hooks(frame.pack, frame.unpack):
+            return function(*args, **kwargs)
     if kwargs:
         fn = function
         function = lambda *a: fn(*a, **kwargs)  # noqa: E731
-    if not grad_mode.is_grad_enabled():
-        return function(*args)
     params = _module_params(function)
     extra = list(params)
     if not any(isinstance(a, Tensor) and a.requires_grad for a in list(args) + extra):
         # nothing explicit requires grad, but the function may close over parameters: an anchor keeps a node
         extra.append(Tensor._make(np.zeros(())).requires_grad_())
-    state = factories._rng().bit_generator.state if preserve_rng_state else None
-    return _Checkpoint.apply(function, state, len(args), *args, *extra)
+    return CheckpointFunction.apply(function, state, len(args), *args, *extra)
+
+
+class _Frame:
+    """One non-reentrant checkpointed call: the forward's pack hook numbers the saved tensors; the first
+    unpack recomputes them all. Each recomputed value is handed out once and then dropped (a second
+    backward through a retained graph recomputes again)."""
+
+    def __init__(self, fn, args, kwargs, rng_state):
+        self.fn, self.args, self.kwargs, self.rng_state = fn, args, kwargs, rng_state
+        self.meta = []     # (shape, dtype) of each tensor saved by the forward
+        self.values = {}
+
+    def pack(self, tensor):
+        self.meta.append(_meta(tensor))
+        return len(self.meta) - 1
+
+    def unpack(self, index):
+        if index not in self.values:
+            self._recompute()
+        return self.values.pop(index)
+
+    def _recompute(self):
+        values = []
+
+        def keep(t):
+            values.append(t.detach())
+
+        with _rng_restored(self.rng_state), grad_mode.enable_grad(), saved_tensors_hooks(keep, _no_unpack):
+            self.fn(*self.args, **self.kwargs)
+        if len(values) != len(self.meta):
+            raise CheckpointError("torch.utils.checkpoint: A different number of tensors was saved during the "
+                                  "original forward and recomputation.\n"
+                                  f"Number of tensors saved during forward: {len(self.meta)}\n"
+                                  f"Number of tensors saved during recomputation: {len(values)}.")
+        differ = [f"tensor at position {i}:\nsaved metadata: {m}\nrecomputed metadata: {_meta(v)}\n"
+                  for i, (m, v) in enumerate(zip(self.meta, values)) if _meta(v) != m]
+        if differ:
+            raise CheckpointError("torch.utils.checkpoint: Recomputed values for the following tensors have different "
+                                  "metadata than during the forward pass.\n" + "".join(differ))
+        self.values = dict(enumerate(values))
+
+
+def _meta(t):
+    return {"shape": tuple(t.shape), "dtype": t.dtype}
+
+
+def _no_unpack(packed):
+    raise RuntimeError("checkpoint: a graph recorded during recomputation was differentiated")
 
 
 def checkpoint_sequential(functions, segments, input, use_reentrant=False, preserve_rng_state=True):

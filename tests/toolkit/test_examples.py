@@ -65,3 +65,11 @@ def test_graph_picture(tmp_path):
     assert out.count("digraph {") == 2
     assert '"0.weight\\n (4, 3)"' in out and "AddmmBackward0" in out and "(step 1)" in out
     assert "wrote" in out or "apt-get install graphviz" in out
+
+
+def test_gradient_flow():
+    out = run_example("gradient_flow.py", "--depth", "5", "--width", "8", "--batch", "16")
+    rows = re.findall(r"^\s+(\d+) \|\s+([\d.e+-]+) \|\s+([\d.e+-]+) \|\s+([\d.e+-]+)$", out, flags=re.M)
+    assert [r[0] for r in rows] == ["0", "2", "4", "6", "8"] * 2      # one row per Linear layer, two networks
+    assert all(float(v) > 0 for r in rows for v in r[1:])
+    assert "hooks agree with .grad" in out
