@@ -629,8 +629,10 @@ def scalar_output(out, fn_name, fn=None):
         return float(np.asarray(out).reshape(()))
     if isinstance(out, np.ndarray):
         raise TypeError(f"grad: {fn_name} must return a scalar, but returned an array of shape {out.shape}")
+    aux = "; to return extra values too, use grad(..., has_aux=True) and return (loss, aux)" \
+        if isinstance(out, tuple) else ""
     raise TypeError(f"grad: {fn_name} must return a scalar (float or size-1 array), but returned "
-                    f"{type(out).__name__}")
+                    f"{type(out).__name__}{aux}")
 
 
 def _plain(x):

@@ -15,7 +15,7 @@ import types as pytypes
 import libcst as cst
 import numpy as np
 
-from . import library, lists
+from . import closures, library, lists
 from .errors import UnsupportedSyntax
 from .ir import Value
 from .types import F64, ArrayType, type_of_value, ScalarType, TupleType
@@ -46,7 +46,6 @@ _CMPOPS = {
     cst.In: (None, lambda a, b: a in b), cst.NotIn: (None, lambda a, b: a not in b),
 }
 _UNSUPPORTED_EXPR = {
-    cst.Lambda: "lambda expressions are not supported",
     cst.SetComp: "set comprehensions are not supported", cst.DictComp: "dict comprehensions are not supported",
     cst.Dict: "dict displays are not supported", cst.Set: "set displays are not supported",
     cst.FormattedString: "f-strings are not supported", cst.NamedExpr: "assignment expressions (:=) are not supported",
@@ -115,6 +114,9 @@ class ExpressionMixin:
     def expr_List(self, node):
         return PyTuple(self._elements(node), is_list=True)
 
+    def expr_Lambda(self, node):
+        return closures.define(self, node)
+
     def expr_ListComp(self, node):
         return lists.comprehension(self, node)
 
@@ -136,7 +138,8 @@ class ExpressionMixin:
     def binop_node(self, op_type, left, right, node):
         prim, pyop, sym = _BINOPS[op_type]
         if isinstance(left, Static) and isinstance(right, Static):
-            return self.static_call(pyop, [left.value, right.value], {}, node)
+            # an operator on arrays known at compile time makes a new array, which the code may write into
+            return self.static_call(pyop, [left.value, right.value], {}, node, fresh=True)
         if isinstance(left, PyTuple) and isinstance(right, PyTuple) and sym == "+":
             return PyTuple(left.items + right.items)
         if prim is None:
@@ -279,6 +282,8 @@ class ExpressionMixin:
                 self.fail("list.append() takes exactly one argument", node)
             self.env[node.func.value.value] = lists.append(self, func.obj, args[0], node)
             return Static(None)
+        if isinstance(func, closures.Closure):
+            return closures.call(self, func, args, kwargs, node)
         if isinstance(func, BoundMethod):
             self.callee, self.callee_name = None, f".{func.name}()"
             return self._lower(library.METHODS[func.name], [func.obj] + args, kwargs, node)
@@ -287,12 +292,16 @@ class ExpressionMixin:
         fn = func.value
         name = _static_name(fn)
         self.callee, self.callee_name = fn, name
+        if library.is_known(fn) or _is_library(fn) or fn in _PURE_BUILTINS:
+            # a literal tuple or list of constants, np.zeros((4, 3)), is a constant itself
+            args = [_constant_display(a) for a in args]
+            kwargs = {k: _constant_display(v) for k, v in kwargs.items()}
         all_static = all(isinstance(a, Static) for a in args) and all(isinstance(v, Static) for v in kwargs.values())
         if library.is_known(fn) or _is_library(fn):
             if all_static:
                 return self.static_call(fn, [a.value for a in args], {k: v.value for k, v in kwargs.items()}, node,
                                         fresh=id(fn) in library.STATIC_ONLY)
-            if id(fn) in library.STATIC_ONLY:
+            if id(fn) in library.STATIC_ONLY and library.LOWERINGS.get(id(fn)) is None:
                 self.fail(f"{name}() needs arguments known at compile time (array shapes must be static)", node)
             lower = library.LOWERINGS.get(id(fn))
             if lower is None:
@@ -404,15 +413,16 @@ class ExpressionMixin:
                               "a run-time value)", b)
                 bounds.append(v.value)
             return slice(*bounds)
-        v = self.expr(s.value)
+        v = _constant_display(self.expr(s.value))
         if isinstance(v, Static):
             x = v.value
             return np.asarray(x) if isinstance(x, list) else x
-        if isinstance(v, PyTuple):
-            v = self.val(v)
+        if isinstance(v, (PyTuple, ListBuffer)):   # x[[i, j]]: an index array
+            v = lists.as_array(self, v)
         v = self.val(v)
         if v.type.dtype == np.bool_:
-            self.fail("boolean mask indexing is not supported (the result's shape depends on the data)", s.value)
+            self.fail("indexing with a boolean mask computed at run time is not supported: the result's shape "
+                      "depends on the data (use np.where(mask, x, 0), or x[mask] = v with a scalar v)", s.value)
         if v.type.dtype.kind not in "iu":
             self.fail(f"an index must be an integer, not {v.type}", s.value)
         dyn.append(v)
@@ -457,11 +467,22 @@ class ExpressionMixin:
             return TupleType(self.type_of(i) for i in x.items)
         if isinstance(x, ListBuffer):
             return TupleType([ArrayType(x.array.type.dtype, x.array.type.shape[1:])] * x.length)
+        if isinstance(x, closures.Closure):
+            self.fail(f"the function '{x.name}' is not a value with a type (only call it)", self.node)
         self.fail("a method is not a value", self.node)
 
 
 _PURE_BUILTINS = {abs, min, max, sum, len, float, int, bool, round, tuple, list, range, isinstance, divmod, pow,
                   slice}
+
+
+def _constant_display(x):
+    if isinstance(x, PyTuple) and x.items:
+        items = [_constant_display(i) for i in x.items]
+        if all(isinstance(i, Static) for i in items):
+            values = [i.value for i in items]
+            return Static(values if x.is_list else tuple(values))
+    return x
 
 
 def _is_simple(node):

@@ -27,7 +27,7 @@ import weakref
 import libcst as cst
 import numpy as np
 
-from . import lists
+from . import closures, lists
 from .builder import Builder
 from .errors import UnsupportedSyntax
 from .expressions import ExpressionMixin, _static_name
@@ -43,7 +43,6 @@ FLAGS = ("#returned", "#broke", "#cont")
 HINTS = {"#returned": "returned", "#ret": "ret", "#broke": "broke", "#cont": "cont", "#k": "k"}
 _UNSUPPORTED_STMT = {
     cst.Try: "try/except is not supported", cst.With: "with statements are not supported",
-    cst.FunctionDef: "nested function definitions are not supported (define helpers at module level)",
     cst.ClassDef: "class definitions are not supported", cst.Raise: "raise is not supported",
     cst.Global: "global statements are not supported", cst.Nonlocal: "nonlocal statements are not supported",
     cst.Import: "import inside the function is not supported", cst.ImportFrom: "import inside the function is not supported",
@@ -114,6 +113,7 @@ class Frontend(ExpressionMixin):
         self.hidden = {}      # Ref -> (parameter Value, Hidden): values outside the function read per call
         self.keeps = {}       # op -> operand index: its result holds that operand's memory too (list appends)
         self._callers = []    # environments of the functions an inlined helper was called from
+        self._frames = [object()]   # one per function being converted (closures.py finds their variables)
 
     # ---- errors and values -------------------------------------------------
     def fail(self, reason, node=None):
@@ -161,6 +161,8 @@ class Frontend(ExpressionMixin):
             self.fail(x.reason)
         if isinstance(x, BoundMethod):
             self.fail(f"the method .{x.name} cannot be used as a value (call it)")
+        if isinstance(x, closures.Closure):
+            self.fail(f"the function '{x.name}' cannot be used as a run-time value (only called)")
         raise TypeError(f"not a front-end value: {x!r}")
 
     # ---- values from outside the function (external.py) ----------------------
@@ -307,6 +309,7 @@ class Frontend(ExpressionMixin):
                 env[p] = Static(sig.parameters[p].default)
         saved = (self.ctx, self.env, self.node)
         self._callers.append(self.env)
+        self._frames.append(object())
         self.ctx, self.env = _Ctx(fn, src, self.guards), env
         self._stack.append(fn)
         try:
@@ -314,12 +317,23 @@ class Frontend(ExpressionMixin):
             return self.finish(src.node)
         finally:
             self._stack.pop()
+            self._frames.pop()
             self._callers.pop()
             self.ctx, self.env, self.node = saved
 
     def envs(self):
         """The variable environments in scope: this function's and its inlining callers'."""
         return [self.env] + self._callers[::-1]
+
+    def frame_id(self):
+        return self._frames[-1]
+
+    def frame_env(self, frame):
+        """The variables of a function being converted (None if it has returned)."""
+        for k, f in enumerate(self._frames):
+            if f is frame:
+                return self.env if k == len(self._frames) - 1 else self._callers[k]
+        return None
 
     # ---- statements --------------------------------------------------------
     def block(self, stmts):
@@ -386,6 +400,9 @@ class Frontend(ExpressionMixin):
 
     def stmt_Pass(self, node):
         pass
+
+    def stmt_FunctionDef(self, node):
+        self.bind(node.name.value, closures.define(self, node))
 
     def stmt_Expr(self, node):
         if isinstance(node.value, (cst.SimpleString, cst.ConcatenatedString, cst.Ellipsis)):
@@ -486,11 +503,36 @@ class Frontend(ExpressionMixin):
         name = target.value.value
         self.lookup(name, target.value)
         cur = self._before_write(name, target)
-        parts, dyn = self.index(target)
+        mask = self._run_time_mask(target, cur)
         self.node = node
+        if mask is not None:   # x[mask] = v: NumPy writes v where mask is true
+            t = self.type_of(value)
+            if not (t.is_scalar or t.is_array and t.shape == ()):
+                self.fail("x[mask] = v with a boolean mask computed at run time needs a scalar v (how many items "
+                          "it takes depends on the data; use np.where(mask, v, x))", node)
+            merged = self.prim("where", mask, self.prim("astype", value, dtype=cur.type.dtype, weak=False), cur)
+            new = self.prim("setitem", cur, merged, idx=Ellipsis)
+            self._record_write(new, name, target)
+            self.bind(name, new)
+            return
+        parts, dyn = self.index(target)
         new = self.prim("setitem", cur, value, *dyn, idx=parts)
         self._record_write(new, name, target)
         self.bind(name, new)
+
+    def _run_time_mask(self, target, cur):
+        """The boolean array of `x[mask] = ...` when it is a run-time value of x's shape (else None)."""
+        if len(target.slice) != 1 or not isinstance(target.slice[0].slice, cst.Index):
+            return None
+        node = target.slice[0].slice.value
+        if not isinstance(node, (cst.Name, cst.Comparison, cst.UnaryOperation, cst.BinaryOperation, cst.Call)):
+            return None
+        saved = len(self.b.block.ops)
+        m = self.expr(node)
+        if isinstance(m, Value) and m.type.is_array and m.type.dtype == np.bool_ and m.type.shape == cur.type.shape:
+            return m
+        del self.b.block.ops[saved:]   # not a mask: the subscript is converted again as an index
+        return None
 
     # ---- in-place writes ---------------------------------------------------
     # The IR is functional: `x[i] = v` becomes x' = setitem(x, v), which is what Python does

@@ -7,6 +7,8 @@ Python backend. Anything the compiler cannot handle raises `UnsupportedSyntax`
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .errors import UnsupportedSyntax
@@ -15,7 +17,7 @@ from .passes import optimize
 from .passes.simplify import simplify
 from .passes.dce import dce
 from .passes.factor import factor
-from .types import type_of_value
+from .types import NONE, type_of_value
 
 __all__ = ["compile_value_and_grad", "CompiledGrad", "UnsupportedSyntax", "adjoint_ir", "adjoint_ir_for_types"]
 
@@ -44,6 +46,15 @@ def adjoint_ir_for_types(fn, types, wrt_names, with_value=True, has_aux=False):
             raise TypeError(f"grad(has_aux=True): {fn.__name__} must return a pair (scalar, aux), but returns "
                             f"{out_t}")
         out_t = out_t.elems[0]
+    if out_t.is_tuple or not (out_t.is_scalar or out_t.is_array):
+        where = f" ({os.path.basename(fwd.loc[0])}:{fwd.loc[1]})" if fwd.loc and fwd.loc[0] else ""
+        if out_t == NONE:
+            raise TypeError(f"grad: {fn.__name__} returned None; it must return a scalar (a float or a size-1 array) "
+                            f"to differentiate{where}. Is a `return` statement missing?")
+        hint = "; to return extra values too, use grad(..., has_aux=True) and return (loss, aux)" \
+            if out_t.is_tuple else ""
+        raise TypeError(f"grad: {fn.__name__} must return a scalar, but returns {'a tuple ' if out_t.is_tuple else ''}"
+                        f"{out_t}{where}{hint}")
     if not (out_t.is_scalar or (out_t.is_array and int(np.prod(out_t.shape)) == 1)):
         raise TypeError(f"grad: {fn.__name__} must return a scalar, but returned an array of shape {out_t.shape}; "
                         f"reduce it (e.g. .sum()) or use has_aux=True for extra outputs")

@@ -9,31 +9,34 @@ _SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda, cst.ListComp, cst.SetComp,
 _LOOPS = (cst.For, cst.While)
 
 
-def target_names(t, out):
-    """Names bound by an assignment target (x, (a, b), x[i] -> x)."""
+def target_names(t, out, items=True):
+    """Names bound by an assignment target (x, (a, b), and x[i] -> x unless not `items`)."""
     if isinstance(t, cst.Name):
         out.append(t.value)
     elif isinstance(t, (cst.Tuple, cst.List)):
         for e in t.elements:
-            target_names(e.value, out)
+            target_names(e.value, out, items)
     elif isinstance(t, cst.StarredElement):
-        target_names(t.value, out)
-    elif isinstance(t, cst.Subscript):
-        target_names(t.value, out)
+        target_names(t.value, out, items)
+    elif isinstance(t, cst.Subscript) and items:
+        target_names(t.value, out, items)
     return out
 
 
-def assigned_names(stmts):
-    """Names assigned anywhere in `stmts` (nested blocks included, nested scopes not), in order."""
+def assigned_names(stmts, items=True):
+    """Names assigned anywhere in `stmts` (nested blocks included, nested scopes not), in order;
+    with items=False, not those only written into (x[i] = ...): a function's local variables."""
     out = []
     for n in _walk(stmts, skip_loops=False):
         if isinstance(n, cst.Assign):
             for t in n.targets:
-                target_names(t.target, out)
+                target_names(t.target, out, items)
         elif isinstance(n, (cst.AugAssign, cst.AnnAssign)):
-            target_names(n.target, out)
+            target_names(n.target, out, items)
         elif isinstance(n, cst.For):
-            target_names(n.target, out)
+            target_names(n.target, out, items)
+        elif isinstance(n, (cst.FunctionDef, cst.ClassDef)):
+            out.append(n.name.value)
     return list(dict.fromkeys(out))
 
 

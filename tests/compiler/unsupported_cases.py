@@ -17,14 +17,18 @@ def with_statement(x):
 
 
 def nested_def(x):
-    def inner(v):  # <-
-        return v
-    return inner(x)
+    y = x * 2.0
+
+    def inner(v):
+        y[0] = v
+    inner(x[1])  # <-
+    return y
 
 
 def lambda_expr(x):
-    f = lambda v: v  # <-
-    return f(x)
+    def make(s):
+        return lambda v: v * s
+    return make(x)(x)  # <-
 
 
 def list_comprehension(x):
@@ -94,7 +98,7 @@ def shape_grows_in_loop(x):
 
 
 def unknown_numpy(x):
-    return np.cumsum(x).sum()  # <-
+    return np.median(x).sum()  # <-
 
 
 def dynamic_assert(x):
