@@ -1,0 +1,65 @@
+"""Minimal functions of the bugs the native property tests found (test_native_properties.py)."""
+import math
+
+import numpy as np
+
+
+def float_floordiv(a, b):
+    return a // 0.3 + b // -0.7
+
+
+def float_mod(a, b):
+    return a % 0.7 + b % -0.7
+
+
+def math_cos_of_float32(a):
+    g = np.sqrt(np.float32(a) * np.float32(a) + np.float32(0.5))
+    return a + math.cos(g)
+
+
+def float32_after_abs_of_an_int(a, n):
+    return abs(n) * 0.125 + np.float32(a)
+
+
+def int_division_after_abs(a, n):
+    return a * (abs(n) // n)
+
+
+def float32_gradient_through_abs(a):
+    g = np.float32(a)
+    s = math.sqrt(abs(a) + 0.25)
+    return a + math.sin(s) + g
+
+
+def sqrt_of_a_numpy_scalar(a):
+    return math.sqrt(np.float64(a)) + a
+
+
+def log_of_a_float32(a):
+    return math.log(np.float32(a)) + a
+
+
+def int_of_a_float(a):
+    return a * int(a * 1e30 * 1e30 * 1e30)
+
+
+def math_pow(a, b):
+    return math.pow(a, b)
+
+
+def dead_log(a, b):
+    t = math.log(b)  # noqa: F841
+    return a * 2.0
+
+
+def dead_continue(a, b):
+    for i in range(3):
+        a = a * 1.5
+        if math.sqrt(b) > 1.0:
+            continue
+    return a
+
+
+def dead_int_division(a, n):
+    k = n // 0  # noqa: F841
+    return a
