@@ -153,11 +153,12 @@ _CHILD = textwrap.dedent("""
     import sys, json
     sys.path.insert(0, {root!r})
     import adcompiler as ad
-    from adcompiler.backends.llvm import cache
+    from adcompiler.backends.llvm import cache, shared
     from tests.backends import native_cases as C
     g = ad.grad(C.scalar_loop, wrt=(0, 1), jit="always")
     out = g(1.3, 0.7, 0.5, 100)
-    print(json.dumps({{"tier": g.tier, "out": list(out), "stats": cache.stats}}))
+    print(json.dumps({{"tier": g.tier, "out": list(out), "stats": cache.stats, "lib": shared.stats,
+                      "llvmlite": "llvmlite.binding" in sys.modules}}))
 """)
 
 
@@ -170,34 +171,53 @@ def _child(cache_dir, extra_env=None):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_a_second_process_loads_the_object_code_from_the_cache(tmp_path):
+NO_LINKER = {"PATH": ""}     # no cc/ld: the object-code cache alone
+
+
+def test_a_second_process_loads_the_kernel_as_a_library_without_llvm(tmp_path):
     first = _child(tmp_path)
     second = _child(tmp_path)
+    assert first["tier"] == second["tier"] == "native" and first["out"] == second["out"]
+    assert first["stats"]["writes"] == 1 and len(list(tmp_path.glob("native-lib/*/*.lib"))) == 1  # linked
+    assert second["lib"]["hits"] == 1 and second["stats"] == {"hits": 0, "misses": 0, "writes": 0, "rejected": 0}
+    assert first["llvmlite"] and not second["llvmlite"]
+
+
+def test_a_second_process_loads_the_object_code_from_the_cache(tmp_path):
+    first = _child(tmp_path, NO_LINKER)
+    second = _child(tmp_path, NO_LINKER)
     assert first["tier"] == second["tier"] == "native"
-    assert first["stats"]["writes"] == 1 and first["stats"]["hits"] == 0
+    assert first["stats"]["writes"] == 1 and first["stats"]["hits"] == 0 and first["lib"]["writes"] == 0
     assert second["stats"]["hits"] == 1 and second["stats"]["writes"] == 0
     assert first["out"] == second["out"]
 
 
 def test_a_corrupt_or_truncated_entry_is_rebuilt(tmp_path):
-    _child(tmp_path)
+    _child(tmp_path, NO_LINKER)
     (entry,) = list(tmp_path.glob("native/*/*.o"))
     data = entry.read_bytes()
     entry.write_bytes(data[: len(data) // 2])
-    again = _child(tmp_path)
+    again = _child(tmp_path, NO_LINKER)
     assert again["stats"]["rejected"] == 1 and again["stats"]["writes"] == 1 and again["tier"] == "native"
     entry.write_bytes(data[:-10] + b"0123456789")   # same length, wrong bytes: the checksum fails
-    again = _child(tmp_path)
+    again = _child(tmp_path, NO_LINKER)
     assert again["stats"]["rejected"] == 1 and again["tier"] == "native"
+    _child(tmp_path)                                # with a linker: a library entry too
+    (lib,) = list(tmp_path.glob("native-lib/*/*.lib"))
+    lib.write_bytes(lib.read_bytes()[:-10] + b"0123456789")
+    again = _child(tmp_path)
+    assert again["lib"]["rejected"] == 1 and again["stats"]["hits"] == 1 and again["tier"] == "native"
+    assert again["out"] == _child(tmp_path)["out"]
 
 
 def test_an_unwritable_or_disabled_cache_still_works(tmp_path):
     blocker = tmp_path / "a-file"          # the cache folder cannot be made inside a file (even as root,
     blocker.write_text("")                 # where a read-only folder would still be writable)
     out = _child(blocker / "cache")
-    assert out["tier"] == "native" and out["stats"]["writes"] == 0
+    assert out["tier"] == "native" and out["stats"]["writes"] == 0 and out["lib"]["writes"] == 0
     off = _child(tmp_path / "off", {"ADCOMPILER_CACHE": "0"})
     assert off["tier"] == "native" and off["stats"] == {"hits": 0, "misses": 0, "writes": 0, "rejected": 0}
+    assert off["lib"] == off["stats"]
     assert not (tmp_path / "off").exists()
 
 
@@ -209,9 +229,9 @@ def test_concurrent_writers_leave_one_good_entry(tmp_path):
                               stdout=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
     assert all(o["tier"] == "native" for o in outs) and outs[0]["out"] == outs[1]["out"]
-    assert len(list(tmp_path.glob("native/*/*.o"))) == 1
-    assert not list(tmp_path.glob("native/*/.tmp-*"))
-    assert _child(tmp_path)["stats"]["hits"] == 1
+    assert len(list(tmp_path.glob("native/*/*.o"))) == 1 and len(list(tmp_path.glob("native-lib/*/*.lib"))) == 1
+    assert not list(tmp_path.glob("native*/*/.tmp-*")) and not list(tmp_path.glob("native*/*/.load-*"))
+    assert _child(tmp_path)["lib"]["hits"] == 1
 
 
 def test_the_cache_key_changes_with_the_ir():

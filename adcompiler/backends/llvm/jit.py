@@ -33,7 +33,7 @@ def _new_target_machine(opt=3):
     llvm.initialize_native_asmprinter()
     target = llvm.Target.from_default_triple()
     return target.create_target_machine(cpu=llvm.get_host_cpu_name(), features=llvm.get_host_cpu_features().flatten(),
-                                        opt=opt, jit=True)
+                                        opt=opt, reloc="pic", codemodel="default", jit=True)
 
 
 def host_key():

@@ -30,34 +30,13 @@ from llvmlite import ir
 
 from ...compiler.ir import walk
 from ...compiler.types import ArrayType, ScalarType, abstract_arg
+from .abi import NotLowerable, Slot
 from .math import F32, F64, I1, I64, TYPES as _TYPES, LLVMMath, convert
 
 __all__ = ["NotLowerable", "lower", "Slot"]
 
 _I8P = ir.IntType(8).as_pointer()
 _I32 = ir.IntType(32)
-
-
-class NotLowerable(Exception):
-    """The IR has something the native tier does not lower; `reason` and `loc` say what and where."""
-
-    def __init__(self, reason, loc=None):
-        super().__init__(reason if loc is None else f"{reason} ({_where(loc)})")
-        self.reason, self.loc = reason, loc
-
-
-def _where(loc):
-    import os
-    return f"{os.path.basename(loc[0]) if loc[0] else '?'}:{loc[1]}"
-
-
-class Slot:
-    """How one argument or result crosses the boundary: 'd' (a double) or 'q' (an int64),
-    and the Python type to give a result back as."""
-    __slots__ = ("code", "kind")
-
-    def __init__(self, code, kind):
-        self.code, self.kind = code, kind   # kind: "float", "int", "bool", "f64", "f32", ...
 
 
 def lltype(t, loc=None):
