@@ -14,6 +14,7 @@ import sys
 import numpy as np
 
 from . import ops as P
+from .ops import composites as C
 
 __all__ = ["array_ufunc", "array_function", "user_location", "UntraceableError"]
 
@@ -45,6 +46,17 @@ _UFUNCS = {
     np.equal: P.eq, np.not_equal: P.ne, np.less: P.lt, np.less_equal: P.le, np.greater: P.gt,
     np.greater_equal: P.ge, np.logical_and: P.logical_and, np.logical_or: P.logical_or,
     np.logical_not: P.logical_not,
+    np.sinh: P.sinh, np.cosh: P.cosh, np.arcsin: P.arcsin, np.arccos: P.arccos, np.arctan: P.arctan,
+    np.arcsinh: P.arcsinh, np.arccosh: P.arccosh, np.arctanh: P.arctanh, np.arctan2: P.arctan2, np.hypot: P.hypot,
+    np.copysign: P.copysign, np.floor: P.floor, np.ceil: P.ceil, np.trunc: P.trunc, np.rint: P.rint,
+    np.fabs: P.absolute,
+}
+
+# ufuncs that are compositions of primitives (ops/composites.py)
+_UFUNC_COMPOSITES = {
+    np.logaddexp: C.logaddexp, np.logaddexp2: C.logaddexp2, np.exp2: C.exp2, np.log2: C.log2, np.log10: C.log10,
+    np.degrees: C.degrees, np.rad2deg: C.degrees, np.radians: C.radians, np.deg2rad: C.radians,
+    np.conjugate: C.conjugate,
 }
 
 
@@ -93,6 +105,8 @@ def array_ufunc(ufunc, method, inputs, kwargs):
             return apply_prim(_UFUNCS[ufunc], tuple(inputs), {})
     if method == "__call__" and ufunc is np.square and not kwargs:
         return apply_prim(P.power, (inputs[0], 2), {})
+    if method == "__call__" and ufunc in _UFUNC_COMPOSITES and not kwargs:
+        return _run(_UFUNC_COMPOSITES[ufunc], f"np.{ufunc.__name__}", *inputs)
     if _needs_grad(inputs):
         if kwargs.get("out") is not None and method == "__call__" and ufunc in _UFUNCS:
             raise UntraceableError(
@@ -185,19 +199,6 @@ def _apply(prim, *args, **params):
     return apply_prim(prim, args, params)
 
 
-def _dot(a, b, out=None):
-    na, nb = np.ndim(_raw(a)), np.ndim(_raw(b))
-    if na == 0 or nb == 0:
-        return _apply(P.mul, a, b)
-    if nb > 2:
-        return None
-    return _apply(P.matmul, a, b)
-
-
-def _outer(a, b, out=None):
-    return _apply(P.mul, _apply(P.reshape, a, shape=(-1, 1)), _apply(P.reshape, b, shape=(-1,)))
-
-
 def _transpose(a, axes=None):
     nd = np.ndim(_raw(a))
     axes = tuple(range(nd - 1, -1, -1)) if axes is None else tuple(x % nd for x in axes)
@@ -216,13 +217,6 @@ def _clip(a, a_min=None, a_max=None, out=None, **kw):
             out_ = _apply(P.minimum, out_, hi)
         return out_
     return _apply(P.clip, a, lo=lo, hi=hi)
-
-
-def _norm(x, ord=None, axis=None, keepdims=False):
-    if ord not in (None, 2, "fro") or (ord == 2 and axis is None and np.ndim(_raw(x)) == 2):
-        return None
-    axis = tuple(axis) if isinstance(axis, list) else axis
-    return _apply(P.norm, x, axis=axis, keepdims=keepdims)
 
 
 def _squeeze(a, axis=None):
@@ -252,10 +246,7 @@ _FUNCTIONS = {
     np.max: _extreme(P.amax), np.min: _extreme(P.amin), np.amax: _extreme(P.amax), np.amin: _extreme(P.amin),
     np.argmax: lambda a, axis=None, out=None, keepdims=False: _apply(P.argmax, a, axis=axis, keepdims=keepdims),
     np.argmin: lambda a, axis=None, out=None, keepdims=False: _apply(P.argmin, a, axis=axis, keepdims=keepdims),
-    np.dot: _dot, np.matmul: lambda a, b, **kw: _apply(P.matmul, a, b), np.outer: _outer,
-    np.inner: lambda a, b: _apply(P.matmul, a, b) if np.ndim(_raw(a)) == np.ndim(_raw(b)) == 1 else None,
-    np.vdot: lambda a, b: _apply(P.matmul, _apply(P.reshape, a, shape=(-1,)), _apply(P.reshape, b, shape=(-1,))),
-    np.trace: lambda a, offset=0, **kw: _apply(P.trace, a) if offset == 0 and not kw else None,
+    np.matmul: lambda a, b, **kw: _apply(P.matmul, a, b),
     np.transpose: _transpose, np.reshape: lambda a, shape=None, order="C", **kw: _apply(
         P.reshape, a, shape=tuple(np.atleast_1d(kw.get("newshape", shape)).tolist())),
     np.squeeze: _squeeze, np.expand_dims: lambda a, axis: _apply(P.expand_dims, a, axis=axis),
@@ -263,13 +254,131 @@ _FUNCTIONS = {
     np.ravel: lambda a, order="C": _apply(P.reshape, a, shape=(-1,)),
     np.concatenate: lambda arrays, axis=0, out=None, **kw: _apply(P.concatenate, *arrays, axis=axis),
     np.stack: lambda arrays, axis=0, out=None, **kw: _apply(P.stack, *arrays, axis=axis),
-    np.hstack: lambda arrays, **kw: _apply(P.concatenate, *arrays, axis=0 if np.ndim(_raw(arrays[0])) == 1 else 1),
-    np.vstack: lambda arrays, **kw: _apply(P.concatenate, *[
-        _apply(P.reshape, a, shape=(1, -1)) if np.ndim(_raw(a)) == 1 else a for a in arrays], axis=0),
     np.where: lambda c, x=None, y=None: _apply(P.where, c, x, y) if x is not None else None,
-    np.clip: _clip, np.linalg.norm: _norm, np.copy: _np_copy,
+    np.clip: _clip, np.copy: _np_copy,
     np.zeros_like: _zeros_like, np.ones_like: _ones_like,
 }
+
+def _arrayish(x):
+    """An array-like argument of a composite: Tensors as they are, a list holding Tensors
+    stacked (as np.asarray would, keeping the graph), anything else np.asarray."""
+    from .tensor import _flatten_list
+    T = _tensor_cls()
+    if isinstance(x, T) or x is None:
+        return x
+    if isinstance(x, (list, tuple)) and any(isinstance(v, T) for v in _flatten_list(x)):
+        return _apply(P.stack, *[_arrayish(v) for v in x], axis=0)
+    return np.asarray(x)
+
+
+def _run(fn, name, *args, **kwargs):
+    """A composite on Tensors; its own errors (bad axes, shapes, an unsupported mode) name the
+    user's line."""
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError as e:
+        raise UntraceableError(f"{name}: {e} ({user_location()})") from None
+    except (ValueError, TypeError, IndexError) as e:
+        if user_location() in str(e):
+            raise
+        try:
+            err = type(e)(f"{e} ({user_location()})")
+        except Exception:
+            raise e from None
+        raise err from None
+
+
+def _composite(fn, arrays=1, array_kw=()):
+    name = f"np.{fn.__name__}"
+
+    def impl(*args, **kwargs):
+        args = [_arrayish(a) for a in args[:arrays]] + list(args[arrays:])
+        kwargs = {k: _arrayish(v) if k in array_kw else v for k, v in kwargs.items()}
+        return _run(fn, name, *args, **kwargs)
+    return impl
+
+
+def _no_out(fn):
+    def impl(*args, out=None, **kwargs):
+        return None if out is not None else fn(*args, **kwargs)
+    return impl
+
+
+def _take(a, indices, axis=None, out=None, mode=None):
+    if out is not None:
+        return None
+    idx = indices if isinstance(indices, _tensor_cls()) else np.asarray(indices)
+    return _run(C.take, "np.take", _arrayish(a), _raw(idx) if not _needs_grad([idx]) else idx, axis, mode)
+
+
+def _take_along_axis(arr, indices, axis=-1):
+    return _run(C.take_along_axis, "np.take_along_axis", _arrayish(arr), _raw(indices), axis)
+
+
+def _einsum(subscripts, *operands, optimize=False, **kw):
+    if kw:
+        return None
+    return _run(C.einsum, "np.einsum", subscripts, *[_arrayish(o) for o in operands])
+
+
+def _linalg(prim):
+    return lambda *args: _apply(prim, *[_arrayish(a) for a in args])
+
+
+def _stacked(fn):
+    return lambda *arys: _run(fn, f"np.{fn.__name__}", *[_arrayish(a) for a in arys])
+
+
+def _sequence(fn):
+    return lambda tup, *args, **kw: _run(fn, f"np.{fn.__name__}", [_arrayish(a) for a in tup], *args, **kw)
+
+
+def _select(condlist, choicelist, default=0):
+    return _run(C.select, "np.select", [_arrayish(c) for c in condlist], [_arrayish(c) for c in choicelist],
+                _arrayish(default) if not isinstance(default, (int, float)) else default)
+
+
+def _gradient(f, *varargs, axis=None, edge_order=1):
+    if _needs_grad(varargs):
+        return None     # differentiable spacings: not supported (the gradient through them would be lost)
+    return _run(C.gradient, "np.gradient", _arrayish(f), *[_raw(v) for v in varargs], axis=axis,
+                edge_order=edge_order)
+
+
+def _linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0, **kw):
+    if retstep or dtype is not None or kw:
+        return None
+    return _run(C.linspace, "np.linspace", _arrayish(start), _arrayish(stop), num, endpoint, axis)
+
+
+_FUNCTIONS.update({
+    np.cross: _composite(C.cross, 2), np.kron: _composite(C.kron, 2), np.tensordot: _composite(C.tensordot, 2),
+    np.repeat: _composite(C.repeat), np.inner: _composite(C.inner, 2), np.dot: _no_out(_composite(C.dot, 2)),
+    np.vdot: _composite(C.vdot, 2), np.outer: _no_out(_composite(C.outer, 2)), np.trace: _no_out(_composite(C.trace)),
+    np.linalg.norm: _composite(C.norm), np.split: _composite(C.split), np.array_split: _composite(C.array_split),
+    np.hsplit: _composite(C.hsplit), np.vsplit: _composite(C.vsplit), np.dsplit: _composite(C.dsplit),
+    np.diff: _composite(C.diff, 1, ("prepend", "append")), np.swapaxes: _composite(C.swapaxes),
+    np.rollaxis: _composite(C.rollaxis), np.moveaxis: _composite(C.moveaxis), np.triu: _composite(C.triu),
+    np.tril: _composite(C.tril), np.pad: _composite(C.pad), np.diag: _composite(C.diag),
+    np.diagonal: _composite(C.diagonal), np.tile: _composite(C.tile), np.sort: _composite(C.sort),
+    np.partition: _composite(C.partition), np.sinc: _composite(C.sinc), np.cumsum: _no_out(_composite(C.cumsum)),
+    np.cumprod: _no_out(_composite(C.cumprod)), np.append: _composite(C.append, 2), np.roll: _composite(C.roll),
+    np.rot90: _composite(C.rot90), np.flip: _composite(C.flip), np.flipud: _composite(C.flipud),
+    np.fliplr: _composite(C.fliplr), np.nan_to_num: _composite(C.nan_to_num), np.real: _composite(C.real),
+    np.imag: _composite(C.imag), np.angle: _composite(C.angle), np.linalg.slogdet: _composite(C.slogdet),
+    np.linalg.svd: _composite(C.svd),
+    np.take: _take, np.take_along_axis: _take_along_axis, np.einsum: _einsum,
+    np.linalg.inv: _linalg(P.inv), np.linalg.det: _linalg(P.det), np.linalg.cholesky: _linalg(P.cholesky),
+    np.linalg.pinv: _linalg(P.pinv), np.linalg.solve: _linalg(P.solve),
+    np.atleast_1d: _stacked(C.atleast_1d), np.atleast_2d: _stacked(C.atleast_2d),
+    np.atleast_3d: _stacked(C.atleast_3d), np.column_stack: _sequence(C.column_stack),
+    np.hstack: _sequence(C.hstack), np.vstack: _sequence(C.vstack), np.dstack: _sequence(C.dstack), np.select: _select,
+    np.gradient: _gradient, np.linspace: _linspace,
+    np.argsort: lambda a, axis=-1, kind=None, order=None, stable=None: None if order is not None else _apply(
+        P.argsort, a, axis=axis, kind="stable" if stable else kind),
+    np.argpartition: lambda a, kth, axis=-1, kind="introselect", order=None: None if order is not None else _apply(
+        P.argpartition, a, kth=kth, axis=axis),
+})
 
 _SHAPE_ONLY = {np.shape, np.ndim, np.size, np.result_type, np.iscomplexobj, np.isrealobj}
 

@@ -132,6 +132,33 @@ class TracedArray(Tensor):
     def dot(self, other):
         return np.dot(self, other)
 
+    # NumPy's methods that have the name of a torch method with other semantics, or none
+    def repeat(self, repeats, axis=None):
+        return np.repeat(self, repeats, axis)
+
+    def swapaxes(self, axis1, axis2):
+        return np.swapaxes(self, axis1, axis2)
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        return np.diagonal(self, offset, axis1, axis2)
+
+    def trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None):
+        return np.trace(self, offset, axis1, axis2)
+
+    def cumsum(self, axis=None, dtype=None, out=None):
+        return np.cumsum(self, axis)
+
+    def cumprod(self, axis=None, dtype=None, out=None):
+        return np.cumprod(self, axis)
+
+    def take(self, indices, axis=None, out=None, mode="raise"):
+        return np.take(self, indices, axis)
+
+    def conj(self):
+        return np.conjugate(self)
+
+    conjugate = conj
+
     def clip(self, a_min=None, a_max=None):
         return np.clip(self, a_min, a_max)
 
@@ -316,7 +343,8 @@ def _np_array(obj, dtype=None, copy=True, **kw):
 def _creator(fn):
     @functools.wraps(fn)
     def make(*args, **kwargs):
-        return _traced(fn(*args, **kwargs))
+        out = fn(*args, **kwargs)
+        return out if isinstance(out, Tensor) else _traced(out)   # (np.linspace of traced endpoints)
     return make
 
 
@@ -397,6 +425,13 @@ _MATH = {
     "expm1": lambda x: x.expm1(), "sqrt": lambda x: x.sqrt(), "tanh": lambda x: x.tanh(), "fabs": lambda x: x.abs(),
     "pow": _pow,
 }
+# the table's primitives and compositions for the rest of `math` (a 0-d array for a float, as above)
+_MATH.update({name: (lambda prim: lambda *xs: apply_prim(prim, xs, {}))(prim) for name, prim in [
+    ("sinh", P.sinh), ("cosh", P.cosh), ("asin", P.arcsin), ("acos", P.arccos), ("atan", P.arctan),
+    ("asinh", P.arcsinh), ("acosh", P.arccosh), ("atanh", P.arctanh), ("erf", P.erf), ("erfc", P.erfc),
+    ("lgamma", P.lgamma), ("gamma", P.gamma), ("atan2", P.arctan2), ("hypot", P.hypot), ("copysign", P.copysign)]})
+_MATH.update({"log2": P.composites.log2, "log10": P.composites.log10, "degrees": P.composites.degrees,
+              "radians": P.composites.radians})
 _MATH_PROXIES = {name: _math_fn(name, m) for name, m in _MATH.items()}
 
 

@@ -13,6 +13,7 @@ again by the tracer and by the compiler.
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import keyword
 import linecache
@@ -41,7 +42,7 @@ _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "matmul":
 _SCALAR_INFIX = {"remainder": "%", "floor_divide": "//"}  # Python's semantics match NumPy's for scalars
 _MAY_RAISE = ("/", "**", "%", "//")   # where Python raises on floats and NumPy gives inf or nan
 _NUMPY = {n: f"np.{p.numpy_name}" for n, p in ops.registry.items()
-          if p.numpy_name and library.is_known(getattr(np, p.numpy_name, None))}
+          if p.numpy_name and library.is_known(functools.reduce(getattr, p.numpy_name.split("."), np))}
 _MATH = {n: f"math.{p.numpy_name}" for n, p in ops.registry.items()
          if p.kind == "elementwise" and p.numpy_name in MATH_FUNCTIONS}
 # scalar ops where Python raises (ZeroDivisionError, math domain error, OverflowError) and NumPy
@@ -264,7 +265,7 @@ class _Emitter:
         params = "".join(f", {k}={self.attr(v)}" for k, v in op.attrs.items())
         if not args:
             params = params[2:]
-        return f"prim.{name}({', '.join(args)}{params})"
+        return f"{np_fn or 'prim.' + name}({', '.join(args)}{params})"   # (np_fn(*args, **params) is the primitive)
 
     def attr(self, v):
         if isinstance(v, np.dtype):

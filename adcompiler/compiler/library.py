@@ -5,8 +5,9 @@ Each lowering takes the front end and the call's arguments (front-end values:
 Value / Static / PyTuple) with the library function's own parameter names, so
 Python's argument binding checks the call. A call whose arguments are all
 static runs at compile time instead (see `Frontend.call`). Composite lowerings
-(np.square, np.outer, clip with run-time bounds) only combine primitives; no
-derivative is written here.
+(np.square, clip with run-time bounds) only combine primitives; no derivative is
+written here. library_numpy.py adds more functions, most of them compositions from
+ops/composites.py.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from .values import ListBuffer, PyTuple, Static
 LOWERINGS = {}     # id(python callable) -> lowering(fe, *args, **kwargs)
 CALLABLES = {}     # id(python callable) -> the callable (keeps ids valid)
 METHODS = {}       # array method name -> lowering (the array is the first argument)
-STATIC_ONLY = set()  # ids of creation functions: arguments must be static
+STATIC_ONLY = set()  # ids of creation functions: arguments must be static (unless a lowering is registered)
 
 
 def lowering(*fns, methods=(), static_only=False):
@@ -96,12 +97,6 @@ def _logical_not(fe, x):
 @lowering(np.square)
 def _square(fe, x):
     return fe.prim("mul", x, x)
-
-
-@lowering(np.log2, np.log10)
-def _log_base(fe, x):
-    base = 2.0 if fe.callee is np.log2 else 10.0
-    return fe.prim("div", fe.prim("log", x), math.log(base))
 
 
 @lowering(np.where)
@@ -346,38 +341,6 @@ def _stack(fe, arrays, axis=0):
     if isinstance(arrays, ListBuffer) and fe.static(axis, "axis") == 0:
         return fe.prim("copy", arrays.array)
     return fe.prim("stack", *fe.items(arrays), axis=fe.static(axis, "axis"), weak=False)
-
-
-# ---- linear algebra ----------------------------------------------------------
-
-@lowering(np.dot, methods=("dot",))
-def _dot(fe, a, b):
-    ta, tb = fe.type_of(a), fe.type_of(b)
-    if not ta.shape or not tb.shape:
-        return fe.prim("mul", a, b)
-    if len(ta.shape) > 2 or len(tb.shape) > 2:
-        fe.fail("np.dot of arrays with more than 2 dimensions is not supported (use np.matmul)")
-    return fe.prim("matmul", a, b)
-
-
-@lowering(np.outer)
-def _outer(fe, a, b):
-    col = fe.prim("reshape", a, shape=(-1, 1))
-    row = fe.prim("reshape", b, shape=(1, -1))
-    return fe.prim("mul", col, row)
-
-
-@lowering(np.trace, methods=("trace",))
-def _trace(fe, a):
-    return fe.prim("trace", a)
-
-
-@lowering(np.linalg.norm)
-def _norm(fe, x, ord=None, axis=None, keepdims=False):
-    o = fe.static(ord, "ord") if ord is not None else None
-    if o not in (None, 2, "fro"):
-        fe.fail(f"np.linalg.norm(ord={o!r}) is not supported")
-    return fe.prim("norm", x, axis=_axis(fe, axis), keepdims=bool(fe.static(keepdims, "keepdims")), weak=False)
 
 
 # ---- creation (compile-time arrays) -------------------------------------------

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from .core import Abstract, Primitive, shape_of, unbroadcast
+from .scalar import python_math
 
 _PY_SCALARS = (int, float, bool)
 
@@ -213,6 +214,135 @@ sigmoid.defvjp(lambda g, x, out: mul(g, mul(out, sub(1.0, out))))
 relu.defvjp(lambda g, x, out: where(gt(out, 0.0), g, 0.0))
 absolute.defvjp(lambda g, x, out: mul(g, sign(x)))
 sign.defvjp(lambda g, x, out: zeros_like(g))
+
+# ---- more math functions ------------------------------------------------------
+
+sinh = _prim("sinh", _ignore_fp(np.sinh), saves=(0,), numpy_name="sinh", scalar=lambda m, x: m.sinh(x))
+cosh = _prim("cosh", _ignore_fp(np.cosh), saves=(0,), numpy_name="cosh", scalar=lambda m, x: m.cosh(x))
+arcsin = _prim("arcsin", _ignore_fp(np.arcsin), grad_fn="AsinBackward0", saves=(0,), numpy_name="arcsin",
+               scalar=lambda m, x: m.asin(x))
+arccos = _prim("arccos", _ignore_fp(np.arccos), grad_fn="AcosBackward0", saves=(0,), numpy_name="arccos",
+               scalar=lambda m, x: m.acos(x))
+arctan = _prim("arctan", np.arctan, grad_fn="AtanBackward0", saves=(0,), numpy_name="arctan",
+               scalar=lambda m, x: m.atan(x))
+arcsinh = _prim("arcsinh", np.arcsinh, grad_fn="AsinhBackward0", saves=(0,), numpy_name="arcsinh",
+                scalar=lambda m, x: m.asinh(x))
+arccosh = _prim("arccosh", _ignore_fp(np.arccosh), grad_fn="AcoshBackward0", saves=(0,), numpy_name="arccosh",
+                scalar=lambda m, x: m.acosh(x))
+arctanh = _prim("arctanh", _ignore_fp(np.arctanh), grad_fn="AtanhBackward0", saves=(0,), numpy_name="arctanh",
+                scalar=lambda m, x: m.atanh(x))
+arctan2 = _prim("arctan2", _ignore_fp(np.arctan2), grad_fn="Atan2Backward0", saves=(0, 1), numpy_name="arctan2",
+                scalar=lambda m, y, x: m.atan2(y, x))
+hypot = _prim("hypot", _ignore_fp(np.hypot), saves=(0, 1), saves_out=True, numpy_name="hypot",
+              scalar=lambda m, x, y: m.hypot(x, y))
+copysign = _prim("copysign", np.copysign, saves=(0,), saves_out=True, numpy_name="copysign",
+                 scalar=lambda m, x, y: m.copysign(x, y))
+
+
+def _one_minus_sq(x):
+    return mul(sub(1.0, x), add(1.0, x))     # 1 - x^2 without cancellation near |x| = 1
+
+
+def _over_norm(g, x, out):
+    """g * x / out, and 0 where out == 0 (the cone point of a norm: 0 is the subgradient, as
+    torch). The inner `where` keeps 0 / 0 out of the discarded branch and its derivative."""
+    zero = eq(out, 0.0)
+    return where(zero, 0.0, div(mul(g, x), where(zero, 1.0, out)))
+
+
+sinh.defvjp(lambda g, x, out: mul(g, cosh(x)))
+cosh.defvjp(lambda g, x, out: mul(g, sinh(x)))
+arcsin.defvjp(lambda g, x, out: div(g, sqrt(_one_minus_sq(x))))
+arccos.defvjp(lambda g, x, out: neg(div(g, sqrt(_one_minus_sq(x)))))
+arctan.defvjp(lambda g, x, out: div(g, add(1.0, mul(x, x))))
+arcsinh.defvjp(lambda g, x, out: div(g, hypot(x, 1.0)))
+arccosh.defvjp(lambda g, x, out: div(g, sqrt(mul(sub(x, 1.0), add(x, 1.0)))))
+arctanh.defvjp(lambda g, x, out: div(g, _one_minus_sq(x)))
+arctan2.defvjp(lambda g, y, x, out: unbroadcast(div(mul(g, x), add(mul(x, x), mul(y, y))), shape_of(y)),
+               lambda g, y, x, out: unbroadcast(neg(div(mul(g, y), add(mul(x, x), mul(y, y)))), shape_of(x)))
+hypot.defvjp(lambda g, x, y, out: unbroadcast(_over_norm(g, x, out), shape_of(x)),
+             lambda g, x, y, out: unbroadcast(_over_norm(g, y, out), shape_of(y)))
+# d copysign(x, y)/dx = out / x: +-1 (0 at x == 0, as torch); constant in y
+copysign.defvjp(lambda g, x, y, out: unbroadcast(_over_norm(g, out, x), shape_of(x)),
+                lambda g, x, y, out: zeros_like(unbroadcast(g, shape_of(y))) if not _is_scalar(y) else None)
+
+
+def _libm_only(name):
+    """The forward of a math function NumPy lacks (erf, lgamma ...): the Python namespace's
+    scalar definition (Python's math, with C's inf/nan where math raises) on every element."""
+
+    def impl(x):
+        x = np.asarray(x)
+        dt = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+        fn = getattr(python_math(dt), name)
+        flat = [fn(v) for v in x.astype(dt).ravel().tolist()]
+        return np.asarray(flat, dtype=dt).reshape(x.shape)
+
+    impl.__name__ = name
+    return impl
+
+
+erf = _prim("erf", _libm_only("erf"), saves=(0,), scalar=lambda m, x: m.erf(x))
+erfc = _prim("erfc", _libm_only("erfc"), saves=(0,), scalar=lambda m, x: m.erfc(x))
+lgamma = _prim("lgamma", _libm_only("lgamma"), saves=(0,), scalar=lambda m, x: m.lgamma(x))
+gamma = _prim("gamma", _libm_only("tgamma"), saves=(0,), saves_out=True, scalar=lambda m, x: m.tgamma(x))
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+erf.defvjp(lambda g, x, out: mul(g, mul(_TWO_OVER_SQRT_PI, exp(neg(mul(x, x))))))
+erfc.defvjp(lambda g, x, out: mul(g, mul(-_TWO_OVER_SQRT_PI, exp(neg(mul(x, x))))))
+lgamma.defvjp(lambda g, x, out: mul(g, polygamma(x, n=0)))
+gamma.defvjp(lambda g, x, out: mul(g, mul(out, polygamma(x, n=0))))
+
+# the Bernoulli numbers B_2 .. B_20 of the asymptotic series of polygamma
+_BERNOULLI = (1 / 6, -1 / 30, 1 / 42, -1 / 30, 5 / 66, -691 / 2730, 7 / 6, -3617 / 510, 43867 / 798, -174611 / 330)
+
+
+def _polygamma(x, n=0):
+    """The n-th derivative of digamma (n = 0: digamma): shift x up to z = x + N >= 20 with the
+    recurrence psi^(n)(x) = psi^(n)(x + 1) - (-1)^n n! / x^(n+1), then the asymptotic series
+    (to B_20: float64 accuracy at z >= 20). nan at the poles (0, -1, -2 ...) and below -1e6."""
+    x = np.asarray(x)
+    dt = x.dtype if x.dtype in (np.float32, np.float64) else np.dtype(np.float64)
+    z = x.astype(np.float64)
+    pole = (z <= 0) & (z == np.floor(z)) | np.isnan(z) | (z < -1e6)
+    z = np.where(pole, 30.0, z)
+    acc = np.zeros_like(z)
+    sign = -1.0 if n % 2 else 1.0                  # (-1)^n
+    fact = float(math.factorial(n))
+    with np.errstate(all="ignore"):
+        while True:
+            low = z < 20.0
+            if not low.any():
+                break
+            zl = np.where(low, z, 1.0)
+            acc = acc - np.where(low, sign * fact / zl ** (n + 1), 0.0)
+            z = np.where(low, z + 1.0, z)
+        if n == 0:
+            series = np.log(z) - 0.5 / z
+            for k, b in enumerate(_BERNOULLI, start=1):
+                series = series - b / (2 * k * z ** (2 * k))
+        else:
+            # (-1)^(n+1) [ (n-1)! / z^n + n! / (2 z^(n+1)) + sum_k B_2k (2k+n-1)! / ((2k)! z^(2k+n)) ]
+            series = math.factorial(n - 1) / z ** n + fact / (2 * z ** (n + 1))
+            for k, b in enumerate(_BERNOULLI, start=1):
+                series = series + b * math.factorial(2 * k + n - 1) / math.factorial(2 * k) / z ** (2 * k + n)
+            series = -sign * series
+    return np.where(pole, np.nan, acc + series).astype(dt)
+
+
+polygamma = _prim("polygamma", _polygamma, saves=(0,))
+polygamma.defvjp(lambda g, x, out, n=0: mul(g, polygamma(x, n=n + 1)))
+
+
+def _zero_grad(name, impl, numpy_name, method, grad_fn=None):
+    p = _prim(name, impl, grad_fn=grad_fn, numpy_name=numpy_name, scalar=lambda m, x: getattr(m, method)(x))
+    return p.defvjp(lambda g, x, out: zeros_like(g))
+
+
+floor = _zero_grad("floor", np.floor, "floor", "floor")
+ceil = _zero_grad("ceil", np.ceil, "ceil", "ceil")
+trunc = _zero_grad("trunc", np.trunc, "trunc", "trunc")
+rint = _zero_grad("rint", np.rint, "rint", "rint", grad_fn="RoundBackward0")
 
 # ---- comparisons and masks (not differentiable) -----------------------------
 

@@ -1,13 +1,17 @@
 """Linear-algebra primitives: matmul (1-D, 2-D and batched), linear (x @ w.T + b),
-trace and the vector/Frobenius norm, with their VJP rules."""
+trace, the vector/Frobenius norm, and np.linalg's inv, solve, det, slogdet,
+cholesky and pinv (batched over leading axes, as NumPy), with their VJP rules.
+
+Forwards are NumPy's, so a singular or non-positive-definite matrix raises NumPy's
+LinAlgError (the paths add the user's line)."""
 from __future__ import annotations
 
 import numpy as np
 
 from .core import Abstract, Primitive, dtype_of, shape_of, unbroadcast
-from .elementwise import div, eq, mul, where
+from .elementwise import add, div, eq, mul, neg, sub, where
 from .reductions import expand_back
-from .shape import expand_dims, squeeze, swap_last2
+from .shape import broadcast_to, expand_dims, reshape, squeeze, swap_last2
 
 
 def _matmul_name(args, params):
@@ -123,4 +127,226 @@ def _norm_vjp(g, x, out, axis=None, keepdims=False):
 
 norm.defvjp(_norm_vjp)
 
-__all__ = ["matmul", "linear", "trace", "eye_like", "norm"]
+# ---- np.linalg -----------------------------------------------------------------
+
+def _square_shape(args, params):
+    s = shape_of(args[0])
+    if len(s) < 2 or s[-1] != s[-2]:
+        raise np.linalg.LinAlgError("Last 2 dimensions of the array must be square")
+    return s
+
+
+def _float_of(x):
+    return np.result_type(dtype_of(x), np.float64) if dtype_of(x).kind not in "fc" else dtype_of(x)
+
+
+def _mT(x):
+    return swap_last2(x)
+
+
+def _scalar_times_matrix(g, m):
+    """g[..., None, None] * m: a cotangent per matrix of a batch times a matrix per matrix."""
+    return mul(expand_dims(expand_dims(g, axis=-1), axis=-1), m)
+
+
+inv = Primitive("inv", lambda a: np.asarray(np.linalg.inv(a)), grad_fn="LinalgInvExBackward0", saves_out=True,
+                kind="linalg", numpy_name="linalg.inv",
+                shape_rule=lambda a, p: Abstract(_square_shape(a, p), _float_of(a[0])))
+# d(A^-1) = -A^-1 dA A^-1
+inv.defvjp(lambda g, a, out: neg(matmul(_mT(out), matmul(g, _mT(out)))))
+
+
+def _solve_shape(args, params):
+    sa, sb = _square_shape(args, params), shape_of(args[1])
+    if len(sb) == 1:
+        if sb[0] != sa[-1]:
+            raise ValueError(f"solve: a {sa} and b {sb} do not match")
+        out = sa[:-1]
+    else:
+        if sb[-2] != sa[-1]:
+            raise ValueError(f"solve: a {sa} and b {sb} do not match")
+        out = np.broadcast_shapes(sa[:-2], sb[:-2]) + sb[-2:]
+    return Abstract(out, np.result_type(_float_of(args[0]), _float_of(args[1])))
+
+
+solve = Primitive("solve", lambda a, b: np.asarray(np.linalg.solve(a, b)), grad_fn="LinalgSolveExBackward0",
+                  saves=(0,), saves_out=True, kind="linalg", numpy_name="linalg.solve", shape_rule=_solve_shape)
+
+
+def _solve_db(g, a, b, out):
+    # x = A^-1 b, so b's cotangent is A^-T g (g a vector per matrix of a batch when b is 1-D)
+    if len(shape_of(b)) == 1:
+        gb = squeeze(solve(_mT(a), expand_dims(g, axis=-1)), axis=-1)
+    else:
+        gb = solve(_mT(a), g)
+    return unbroadcast(gb, shape_of(b))
+
+
+def _solve_da(g, a, b, out):
+    # dx = -A^-1 dA x, so A's cotangent is -(A^-T g) x^T
+    if len(shape_of(b)) == 1:
+        gb = squeeze(solve(_mT(a), expand_dims(g, axis=-1)), axis=-1)
+        ga = neg(mul(expand_dims(gb, axis=-1), expand_dims(out, axis=-2)))
+    else:
+        ga = neg(matmul(solve(_mT(a), g), _mT(out)))
+    return unbroadcast(ga, shape_of(a))
+
+
+solve.defvjp(_solve_da, _solve_db)
+
+det = Primitive("det", lambda a: np.asarray(np.linalg.det(a)), grad_fn="LinalgDetBackward0", saves=(0,),
+                saves_out=True, kind="linalg", numpy_name="linalg.det",
+                shape_rule=lambda a, p: Abstract(_square_shape(a, p)[:-2], _float_of(a[0])))
+# d det A = det A tr(A^-1 dA): the cotangent is g det(A) A^-T (NumPy's LinAlgError for a singular A)
+det.defvjp(lambda g, a, out: _scalar_times_matrix(mul(g, out), _mT(inv(a))))
+
+logabsdet = Primitive("logabsdet", lambda a: np.asarray(np.linalg.slogdet(a)[1]), grad_fn="LinalgSlogdetBackward0",
+                      saves=(0,), kind="linalg",
+                      shape_rule=lambda a, p: Abstract(_square_shape(a, p)[:-2], _float_of(a[0])))
+logabsdet.defvjp(lambda g, a, out: _scalar_times_matrix(g, _mT(inv(a))))
+slogdet_sign = Primitive("slogdet_sign", lambda a: np.asarray(np.linalg.slogdet(a)[0]), differentiable=False,
+                         kind="linalg", shape_rule=lambda a, p: Abstract(_square_shape(a, p)[:-2], _float_of(a[0])))
+
+
+def _tril_mask(n, k=0):
+    return np.tri(n, n, k, dtype=bool)
+
+
+def _tril(x, k=0):
+    return where(_tril_mask(shape_of(x)[-1], k), x, 0.0)
+
+
+cholesky = Primitive("cholesky", lambda a: np.asarray(np.linalg.cholesky(a)), grad_fn="LinalgCholeskyExBackward0",
+                     saves_out=True, kind="linalg", numpy_name="linalg.cholesky",
+                     shape_rule=lambda a, p: Abstract(_square_shape(a, p), _float_of(a[0])))
+
+
+def _cholesky_vjp(g, a, out):
+    # torch's symmetric cotangent S = L^-T Phi(L^T G) L^-1 (Phi: the lower triangle, diagonal
+    # halved, mirrored). NumPy's cholesky reads only the lower triangle of A, so the derivative
+    # of what it computes is S's lower triangle with the off-diagonal doubled: 2 tril(S) - diag(S)
+    # (what finite differences see; it equals torch's wherever A is parametrised symmetric).
+    n = shape_of(a)[-1]
+    m = _tril(matmul(_mT(out), g))
+    phi = mul(0.5, add(m, _mT(_tril(m, -1))))
+    y = solve(_mT(out), phi)                   # L^-T Phi
+    s = _mT(solve(_mT(out), _mT(y)))           # L^-T Phi L^-1
+    return where(_tril_mask(n), mul(where(np.eye(n, dtype=bool), 1.0, 2.0), s), 0.0)
+
+
+cholesky.defvjp(_cholesky_vjp)
+
+pinv = Primitive("pinv", lambda a: np.asarray(np.linalg.pinv(a)), grad_fn="LinalgPinvBackward0", saves=(0,),
+                 saves_out=True, kind="linalg", numpy_name="linalg.pinv",
+                 shape_rule=lambda a, p: Abstract(shape_of(a[0])[:-2] + shape_of(a[0])[-2:][::-1], _float_of(a[0])))
+
+
+def _pinv_vjp(g, a, out):
+    # Golub & Pereyra (constant rank): with P = pinv(A),
+    # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P, so
+    # gA = -P^T G P^T + (I - A P) G^T P P^T + P^T P G^T (I - P A)
+    p, pt, gt = out, _mT(out), _mT(g)
+    t1 = neg(matmul(pt, matmul(g, pt)))
+    u = matmul(gt, matmul(p, pt))              # G^T P P^T
+    t2 = sub(u, matmul(a, matmul(p, u)))
+    v = matmul(matmul(pt, p), gt)              # P^T P G^T
+    t3 = sub(v, matmul(matmul(v, p), a))
+    return add(t1, add(t2, t3))
+
+
+pinv.defvjp(_pinv_vjp)
+
+# ---- singular value decomposition ------------------------------------------------------
+# np.linalg.svd(a, full_matrices=False) as three primitives, one per output (each runs the
+# decomposition; their VJPs are the parts of Townsend's formula for the cotangent of that output).
+# A degenerate singular value makes the U and Vh cotangents inf/nan, as torch's.
+
+def _svd_shape(args, params, which):
+    s = shape_of(args[0])
+    m, n = s[-2:]
+    k = min(m, n)
+    shape = {"u": s[:-2] + (m, k), "s": s[:-2] + (k,), "vh": s[:-2] + (k, n)}[which]
+    return Abstract(shape, _float_of(args[0]))
+
+
+svd_u = Primitive("svd_u", lambda a: np.asarray(np.linalg.svd(a, full_matrices=False)[0]), grad_fn="LinalgSvdBackward0",
+                  saves=(0,), kind="linalg", shape_rule=lambda a, p: _svd_shape(a, p, "u"))
+svd_s = Primitive("svd_s", lambda a, uv=True: np.asarray(
+    np.linalg.svd(a, full_matrices=False)[1] if uv else np.linalg.svd(a, compute_uv=False)),
+    grad_fn="LinalgSvdBackward0", saves=(0,), kind="linalg", shape_rule=lambda a, p: _svd_shape(a, p, "s"))
+svd_vh = Primitive("svd_vh", lambda a: np.asarray(np.linalg.svd(a, full_matrices=False)[2]),
+                   grad_fn="LinalgSvdBackward0", saves=(0,), kind="linalg", shape_rule=lambda a, p: _svd_shape(a, p, "vh"))
+
+
+def _svd_f(s):
+    """F[i, j] = 1 / (s_j^2 - s_i^2) off the diagonal, 0 on it."""
+    s2 = mul(s, s)
+    d = sub(expand_dims(s2, axis=-2), expand_dims(s2, axis=-1))
+    k = shape_of(s)[-1]
+    eye = np.eye(k, dtype=bool)
+    return where(eye, 0.0, div(1.0, where(eye, 1.0, d)))
+
+
+def _svd_du(g, a, out):
+    u, s, vh = svd_u(a), svd_s(a), svd_vh(a)
+    utg = matmul(_mT(u), g)
+    j = mul(_svd_f(s), sub(utg, _mT(utg)))
+    inner = mul(j, expand_dims(s, axis=-2))                       # J S
+    rest = div(sub(g, matmul(u, utg)), expand_dims(s, axis=-2))    # (I - U U^T) gU S^-1
+    return add(matmul(matmul(u, inner), vh), matmul(rest, vh))
+
+
+def _svd_ds(g, a, out, uv=True):
+    u, vh = svd_u(a), svd_vh(a)
+    return matmul(mul(u, expand_dims(g, axis=-2)), vh)
+
+
+def _svd_dvh(g, a, out):
+    u, s, vh = svd_u(a), svd_s(a), svd_vh(a)
+    v = _mT(vh)
+    vtg = matmul(vh, _mT(g))                                      # V^T gV with gV = g^T
+    k_ = mul(_svd_f(s), sub(vtg, _mT(vtg)))
+    inner = mul(expand_dims(s, axis=-1), k_)                      # S K
+    rest = div(sub(g, matmul(matmul(g, v), vh)), expand_dims(s, axis=-1))   # S^-1 gV^T (I - V V^T)
+    return add(matmul(matmul(u, inner), vh), matmul(u, rest))
+
+
+svd_u.defvjp(_svd_du)
+svd_s.defvjp(_svd_ds)
+svd_vh.defvjp(_svd_dvh)
+
+
+# ---- einsum ------------------------------------------------------------------------
+
+def _einsum_impl(*operands, spec):
+    return np.asarray(np.einsum(spec, *operands))
+
+
+def _einsum_vjp(i, g, *rest, spec):
+    """The cotangent of operand i: g contracted with the other operands onto operand i's
+    labels; labels only operand i has (summed in the forward) are broadcast back, and
+    size-1 axes NumPy broadcast are summed."""
+    operands = rest[:-1]
+    ins, out = spec.split("->")
+    terms = ins.split(",")
+    mine = terms[i]
+    others = [t for k, t in enumerate(terms) if k != i]
+    seen = set(out).union(*others) if others else set(out)
+    kept = "".join(c for c in mine if c in seen)
+    gx = einsum(g, *[x for k, x in enumerate(operands) if k != i], spec=",".join([out] + others) + "->" + kept)
+    x_shape = shape_of(operands[i])
+    if kept != mine:
+        gx = reshape(gx, shape=tuple(shape_of(gx)[kept.index(c)] if c in kept else 1 for c in mine))
+    full = tuple(max(a, b) for a, b in zip(shape_of(gx), x_shape))
+    if shape_of(gx) != full:
+        gx = broadcast_to(gx, shape=full)
+    return unbroadcast(gx, x_shape)
+
+
+# `spec` is explicit ("ij,jk->ik"), without `...` and without a label repeated within an operand
+# (composites.einsum spells those out and takes the diagonals first)
+einsum = Primitive("einsum", _einsum_impl, saves=tuple(range(32)), kind="linalg", grad_fn="EinsumBackward0")
+einsum.defvjp_argnum(_einsum_vjp)
+
+__all__ = ["matmul", "linear", "trace", "eye_like", "norm", "einsum", "inv", "solve", "det", "logabsdet", "slogdet_sign",
+           "cholesky", "pinv", "svd_u", "svd_s", "svd_vh"]

@@ -43,10 +43,16 @@ Numeric (compute dtype in, compute dtype out; "f" only where marked):
     abs                 |x| (abs(-0.0) = 0.0; integers wrap: abs(INT_MIN) = INT_MIN)
     sign                -1, 0 or 1 in the compute dtype; sign(nan) nan, sign(-0.0) 0.0
     floor               f: floor (floor(-0.0) = -0.0, inf and nan unchanged); ints: x
+    ceil trunc rint     f only: C's ceil, trunc and rint (round half to even); the sign of
+                        a zero result is the operand's (ceil(-0.5) = -0.0)
+    copysign            f only: |x| with the sign bit of y (C's copysign)
     sin cos tan exp log log1p expm1 sqrt tanh
-                        f only, IEEE/NumPy: no exceptions, inf and nan instead
+    sinh cosh asin acos atan asinh acosh atanh erf erfc lgamma tgamma
+                        f only, IEEE/NumPy/C99: no exceptions, inf and nan instead
                         (log(0) -inf, log(-1) nan, sqrt(-1) nan, sin(inf) nan,
-                        exp(1000) inf, log1p(-1) -inf)
+                        exp(1000) inf, log1p(-1) -inf, asin(2) nan, atanh(1) inf,
+                        lgamma(0) inf, tgamma(+-0) +-inf, tgamma(-1) nan)
+    atan2 hypot         f only, binary: C's atan2(y, x) and hypot(x, y)
 
 Boolean results (a namespace's boolean type; Python bool, LLVM i1):
 
@@ -95,12 +101,14 @@ __all__ = ["PythonMath", "python_math", "ScalarTypes", "METHODS", "MATH_FUNCTION
 # the protocol: the methods every namespace provides (or refuses with NotImplementedError)
 METHODS = ("add", "sub", "mul", "div", "neg", "pow", "floor_divide", "remainder", "abs", "sign", "floor",
            "sin", "cos", "tan", "exp", "log", "log1p", "expm1", "sqrt", "tanh",
+           "ceil", "trunc", "rint", "copysign", "sinh", "cosh", "asin", "acos", "atan", "asinh", "acosh", "atanh",
+           "erf", "erfc", "lgamma", "tgamma", "atan2", "hypot",
            "lt", "le", "gt", "ge", "eq", "ne", "isnan", "logical_and", "logical_or", "logical_not",
            "select", "const", "cast")
 
-# the namespace methods that are Python's `math.<name>` on finite arguments inside the
-# domain (where math raises, the namespace gives NumPy's inf/nan instead)
-MATH_FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "log1p", "expm1", "sqrt", "tanh")
+# the unary namespace methods that are Python's `math.<name>` and NumPy's `np.<name>` on finite
+# arguments inside the domain (where math raises, the namespace gives NumPy's inf/nan instead)
+MATH_FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "log1p", "expm1", "sqrt", "tanh", "sinh", "cosh")
 
 ScalarTypes = namedtuple("ScalarTypes", "operands compute result")
 ScalarTypes.__doc__ = """The dtypes of a scalar application: what each operand is converted to, the
@@ -347,6 +355,89 @@ class PythonMath:
     def tanh(self, x):
         self._float_only("tanh")
         return self._r(math.tanh(x))
+
+    def _f(self, name, fn, *args):
+        """math.<fn> rounded to the dtype; a domain error is nan, an overflow +-inf (the sign of
+        the exact result: sinh of a large negative, tgamma just below 0)."""
+        self._float_only(name)
+        try:
+            return self._r(fn(*args))
+        except OverflowError:
+            return -_INF if name in ("sinh", "tgamma") and args[0] < 0 else _INF
+        except ValueError:
+            return _NAN
+
+    def ceil(self, x):
+        return self._rounded("ceil", math.ceil, x)
+
+    def trunc(self, x):
+        return self._rounded("trunc", math.trunc, x)
+
+    def rint(self, x):
+        return self._rounded("rint", round, x)     # Python's round of a float: half to even
+
+    def _rounded(self, name, fn, x):
+        self._float_only(name)
+        if x == 0.0 or not math.isfinite(x):
+            return x
+        return math.copysign(float(fn(x)), x)
+
+    def copysign(self, x, y):
+        self._float_only("copysign")
+        return math.copysign(x, y)
+
+    def sinh(self, x):
+        return self._f("sinh", math.sinh, x)
+
+    def cosh(self, x):
+        return self._f("cosh", math.cosh, x)
+
+    def asin(self, x):
+        return self._f("asin", math.asin, x)
+
+    def acos(self, x):
+        return self._f("acos", math.acos, x)
+
+    def atan(self, x):
+        return self._f("atan", math.atan, x)
+
+    def asinh(self, x):
+        return self._f("asinh", math.asinh, x)
+
+    def acosh(self, x):
+        return self._f("acosh", math.acosh, x)
+
+    def atanh(self, x):
+        if x == 1.0 or x == -1.0:
+            self._float_only("atanh")
+            return math.copysign(_INF, x)
+        return self._f("atanh", math.atanh, x)
+
+    def erf(self, x):
+        return self._f("erf", math.erf, x)
+
+    def erfc(self, x):
+        return self._f("erfc", math.erfc, x)
+
+    def lgamma(self, x):
+        if x == 0.0 or (x < 0 and x == math.floor(x)):
+            self._float_only("lgamma")
+            return _INF                     # the poles
+        return self._f("lgamma", math.lgamma, x)
+
+    def tgamma(self, x):
+        self._float_only("tgamma")
+        if x == 0.0:
+            return math.copysign(_INF, x)
+        if x == -_INF or (x < 0 and x == math.floor(x)):
+            return _NAN
+        return self._f("tgamma", math.gamma, x)
+
+    def atan2(self, y, x):
+        return self._f("atan2", math.atan2, y, x)
+
+    def hypot(self, x, y):
+        return self._f("hypot", math.hypot, x, y)
 
     # ---- comparisons, logic, selection -----------------------------------------------------------
     def lt(self, x, y):

@@ -86,9 +86,9 @@ def test_unsupported_numpy_function_on_grad_tensor_names_user_line():
     line = None
     with pytest.raises(UntraceableError) as info:
         line = __import__("inspect").currentframe().f_lineno + 1
-        np.sort(t)
+        np.median(t)
     msg = str(info.value)
-    assert "np.sort has no derivative rule" in msg
+    assert "np.median has no derivative rule" in msg
     assert f"{os.path.basename(__file__)}:{line}" in msg
     assert "autograd.Function" in msg  # and says what to do
     assert isinstance(info.value, TypeError)

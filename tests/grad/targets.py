@@ -41,7 +41,7 @@ def unknown_numpy(x):
         pass
     finally:
         pass
-    return np.sum(np.cumsum(x))
+    return np.sum(np.median(x))
 
 
 def structured(params, x):

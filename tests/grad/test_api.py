@@ -136,7 +136,7 @@ def test_tracer_refuses_to_lose_a_gradient():
         with pytest.raises(TracingError, match=rf"float\(\) on a traced value would lose its gradient "
                                                  rf"\(targets.py:{line}\)"):
             ad.grad(T.loses_gradient)(X)
-        with pytest.raises(TypeError, match=r"np.cumsum has no derivative rule .*\(targets.py:\d+\)"):
+        with pytest.raises(TypeError, match=r"np.median has no derivative rule .*\(targets.py:\d+\)"):
             ad.grad(T.unknown_numpy)(X)
 
 

@@ -158,6 +158,49 @@ def _stack(rng):
             ((_r(rng, 3), _r(rng, 3)), {"axis": -1})]
 
 
+def _unit(rng, *shape):
+    return np.asarray(rng.uniform(-0.9, 0.9, shape))
+
+
+def _above_one(rng, *shape):
+    return np.asarray(rng.uniform(1.2, 3.0, shape))
+
+
+def _away_from_integers(rng, *shape):
+    """Values at least 0.1 from every integer (floor, ceil, rint jump there; rint at the halves)."""
+    x = rng.integers(-3, 3, shape) + rng.uniform(0.1, 0.4, shape) * rng.choice([1.0, 3.0], shape)
+    return np.asarray(x, dtype=np.float64)
+
+
+def _gamma_args(rng, *shape):
+    """Positive and negative non-integers (gamma and lgamma have poles at 0, -1, -2 ...)."""
+    x = rng.uniform(0.3, 4.0, shape) * rng.choice([1.0, -1.0], shape)
+    x = np.where(np.abs(x - np.round(x)) < 0.15, x + 0.3, x)
+    return np.asarray(x)
+
+
+def _spd(rng, n, batch=()):
+    a = rng.standard_normal(batch + (n, n))
+    return a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
+
+
+def _square(rng, n, batch=()):
+    return rng.standard_normal(batch + (n, n)) + 3 * np.eye(n)
+
+
+def _einsum(rng):
+    r = lambda *s: _r(rng, *s)
+    return [((r(2, 3), r(3, 4)), {"spec": "ij,jk->ik"}), ((r(2, 3), r(3, 4), r(4)), {"spec": "ij,jk,k->i"}),
+            ((r(2, 3),), {"spec": "ij->"}), ((r(3), r(4)), {"spec": "i,j->ij"}),
+            ((r(2, 3, 4), r(2, 4, 5)), {"spec": "bij,bjk->bik"}), ((r(2, 3), r(3)), {"spec": "ij,j->"}),
+            ((r(2, 1, 3), r(2, 4, 3)), {"spec": "ijk,ijk->ik"}), ((r(3, 4), r(4, 3)), {"spec": "ij,ji->"})]
+
+
+def _svd_cases(rng):
+    # random matrices: distinct singular values, away from 0 (U and Vh are smooth there)
+    return [((_r(rng, 3, 3),), {}), ((_r(rng, 4, 2),), {}), ((_r(rng, 2, 4),), {}), ((_r(rng, 2, 3, 2),), {})]
+
+
 SAMPLES = {
     "add": _binary(), "sub": _binary(), "mul": _binary(), "div": _binary(_pos),
     "maximum": _binary(_distinct), "minimum": _binary(_distinct), "pow": _pow,
@@ -198,7 +241,31 @@ SAMPLES = {
     "copy": _unary(), "astype": lambda rng: [((_r(rng, 2, 3),), {"dtype": np.float64})],
     "getitem": _getitem, "scatter_add": _scatter_add, "index_add": _index_add, "setitem": _setitem,
     "concatenate": _join, "stack": _stack,
+    "sinh": _unary(), "cosh": _unary(), "arcsin": _unary(_unit), "arccos": _unary(_unit), "arctan": _unary(),
+    "arcsinh": _unary(), "arccosh": _unary(_above_one), "arctanh": _unary(_unit),
+    "arctan2": _binary(_away_from_zero), "hypot": _binary(_away_from_zero),
+    "copysign": lambda rng: [((_away_from_zero(rng, 2, 3), _r(rng, 2, 3)), {}), ((_away_from_zero(rng, 3), -2.0), {}),
+                             ((_away_from_zero(rng, 2, 3), _r(rng, 3)), {})],
+    "erf": _unary(), "erfc": _unary(), "lgamma": _unary(_gamma_args), "gamma": _unary(_gamma_args),
+    "polygamma": lambda rng: [((_gamma_args(rng, 2, 3),), {"n": 0}), ((_pos(rng, 4),), {"n": 1}),
+                              ((_gamma_args(rng, 3),), {"n": 2})],
+    "floor": _unary(_away_from_integers), "ceil": _unary(_away_from_integers),
+    "trunc": _unary(_away_from_integers), "rint": _unary(_away_from_integers),
+    "einsum": _einsum, "cumsum": lambda rng: [((_r(rng, 5),), {"axis": 0}), ((_r(rng, 3, 4),), {"axis": 1}),
+                                              ((_r(rng, 3, 4),), {"axis": -2})],
+    "inv": lambda rng: [((_square(rng, 3),), {}), ((_square(rng, 2, (2,)),), {})],
+    "det": lambda rng: [((_square(rng, 3),), {}), ((_square(rng, 2, (3,)),), {}), ((_r(rng, 1, 1) + 2,), {})],
+    "logabsdet": lambda rng: [((_square(rng, 3),), {}), ((-_square(rng, 2, (2,)),), {})],
+    "solve": lambda rng: [((_square(rng, 3), _r(rng, 3)), {}), ((_square(rng, 3), _r(rng, 3, 2)), {}),
+                          ((_square(rng, 3, (2,)), _r(rng, 3)), {}), ((_square(rng, 3, (2,)), _r(rng, 2, 3, 2)), {}),
+                          ((_square(rng, 3), _r(rng, 2, 3, 2)), {})],
+    "cholesky": lambda rng: [((_spd(rng, 3),), {}), ((_spd(rng, 2, (2,)),), {})],
+    "svd_u": lambda rng: _svd_cases(rng), "svd_s": lambda rng: _svd_cases(rng) + [((_r(rng, 3, 2),), {"uv": False})],
+    "svd_vh": lambda rng: _svd_cases(rng),
+    "pinv": lambda rng: [((_r(rng, 3, 2),), {}), ((_r(rng, 2, 4),), {}), ((_square(rng, 3),), {}),
+                         ((_r(rng, 2, 3, 2),), {})],
 }
 
 # Second derivatives are not checked where the first derivative has kinks or jumps.
-NOT_SMOOTH = {"remainder", "relu", "abs", "sign", "clip", "maximum", "minimum", "max", "min", "amax", "amin"}
+NOT_SMOOTH = {"remainder", "relu", "abs", "sign", "clip", "maximum", "minimum", "max", "min", "amax", "amin",
+              "floor", "ceil", "trunc", "rint", "copysign"}

@@ -34,7 +34,8 @@ def convert(b, x, ty):
     if ty in _FLOATS:
         return b.sitofp(x, ty)
     return b.fptosi(x, ty)
-_LIBM = {"log1p", "expm1", "tanh", "tan", "fmod", "sinh", "cosh", "atan", "atan2", "asin", "acos"}
+_LIBM = {"log1p", "expm1", "tanh", "tan", "fmod", "sinh", "cosh", "atan", "atan2", "asin", "acos", "asinh", "acosh",
+         "atanh", "erf", "erfc", "lgamma", "tgamma", "hypot", "copysign"}
 
 
 class LLVMMath:
@@ -187,6 +188,24 @@ class LLVMMath:
     def expm1(self, x):
         return self._libm("expm1", self.const(x))
 
+    def ceil(self, x):
+        return self._intrinsic("ceil", self.const(x))
+
+    def trunc(self, x):
+        return self._intrinsic("trunc", self.const(x))
+
+    def rint(self, x):
+        return self._intrinsic("rint", self.const(x))
+
+    def copysign(self, x, y):
+        return self._libm("copysign", *self._args(x, y))
+
+    def atan2(self, y, x):
+        return self._libm("atan2", *self._args(y, x))
+
+    def hypot(self, x, y):
+        return self._libm("hypot", *self._args(x, y))
+
     # ---- comparisons and logic (results are i1) ----------------------------------------------
     def _cmp(self, op, x, y):
         x, y = self._args(x, y)
@@ -237,3 +256,14 @@ class LLVMMath:
     def select(self, c, x, y):
         x, y = self._args(x, y)
         return self.b.select(self._bool(c), x, y)
+
+
+def _unary_libm(name):
+    def method(self, x):
+        return self._libm(name, self.const(x))
+    method.__name__ = name
+    return method
+
+
+for _name in ("sinh", "cosh", "asin", "acos", "atan", "asinh", "acosh", "atanh", "erf", "erfc", "lgamma", "tgamma"):
+    setattr(LLVMMath, _name, _unary_libm(_name))

@@ -1,0 +1,223 @@
+"""More NumPy and `math` functions for the compiler: new elementwise primitives of the
+table (np.sinh, math.erf ...) and the compositions in ops/composites.py (np.cross,
+np.einsum, np.pad, np.linalg.norm ...), registered in library.py's tables.
+
+A composite runs on the front end's IR values inside the Builder, so it emits the same
+primitives it calls on ndarrays and Tensors; array-likes become arrays as NumPy makes them
+(a Python number a 0-d float64 array, a list display a stacked array), the other
+arguments must be known at compile time.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ops import composites as C
+from . import library as L
+from .errors import UnsupportedSyntax
+from .ir import Value
+from .values import PyTuple, Static
+
+__all__ = []
+
+# ---- elementwise primitives ----------------------------------------------------------------
+
+for _prim, _np_fns, _math_fns in [
+        ("sinh", [np.sinh], [math.sinh]), ("cosh", [np.cosh], [math.cosh]),
+        ("arcsin", [np.arcsin], [math.asin]), ("arccos", [np.arccos], [math.acos]),
+        ("arctan", [np.arctan], [math.atan]), ("arcsinh", [np.arcsinh], [math.asinh]),
+        ("arccosh", [np.arccosh], [math.acosh]), ("arctanh", [np.arctanh], [math.atanh]),
+        ("erf", [], [math.erf]), ("erfc", [], [math.erfc]), ("lgamma", [], [math.lgamma]),
+        ("gamma", [], [math.gamma]), ("floor", [np.floor], []), ("ceil", [np.ceil], []), ("trunc", [np.trunc], []),
+        ("rint", [np.rint], []), ("abs", [np.fabs], [])]:
+    if _np_fns:
+        L._unary(_prim, *_np_fns)
+    if _math_fns:
+        L._unary(_prim, *_math_fns, python=True)
+
+for _prim, _np_fn, _math_fn in [("arctan2", np.arctan2, math.atan2), ("hypot", np.hypot, math.hypot),
+                                ("copysign", np.copysign, math.copysign)]:
+    L._binary(_prim, _np_fn)
+    L._binary(_prim, _math_fn, python=True)
+
+
+# ---- running a composite -------------------------------------------------------------------
+
+def _array(fe, x):
+    """An array-like argument as an array Value (NumPy's np.asarray)."""
+    if isinstance(x, PyTuple):
+        items = [_array(fe, i) for i in x.items]
+        if not items:
+            fe.fail(f"{fe.callee_name} of an empty list")
+        return fe.prim("stack", *items, axis=0, weak=False)
+    v = fe.val(x)
+    if v.type.is_scalar:
+        v = fe.prim("astype", v, dtype=v.type.dtype, weak=False)
+    if not v.type.is_array:
+        fe.fail(f"{fe.callee_name} needs arrays, got a value of type {v.type}")
+    return v
+
+
+def _arrays(fe, seq):
+    if isinstance(seq, PyTuple):
+        return [_array(fe, i) for i in seq.items]
+    return [_array(fe, i) for i in fe.items(seq)]
+
+
+def run(fe, fn, *args, python=False, **params):
+    """`fn(*args, **params)` (a composite) emitting IR at the user's line; lists and tuples it
+    returns become PyTuples. With python=True the result is a Python scalar (math.*)."""
+    with fe.b, fe.b.located(fe.loc(fe.node)):
+        try:
+            out = fn(*args, **params)
+        except UnsupportedSyntax as e:
+            if e.file is None:
+                fe.fail(e.reason)
+            raise
+        except (ValueError, TypeError, IndexError, NotImplementedError) as e:
+            fe.fail(f"{fe.callee_name}: {type(e).__name__}: {e}")
+    if isinstance(out, (list, tuple)):
+        return PyTuple(out, is_list=isinstance(out, list))
+    if python:
+        out = fe.val(out)
+        fe.check_scalar(out)
+        return fe.to_weak(out)
+    return out if isinstance(out, Value) else Static(out)
+
+
+def _composite(fn, *np_fns, methods=(), arrays=1, array_kw=()):
+    """Lower np_fns (and array methods) to composite `fn`: its first `arrays` positional
+    parameters and the keywords `array_kw` are arrays, the rest compile-time values."""
+    def lower(fe, *args, **kwargs):
+        vals = [_array(fe, a) for a in args[:arrays]]
+        rest = [fe.static(a, "an argument") for a in args[arrays:]]
+        kw = {k: _array(fe, v) if k in array_kw else fe.static(v, k) for k, v in kwargs.items()}
+        return run(fe, fn, *vals, *rest, **kw)
+    L.lowering(*np_fns, methods=methods)(lower)
+
+
+for _fn, _np_fns, _methods, _n, *_kw in [
+        (C.cross, [np.cross], (), 2), (C.kron, [np.kron], (), 2), (C.tensordot, [np.tensordot], (), 2),
+        (C.logaddexp, [np.logaddexp], (), 2), (C.logaddexp2, [np.logaddexp2], (), 2),
+        (C.repeat, [np.repeat], ("repeat",), 1), (C.inner, [np.inner], (), 2), (C.dot, [np.dot], ("dot",), 2),
+        (C.vdot, [np.vdot], (), 2), (C.outer, [np.outer], (), 2), (C.trace, [np.trace], ("trace",), 1),
+        (C.norm, [np.linalg.norm], (), 1), (C.array_split, [np.array_split], (), 1), (C.split, [np.split], (), 1),
+        (C.hsplit, [np.hsplit], (), 1), (C.vsplit, [np.vsplit], (), 1), (C.dsplit, [np.dsplit], (), 1),
+        (C.diff, [np.diff], (), 1, ("prepend", "append")), (C.swapaxes, [np.swapaxes], ("swapaxes",), 1), (C.rollaxis, [np.rollaxis], (), 1),
+        (C.moveaxis, [np.moveaxis], (), 1), (C.triu, [np.triu], (), 1), (C.tril, [np.tril], (), 1),
+        (C.pad, [np.pad], (), 1), (C.diag, [np.diag], (), 1), (C.diagonal, [np.diagonal], ("diagonal",), 1),
+        (C.tile, [np.tile], (), 1), (C.sort, [np.sort], (), 1), (C.partition, [np.partition], (), 1),
+        (C.exp2, [np.exp2], (), 1), (C.log2, [np.log2], (), 1), (C.log10, [np.log10], (), 1),
+        (C.degrees, [np.degrees, np.rad2deg], (), 1), (C.radians, [np.radians, np.deg2rad], (), 1),
+        (C.sinc, [np.sinc], (), 1), (C.cumsum, [np.cumsum], ("cumsum",), 1),
+        (C.cumprod, [np.cumprod], ("cumprod",), 1), (C.append, [np.append], (), 2), (C.roll, [np.roll], (), 1),
+        (C.rot90, [np.rot90], (), 1), (C.flip, [np.flip], (), 1), (C.flipud, [np.flipud], (), 1),
+        (C.fliplr, [np.fliplr], (), 1), (C.nan_to_num, [np.nan_to_num], (), 1), 
+        (C.real, [np.real], (), 1), (C.imag, [np.imag], (), 1), (C.conjugate, [np.conjugate, np.conj],
+                                                                  ("conjugate", "conj"), 1),
+        (C.angle, [np.angle], (), 1), (C.slogdet, [np.linalg.slogdet], (), 1),
+        (C.gradient, [np.gradient], (), 1), (C.svd, [np.linalg.svd], (), 1)]:
+    _composite(_fn, *_np_fns, methods=_methods, arrays=_n, array_kw=_kw[0] if _kw else ())
+
+for _prim, _fn in [("inv", np.linalg.inv), ("det", np.linalg.det), ("cholesky", np.linalg.cholesky),
+                   ("pinv", np.linalg.pinv)]:
+    def _linalg(fe, a, _prim=_prim):
+        return fe.prim(_prim, _array(fe, a), weak=False)
+    L.lowering(_fn)(_linalg)
+
+
+@L.lowering(np.linalg.solve)
+def _solve(fe, a, b):
+    return fe.prim("solve", _array(fe, a), _array(fe, b), weak=False)
+
+
+def _index_values(fe, x):
+    """Indices: a run-time integer array, or a compile-time one."""
+    if isinstance(x, Value):
+        if x.type.dtype.kind not in "iu":
+            fe.fail(f"{fe.callee_name}: indices must be integers, not {x.type}")
+        return x
+    v = fe.static(x, "indices")
+    return np.asarray(v) if isinstance(v, (list, tuple)) else v
+
+
+@L.lowering(np.take, methods=("take",))
+def _take(fe, a, indices, axis=None, out=None, mode=None):
+    if out is not None:
+        fe.fail("np.take(out=...) is not supported")
+    return run(fe, C.take, _array(fe, a), _index_values(fe, indices), fe.static(axis, "axis"), fe.static(mode, "mode"))
+
+
+@L.lowering(np.take_along_axis)
+def _take_along_axis(fe, arr, indices, axis=-1):
+    return run(fe, C.take_along_axis, _array(fe, arr), _index_values(fe, indices), fe.static(axis, "axis"))
+
+
+@L.lowering(np.argsort, methods=("argsort",))
+def _argsort(fe, a, axis=-1, kind=None, order=None, stable=None):
+    if order is not None:
+        fe.fail("np.argsort(order=...) is not supported")
+    kind = "stable" if fe.static(stable, "stable") else fe.static(kind, "kind")
+    return fe.prim("argsort", _array(fe, a), axis=fe.static(axis, "axis"), kind=kind, weak=False)
+
+
+@L.lowering(np.argpartition, methods=("argpartition",))
+def _argpartition(fe, a, kth, axis=-1, kind="introselect", order=None):
+    return fe.prim("argpartition", _array(fe, a), kth=fe.static(kth, "kth"), axis=fe.static(axis, "axis"), weak=False)
+
+
+@L.lowering(np.einsum)
+def _einsum(fe, subscripts, *operands, **kwargs):
+    if set(kwargs) - {"optimize"}:
+        fe.fail(f"np.einsum({', '.join(kwargs)}=...) is not supported")
+    return run(fe, C.einsum, fe.static(subscripts, "the subscripts"), *[_array(fe, o) for o in operands])
+
+
+def _stacked(fn, *np_fns):
+    def lower(fe, *arys):
+        return run(fe, fn, *[_array(fe, a) for a in arys])
+    L.lowering(*np_fns)(lower)
+
+
+_stacked(C.atleast_1d, np.atleast_1d)
+_stacked(C.atleast_2d, np.atleast_2d)
+_stacked(C.atleast_3d, np.atleast_3d)
+
+
+def _sequence(fn, np_fn):
+    def lower(fe, tup, **kwargs):
+        if kwargs:
+            fe.fail(f"{fe.callee_name}({', '.join(kwargs)}=...) is not supported")
+        return run(fe, fn, _arrays(fe, tup))
+    L.lowering(np_fn)(lower)
+
+
+for _fn, _np_fn in [(C.column_stack, np.column_stack), (C.hstack, np.hstack), (C.vstack, np.vstack),
+                    (C.dstack, np.dstack)]:
+    _sequence(_fn, _np_fn)
+
+
+@L.lowering(np.select)
+def _select(fe, condlist, choicelist, default=Static(0)):
+    return run(fe, C.select, _arrays(fe, condlist), _arrays(fe, choicelist), fe.val(default))
+
+
+@L.lowering(np.linspace)
+def _linspace(fe, start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    if fe.static(retstep, "retstep") or dtype is not None:
+        fe.fail("np.linspace(retstep=/dtype=) of run-time endpoints is not supported")
+    return run(fe, C.linspace, _array(fe, start), _array(fe, stop), fe.static(num, "num"),
+               fe.static(endpoint, "endpoint"), fe.static(axis, "axis"))
+
+
+def _math(fn, *math_fns):
+    def lower(fe, *args):
+        return run(fe, fn, *[fe.val(a) for a in args], python=True)
+    L.lowering(*math_fns)(lower)
+
+
+_math(C.log2, math.log2)
+_math(C.log10, math.log10)
+_math(C.degrees, math.degrees)
+_math(C.radians, math.radians)
