@@ -4,6 +4,10 @@ import math
 import numpy as np
 
 
+def factor_sign(a):
+    return a + math.sin(math.cos(a) * math.cos(a)) + math.sin(math.cos(math.sin(a)))
+
+
 def float_floordiv(a, b):
     return a // 0.3 + b // -0.7
 

@@ -456,6 +456,16 @@ if __name__ == "__main__":
 
 
 
+@pytest.mark.xfail(strict=True, reason="passes/factor.py: a term of a cotangent sum without the common factor "
+                                       "gets the sign of its own product twice (1 + (-u)*v becomes 1 - (-u)*v): "
+                                       "a wrong gradient on every tier")
+@pytest.mark.parametrize("jit", ["always", "never"])
+def test_factoring_a_cotangent_sum_keeps_the_sign_of_a_negated_term(jit):
+    f, a, h = bugs.factor_sign, 0.3, 1e-6
+    got = ad.grad(f, jit=jit)(a)
+    assert got == pytest.approx((f(a + h) - f(a - h)) / (2 * h), rel=1e-7)
+
+
 @pytest.mark.xfail(strict=True, reason="float // and % declare llvm.copysign with one operand: the LLVM module "
                                        "does not verify (RuntimeError), so jit='always' traces the function")
 def test_float_floor_division_and_modulo_run_native():
