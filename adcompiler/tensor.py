@@ -18,7 +18,7 @@ import numpy as np
 from . import _format, dtypes
 from . import ops as P
 from .autograd import engine, grad_mode
-from .autograd.graph import NODE_CLASSES, accumulate_node, node_class
+from .autograd.graph import PrimNode, accumulate_node, named
 from .autograd.hooks import add_hook, hooks_of, on_record
 from .autograd.recording import STATE as _recording
 from .ops.core import register_handler
@@ -107,10 +107,8 @@ def apply_prim(prim, args, params, name=None):
             if root._grad_fn is not None or not root._requires_grad:
                 _register_view(root, res)  # its grad_fn follows later in-place changes of root
     if record:
-        name = name or prim.grad_fn_name(args, params)
-        node_cls = NODE_CLASSES.get(name) or node_class(name)
-        res._grad_fn = node = node_cls(prim, args, params, out, res._counter() if prim.saves_out else res._vc,
-                                       Tensor)
+        res._grad_fn = node = PrimNode(prim, args, params, out, res._counter() if prim.saves_out else res._vc,
+                                       name or prim.grad_fn_name(args, params), Tensor)
         if _recording.active:  # anomaly mode or saved-tensor hooks
             on_record(node, prim, args, res)
         if cls._sticky:
@@ -383,7 +381,8 @@ class Tensor:
 
     @property
     def grad_fn(self):
-        return self._grad_fn
+        fn = self._grad_fn
+        return named(fn) if fn is not None else None
 
     @property
     def grad(self):

@@ -134,6 +134,8 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                         gk = g if node.n_outputs == 1 else g[nr]
                         if gk is not None:
                             results[k] = gk if results[k] is None else results[k] + gk
+                    if not any(c in needed for c, _ in node._edges):
+                        continue  # leads to no other input (nothing to accumulate either): torch does not run it
             if type(node) is AccumulateGrad:
                 if g is not None and accumulate and (captures is None or node in captures):
                     if hooks is None:
@@ -142,8 +144,6 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                         hooks_accumulate(node, hooks, g, create_graph)
                 continue
             nexts = node._edges
-            if needed is not None and node in captures and not any(c in needed for c, _ in nexts):
-                continue  # a captured non-leaf that leads to no other input: torch does not run it either
             if g is None:
                 grads = None
             elif hooks is None and anomaly is None:

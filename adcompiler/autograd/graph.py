@@ -7,6 +7,9 @@ No derivative formula lives here; they are all in adcompiler.ops.
 
 Each grad_fn name is its own class, as in torch (`type(y.grad_fn).__name__ ==
 "AddBackward0"`): `node_class(name)` makes a subclass of PrimNode once per name.
+The tape records plain PrimNodes and a node takes its named class when it is
+first seen (`Tensor.grad_fn`, `next_functions`): one class on the hot paths
+keeps Python's attribute caches monomorphic (a class per name there cost ~15%).
 Hooks (`register_hook`, `register_prehook`) are in .hooks; this module is also
 torch.autograd.graph's namespace (saved_tensors_hooks, save_on_cpu, ...).
 """
@@ -22,7 +25,7 @@ from ..ops.core import Abstract
 from .hooks import RemovableHandle, add_hook, hooks_of
 from .saved_hooks import disable_saved_tensors_hooks, save_on_cpu, saved_tensors_hooks
 
-__all__ = ["Node", "PrimNode", "AccumulateGrad", "accumulate_node", "edge_of", "node_class", "NODE_CLASSES", "saved_tensors_hooks",
+__all__ = ["Node", "PrimNode", "AccumulateGrad", "accumulate_node", "edge_of", "node_class", "named", "saved_tensors_hooks",
            "save_on_cpu", "disable_saved_tensors_hooks", "RemovableHandle"]
 
 # Accumulation into `.grad` is a read-modify-write (`grad is None ?`, then `+=`, which NumPy runs
@@ -53,7 +56,7 @@ class Node:
     def next_functions(self):
         """((node, output_nr), ...) of the inputs this node sends gradient to; (None, 0) for inputs that
         need none."""
-        return self._edges
+        return tuple((named(n), nr) if n is not None else (n, nr) for n, nr in self._edges)
 
     def __repr__(self):
         return f"<{self.name()} object at {hex(id(self))}>"
@@ -140,14 +143,15 @@ _abstract_of = Abstract.of
 
 
 class PrimNode(Node):
-    """One recorded application of a primitive; a node's class is `node_class(its grad_fn name)`."""
+    """One recorded application of a primitive (see `named` for its class)."""
 
-    __slots__ = ("prim", "args", "params", "saved_versions", "out_data", "out_vc", "out_version", "freed",
+    __slots__ = ("prim", "_name", "args", "params", "saved_versions", "out_data", "out_vc", "out_version", "freed",
                  "has_saved")
 
-    def __init__(self, prim, args, params, out_data, out_vc, tensor_type):
+    def __init__(self, prim, args, params, out_data, out_vc, name, tensor_type):
         self.prim = prim
         self.params = params
+        self._name = name
         self._hooks = None
         saves = prim.saves
         kept = args  # the caller's tuple, copied only when an argument is replaced by its shape record
@@ -192,12 +196,22 @@ class PrimNode(Node):
             self.out_vc = None
         self.freed = False
 
+    def name(self):
+        return self._name
+
+    @property
+    def hidden_edge(self):
+        # torch lists no edge for a Python-number exponent/base (`x ** 2`, `2 ** x`, `1 - x`) nor for
+        # where's condition; the engine keeps one edge per argument (always (None, 0) for these)
+        return _HIDDEN_EDGE.get(self._name)
+
     @property
     def next_functions(self):
+        edges = Node.next_functions.fget(self)
         hide = self.hidden_edge
         if hide is None:
-            return self._edges
-        return self._edges[:hide] + self._edges[hide + 1:]
+            return edges
+        return edges[:hide] + edges[hide + 1:]
 
     def snapshot_saved(self, root, tensor_type):
         """`root`'s storage is about to be written in place by NumPy code the tracer runs: keep, for
@@ -237,32 +251,19 @@ class PrimNode(Node):
         if self.out_vc is not None and self.out_vc[0] != self.out_version:
             raise RuntimeError(_modified_msg(None, self.out_vc[0], self.out_version, self))
 
-    def apply(self, g, create_graph):
+    def apply(self, g, create_graph, unpacked=None):
         if self.freed:
             raise RuntimeError(_FREED_MSG)
         Tensor = _tensor_type()
-        args = self.args
-        if self.saved_versions or self.out_vc is not None:
-            self._check_versions(Tensor)
-            if self.saved_versions and not create_graph:
-                args = [a._data if isinstance(a, Tensor) else a for a in args]
-        return self._vjp(g, create_graph, args, self.out_data, Tensor)
-
-    def apply_saved(self, g, create_graph, slots):
-        """apply(), the saved values coming from `slots` (packed by saved_tensors_hooks)."""
-        if self.freed:
-            raise RuntimeError(_FREED_MSG)
-        args = list(self.args)
-        out = None
-        for slot in slots:
-            t = slot.unpack(self)
-            if slot.index is None:
-                out = t._data
-            else:
-                args[slot.index] = t if create_graph else t._data
-        return self._vjp(g, create_graph, args, out, _tensor_type())
-
-    def _vjp(self, g, create_graph, args, out, Tensor):
+        if unpacked is None:
+            args = self.args
+            out = self.out_data
+            if self.saved_versions or self.out_vc is not None:
+                self._check_versions(Tensor)
+                if self.saved_versions and not create_graph:
+                    args = [a._data if isinstance(a, Tensor) else a for a in args]
+        else:
+            args, out = unpacked
         if create_graph:
             out = Tensor._make(out, self) if out is not None else None
             if not isinstance(g, Tensor):
@@ -280,6 +281,20 @@ class PrimNode(Node):
             i += 1
         return grads
 
+    def apply_saved(self, g, create_graph, slots):
+        """apply(), the saved values coming from `slots` (packed by saved_tensors_hooks)."""
+        if self.freed:
+            raise RuntimeError(_FREED_MSG)
+        args = list(self.args)
+        out = None
+        for slot in slots:
+            t = slot.unpack(self)
+            if slot.index is None:
+                out = t._data
+            else:
+                args[slot.index] = t if create_graph else t._data
+        return self.apply(g, create_graph, (args, out))
+
 
 NODE_CLASSES = {}
 _CLASS_LOCK = threading.Lock()
@@ -292,12 +307,15 @@ def node_class(name):
         with _CLASS_LOCK:
             cls = NODE_CLASSES.get(name)
             if cls is None:
-                # torch lists no edge for a Python-number exponent/base (`x ** 2`, `2 ** x`, `1 - x`) nor for
-                # where's condition; the engine keeps one edge per argument (always (None, 0) for these)
-                cls = type(name, (PrimNode,), {"__slots__": (), "hidden_edge": _HIDDEN_EDGE.get(name),
-                                               "__module__": __name__})
-                NODE_CLASSES[name] = cls
+                cls = NODE_CLASSES[name] = type(name, (PrimNode,), {"__slots__": (), "__module__": __name__})
     return cls
+
+
+def named(node):
+    """`node`, its class now the one named after it (what users see: `type(y.grad_fn).__name__`)."""
+    if node.__class__ is PrimNode:
+        node.__class__ = node_class(node._name)
+    return node
 
 
 _TENSOR = []

@@ -181,7 +181,7 @@ def _run_pre(node, hooks, g, create_graph):
 
 def _visible(node):
     """Positions of the engine's per-edge gradients that torch shows (next_functions' entries)."""
-    hide = getattr(node, "hidden_edge", None)
+    hide = node.hidden_edge
     return [i for i in range(len(node._edges)) if i != hide]
 
 
