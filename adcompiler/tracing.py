@@ -633,9 +633,26 @@ def _to_leaf(x, name, nested):
                         f"numbers and arrays")
     arr = np.asarray(x)
     check_float_argument(name, arr)
+    if arr is x:
+        arr = arr.copy()   # the function runs on the caller's array (see _as_argument); the leaf keeps the values
     leaf = TracedArray._make(arr).requires_grad_(True)
-    leaf._arg = name   # writing into it would change the caller's array: refused (see _check_not_argument)
+    leaf._arg = name
     return leaf
+
+
+def _as_argument(leaf, x):
+    """What the traced function gets for the argument `x` whose gradient is taken at `leaf`.
+
+    An ndarray argument is the caller's own memory, as in NumPy: `x[0] = ...` in the function
+    changes the caller's array, every view of it sees the write, and the gradient is w.r.t. the
+    values passed in (the leaf holds a copy of them; the function works on a copy node of it whose
+    storage is the caller's array)."""
+    if not isinstance(x, np.ndarray) or isinstance(x, Tensor) or leaf.__dict__.get("_arg") is None:
+        return leaf
+    with grad_mode.enable_grad():
+        work = apply_prim(P.copy, (leaf,), {})
+    work._data = x     # (a read-only array stays read-only: a write raises NumPy's error)
+    return work
 
 
 def _like_input(g, x):
@@ -734,7 +751,7 @@ def trace_value_and_grad(fn, bound_args, wrt_names, has_aux=False, fn_name="f", 
         leaves, td = flatten(_get(bound_args, path))
         tleaves = [_to_leaf(v, _label(path), nested) for v in leaves]
         leaves_by_name[path] = (leaves, tleaves, td)
-        _set(traced_args, path, unflatten(td, tleaves))
+        _set(traced_args, path, unflatten(td, [_as_argument(t, v) for t, v in zip(tleaves, leaves)]))
     run = traceable(fn)
     _state.depth += 1
     try:

@@ -182,10 +182,11 @@ def test_traced_zero_d_view(fn):
     check_traced(fn)
 
 
-# ---- open: grad raises on a function that writes into an array argument --------------------
+# ---- fixed (issue 11): grad raised on a function that writes into an array argument -----------
 #
 # NumPy runs these (they change the caller's array); value and gradient are well defined
-# (w.r.t. the values passed in). grad raises instead, on both paths:
+# (w.r.t. the values passed in). The compiler refuses them; the tracer now runs the function on
+# the caller's array as NumPy does (tracing._as_argument). Before, grad raised on both paths:
 #   write_into_x:        value 0.62, d/da 1.4, d/dx [0, 0.4, 0.6]; TracingError "assigning into it
 #                        writes into the array passed as argument 'x', which grad differentiates..."
 #                        (at 05e52f9: RuntimeError "a leaf Variable that requires grad is being used
@@ -195,8 +196,7 @@ def test_traced_zero_d_view(fn):
 #                        silently wrong: 0.14, 0, [0.2, 0.4, 0.6])
 #   scale_0d_a_in_place (a = np.array(0.7), a 0-d array): value 1.135390, d/da 0.313890, d/dx [1, 1, 1];
 #                        TracingError "`*=` writes into the array passed as argument 'a'..."
-# (The message says this is deliberate; if it stays, turn this into a pytest.raises test and drop
-# "write_arg" from the slow generator.) A keyword argument written in place: see the next test.
+# A keyword argument written in place: see the next test.
 
 def write_into_x(a, x):
     x[0] = a
@@ -214,12 +214,23 @@ def scale_0d_a_in_place(a, x):
     return a + np.sum(x)
 
 
-@pytest.mark.xfail(reason="grad raises TracingError on a function that writes into the array argument it "
-                          "differentiates; NumPy runs it", strict=True)
 @pytest.mark.parametrize("fn, a", [(write_into_x, A), (write_through_alias_of_x, A),
                                    (scale_0d_a_in_place, np.array(A))])
 def test_writing_into_an_argument(fn, a):
     check_any_path(fn, a=a)
+
+
+def test_writing_into_an_argument_changes_the_callers_array_as_numpy_does():
+    x, want = X.copy(), X.copy()
+    value = write_into_x(A, want)
+    got, (da, dx) = ad.value_and_grad(write_into_x, wrt=(0, 1), fallback="always")(A, x)
+    np.testing.assert_array_equal(x, want)
+    assert got == value and da == pytest.approx(2 * A)
+    np.testing.assert_allclose(dx, [0.0, 2 * X[1], 2 * X[2]])
+    frozen = X.copy()
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        ad.grad(write_into_x, wrt=1, fallback="always")(A, frozen)
 
 
 # ---- open: the tracer cannot write a traced value into a plain ndarray ----------------------
