@@ -67,3 +67,32 @@ def dead_continue(a, b):
 def dead_int_division(a, n):
     k = n // 0  # noqa: F841
     return a
+
+
+def builtin_max_min(a, b):
+    return max(a, b) + min(a, b)
+
+
+def float32_math(a):
+    x = np.float32(a)
+    return np.sin(x) + np.cos(x) * np.exp(x * np.float32(0.25)) + np.tanh(x) * np.log(x * x + np.float32(0.5))
+
+
+def float32_sin(a):
+    return np.sin(np.float32(a))
+
+
+def float32_cos(a):
+    return np.cos(np.float32(a))
+
+
+def float32_exp(a):
+    return np.exp(np.float32(a))
+
+
+def float32_tanh(a):
+    return np.tanh(np.float32(a))
+
+
+def float32_log(a):
+    return np.log(np.float32(a))

@@ -372,6 +372,28 @@ def test_generator_produces_every_construct():
     assert not seen & OPEN_BUGS
 
 
+def test_float32_math_functions_are_within_a_few_ulps_of_numpy():
+    """Not generated: the native tier's float32 sin/cos/exp/tanh/log (libm's sinf ...) round differently
+    from NumPy's own float32 loops (up to 3 ulps measured), so a float32 transcendental cannot match f,
+    which runs NumPy, bitwise; this bounds the difference on each and on a combination."""
+    xs = np.random.default_rng(0).uniform(-4.0, 4.0, 200)
+    ulps = {}
+    for f in (bugs.float32_sin, bugs.float32_cos, bugs.float32_exp, bugs.float32_tanh, bugs.float32_log):
+        g = ad.value_and_grad(f, jit="always")
+        worst = 0
+        for x in xs:
+            x = abs(x) + 0.1 if f is bugs.float32_log else x
+            got, want = np.float32(g(x)[0]), f(x)
+            assert g.tier == "native"
+            worst = max(worst, abs(int(got.view(np.int32)) - int(want.view(np.int32))))
+        ulps[f.__name__] = worst
+    assert max(ulps.values()) <= 4, ulps
+    g = ad.value_and_grad(bugs.float32_math, jit="always")
+    for x in xs[:50]:
+        assert g(x)[0] == pytest.approx(float(bugs.float32_math(x)), rel=1e-6, abs=1e-6)
+        assert g.tier == "native"
+
+
 # ---- the survey ------------------------------------------------------------------------------------
 
 def survey(examples, risky=False, max_depth=2, avoid=OPEN_BUGS, seed=None, directory=None):
@@ -577,3 +599,12 @@ def test_a_dead_operation_that_raises_in_python(f, args, error, jit):
         f(*args)
     with pytest.raises(error):
         ad.value_and_grad(f, jit=jit)(*args)
+
+
+@pytest.mark.xfail(strict=True, reason="builtins max/min are lowered as np.maximum/np.minimum, which propagate "
+                                       "nan; Python's max(1.0, nan) and min(1.0, nan) are 1.0")
+@pytest.mark.parametrize("jit", ["always", "never"])
+def test_builtin_max_and_min_of_nan_are_pythons(jit):
+    want = bugs.builtin_max_min(1.0, math.nan)
+    assert want == 2.0
+    assert ad.value_and_grad(bugs.builtin_max_min, jit=jit)(1.0, math.nan)[0] == want
