@@ -10,8 +10,10 @@ graph (float(), int(), .item(), np.asarray, a C extension) raises
 from __future__ import annotations
 
 import builtins
+import dis
 import functools
 import inspect
+import logging
 import math
 import numbers
 import os
@@ -47,9 +49,31 @@ def tracing_active():
 def check_escape(t, what):
     """Raise if a traced, grad-requiring tensor is about to become a plain number/array."""
     if _state.depth > 0 and t.requires_grad:
+        if what in ("float()", "int()", ".item()") and _formats_text(sys._getframe(1)):
+            return   # "%.3f" % loss, logging.info("%f", loss): the number becomes text, never flows back
         raise TracingError(
             f"{what} on a traced value would lose its gradient ({user_location()}). Keep it as an array "
             f"expression (use np.* functions, not math.* or float()); comparisons such as `if x > 0:` are fine.")
+
+
+def _formats_text(frame):
+    """Whether the float()/int() at `frame` (Tensor.__float__ ...) is for %-formatting text: its caller
+    runs the `%` operator (on a traced value, only str % and bytes % call float()), or it is
+    logging building a record's message."""
+    conversion = False
+    while frame is not None and frame.f_code in _CONVERSIONS:   # float() calls .item()
+        frame, conversion = frame.f_back, True
+    if frame is None or not conversion:
+        return False
+    if frame.f_code is logging.LogRecord.getMessage.__code__:
+        return True
+    code, i = frame.f_code.co_code, frame.f_lasti
+    return 0 <= i < len(code) - 1 and code[i] == _BINARY_OP and code[i + 1] == _NB_REMAINDER
+
+
+_CONVERSIONS = {Tensor.__float__.__code__, Tensor.__int__.__code__, Tensor.item.__code__}
+_BINARY_OP = dis.opmap.get("BINARY_OP", -1)
+_NB_REMAINDER = 6   # BINARY_OP's argument for %
 
 
 # (`adcompiler.tensor` the attribute is the factory function; the module is in sys.modules)
@@ -299,6 +323,13 @@ class TracedArray(Tensor):
                              f"or a.all() ({user_location()})")
         return bool(self._data.reshape(()))
 
+    # printing and formatting read the value; nothing flows back into the computation (NumPy's text)
+    def __format__(self, spec):
+        return format(self._data[()] if self._data.ndim == 0 else self._data, spec)
+
+    def __str__(self):
+        return str(self._data[()] if self._data.ndim == 0 else self._data)
+
     def tolist(self):
         check_escape(self, ".tolist()")
         return self._data.tolist()
@@ -490,11 +521,14 @@ class _TracedGlobals(dict):
                 self._real[k] = v
 
     def _swap(self, key, v):
+        # (type(v), not isinstance: a lazy proxy's __class__ or __getattr__ may raise anything, and
+        # Python's own global lookup never touches the object)
         if v is np:
             return _NUMPY_MODULE
         if v is math:
             return _MATH_MODULE
-        if isinstance(v, types.FunctionType):
+        kind = type(v)
+        if issubclass(kind, types.FunctionType):
             if v.__globals__ is self._real:   # a helper of the same module: traced the same way
                 h = self._helpers.get(key)
                 if h is None or h[0] is not v:
@@ -502,7 +536,7 @@ class _TracedGlobals(dict):
                     h = self._helpers[key] = (v, _rebind(v, self))
                 return h[1]
             return _NUMPY_NAMES.get(id(v), v) if (getattr(v, "__module__", None) or "").startswith("numpy") else v
-        if isinstance(v, types.BuiltinFunctionType):
+        if issubclass(kind, types.BuiltinFunctionType):
             proxy = _MATH_PROXIES.get(v.__name__)
             if proxy is not None and v is getattr(math, v.__name__, None):
                 return proxy

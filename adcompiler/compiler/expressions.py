@@ -66,7 +66,7 @@ class ExpressionMixin:
                 value, ref = self.ctx.lookup_global(name)
             except KeyError:
                 self.fail(f"name '{name}' is not defined", node)
-            return Static(value) if ref is None else self.external(value, ref)
+            return Static(value) if ref is None else self.external(value, ref, node)
         if isinstance(v, Undefined):
             self.fail(v.reason, node)
         if isinstance(v, (lists.ListProbe, lists.Appending)):

@@ -166,8 +166,13 @@ class Frontend(ExpressionMixin):
         raise TypeError(f"not a front-end value: {x!r}")
 
     # ---- values from outside the function (external.py) ----------------------
-    def external(self, value, ref):
+    def external(self, value, ref, node=None):
         """What reading `value` at `ref` (a global, closure variable, attribute or item) gives."""
+        try:
+            value.__class__   # what isinstance reads: a lazy proxy may raise here
+        except Exception as e:
+            self.fail(f"'{ref.text()}' cannot be inspected at compile time (reading its __class__ raised "
+                      f"{type(e).__name__}: {e})", node)
         if isinstance(value, np.ndarray) and value.dtype.kind in "biuf":
             return self.hidden_input(ref, type_of_value(value))
         if is_stable_module(value):
