@@ -42,7 +42,7 @@ _UFUNCS = {
     np.power: P.power, np.remainder: P.remainder, np.floor_divide: P.floor_divide, np.float_power: P.power, np.exp: P.exp, np.log: P.log, np.log1p: P.log1p,
     np.expm1: P.expm1, np.sqrt: P.sqrt, np.sin: P.sin, np.cos: P.cos, np.tan: P.tan, np.tanh: P.tanh,
     np.absolute: P.absolute, np.sign: P.sign, np.maximum: P.maximum, np.minimum: P.minimum,
-    np.fmax: P.maximum, np.fmin: P.minimum, np.reciprocal: P.reciprocal, np.matmul: P.matmul,
+    np.reciprocal: P.reciprocal, np.matmul: P.matmul,
     np.equal: P.eq, np.not_equal: P.ne, np.less: P.lt, np.less_equal: P.le, np.greater: P.gt,
     np.greater_equal: P.ge, np.logical_and: P.logical_and, np.logical_or: P.logical_or,
     np.logical_not: P.logical_not,
@@ -56,7 +56,7 @@ _UFUNCS = {
 _UFUNC_COMPOSITES = {
     np.logaddexp: C.logaddexp, np.logaddexp2: C.logaddexp2, np.exp2: C.exp2, np.log2: C.log2, np.log10: C.log10,
     np.degrees: C.degrees, np.rad2deg: C.degrees, np.radians: C.radians, np.deg2rad: C.radians,
-    np.conjugate: C.conjugate,
+    np.conjugate: C.conjugate, np.fmax: C.fmax, np.fmin: C.fmin,
 }
 
 
@@ -315,10 +315,13 @@ def _take_along_axis(arr, indices, axis=-1):
     return _run(C.take_along_axis, "np.take_along_axis", _arrayish(arr), _raw(indices), axis)
 
 
-def _einsum(subscripts, *operands, optimize=False, **kw):
+def _einsum(*args, optimize=False, **kw):
     if kw:
         return None
-    return _run(C.einsum, "np.einsum", subscripts, *[_arrayish(o) for o in operands])
+    if isinstance(args[0], str):
+        return _run(C.einsum, "np.einsum", args[0], *[_arrayish(o) for o in args[1:]])
+    ops_pos = C.einsum_sublist_positions(len(args))
+    return _run(C.einsum, "np.einsum", *[_arrayish(a) if k in ops_pos else a for k, a in enumerate(args)])
 
 
 def _linalg(prim):
@@ -366,7 +369,7 @@ _FUNCTIONS.update({
     np.rot90: _composite(C.rot90), np.flip: _composite(C.flip), np.flipud: _composite(C.flipud),
     np.fliplr: _composite(C.fliplr), np.nan_to_num: _composite(C.nan_to_num), np.real: _composite(C.real),
     np.imag: _composite(C.imag), np.angle: _composite(C.angle), np.linalg.slogdet: _composite(C.slogdet),
-    np.linalg.svd: _composite(C.svd),
+    np.linalg.svd: _composite(C.svd), np.real_if_close: _composite(C.real_if_close),
     np.take: _take, np.take_along_axis: _take_along_axis, np.einsum: _einsum,
     np.linalg.inv: _linalg(P.inv), np.linalg.det: _linalg(P.det), np.linalg.cholesky: _linalg(P.cholesky),
     np.linalg.pinv: _linalg(P.pinv), np.linalg.solve: _linalg(P.solve),

@@ -9,7 +9,9 @@ arguments must be known at compile time.
 """
 from __future__ import annotations
 
+import inspect
 import math
+import operator
 
 import numpy as np
 
@@ -40,6 +42,26 @@ for _prim, _np_fn, _math_fn in [("arctan2", np.arctan2, math.atan2), ("hypot", n
                                 ("copysign", np.copysign, math.copysign)]:
     L._binary(_prim, _np_fn)
     L._binary(_prim, _math_fn, python=True)
+L._binary("remainder", np.remainder, np.mod)
+L._binary("floor_divide", np.floor_divide)
+
+
+def _operator(prim):
+    """operator.add & co.: the same as the operator in the source."""
+    def lower(fe, a, b):
+        return fe.binop(prim, a, b)
+    return lower
+
+
+for _prim, _fn in [("add", operator.add), ("sub", operator.sub), ("mul", operator.mul), ("div", operator.truediv),
+                   ("pow", operator.pow), ("remainder", operator.mod), ("floor_divide", operator.floordiv),
+                   ("matmul", operator.matmul)]:
+    L.lowering(_fn)(_operator(_prim))
+
+
+@L.lowering(operator.neg)
+def _neg(fe, a):
+    return fe.prim("neg", a)
 
 
 # ---- running a composite -------------------------------------------------------------------
@@ -51,7 +73,11 @@ def _array(fe, x):
         if not items:
             fe.fail(f"{fe.callee_name} of an empty list")
         return fe.prim("stack", *items, axis=0, weak=False)
+    if isinstance(x, Static) and isinstance(x.raw, (list, tuple)):
+        x = Static(np.asarray(x.value), fresh=True)      # a literal list of numbers
     v = fe.val(x)
+    if v.type.is_tuple:                                   # a tuple value (a helper's result)
+        return fe.prim("stack", *[_array(fe, i) for i in fe.items(v)], axis=0, weak=False)
     if v.type.is_scalar:
         v = fe.prim("astype", v, dtype=v.type.dtype, weak=False)
     if not v.type.is_array:
@@ -60,8 +86,12 @@ def _array(fe, x):
 
 
 def _arrays(fe, seq):
+    """A sequence of array-likes: a list or tuple, or an array (its rows, as NumPy iterates)."""
     if isinstance(seq, PyTuple):
         return [_array(fe, i) for i in seq.items]
+    v = fe.val(seq)
+    if v.type.is_array and v.type.ndim > 0:
+        return [fe.prim("getitem", v, idx=i) for i in range(v.type.shape[0])]
     return [_array(fe, i) for i in fe.items(seq)]
 
 
@@ -89,10 +119,14 @@ def run(fe, fn, *args, python=False, **params):
 def _composite(fn, *np_fns, methods=(), arrays=1, array_kw=()):
     """Lower np_fns (and array methods) to composite `fn`: its first `arrays` positional
     parameters and the keywords `array_kw` are arrays, the rest compile-time values."""
+    names = list(inspect.signature(fn).parameters)
+
     def lower(fe, *args, **kwargs):
         vals = [_array(fe, a) for a in args[:arrays]]
-        rest = [fe.static(a, "an argument") for a in args[arrays:]]
-        kw = {k: _array(fe, v) if k in array_kw else fe.static(v, k) for k, v in kwargs.items()}
+        rest = [fe.static(a, f"{fe.callee_name}'s argument {names[k] if k < len(names) else k}")
+                for k, a in enumerate(args[arrays:], start=arrays)]
+        kw = {k: _array(fe, v) if k in array_kw else fe.static(v, f"{fe.callee_name}'s argument {k}")
+              for k, v in kwargs.items()}
         return run(fe, fn, *vals, *rest, **kw)
     L.lowering(*np_fns, methods=methods)(lower)
 
@@ -117,7 +151,8 @@ for _fn, _np_fns, _methods, _n, *_kw in [
         (C.real, [np.real], (), 1), (C.imag, [np.imag], (), 1), (C.conjugate, [np.conjugate, np.conj],
                                                                   ("conjugate", "conj"), 1),
         (C.angle, [np.angle], (), 1), (C.slogdet, [np.linalg.slogdet], (), 1),
-        (C.gradient, [np.gradient], (), 1), (C.svd, [np.linalg.svd], (), 1)]:
+        (C.gradient, [np.gradient], (), 1), (C.svd, [np.linalg.svd], (), 1), (C.fmax, [np.fmax], (), 2),
+        (C.fmin, [np.fmin], (), 2), (C.real_if_close, [np.real_if_close], (), 1)]:
     _composite(_fn, *_np_fns, methods=_methods, arrays=_n, array_kw=_kw[0] if _kw else ())
 
 for _prim, _fn in [("inv", np.linalg.inv), ("det", np.linalg.det), ("cholesky", np.linalg.cholesky),
@@ -168,10 +203,14 @@ def _argpartition(fe, a, kth, axis=-1, kind="introselect", order=None):
 
 
 @L.lowering(np.einsum)
-def _einsum(fe, subscripts, *operands, **kwargs):
+def _einsum(fe, *args, **kwargs):
     if set(kwargs) - {"optimize"}:
         fe.fail(f"np.einsum({', '.join(kwargs)}=...) is not supported")
-    return run(fe, C.einsum, fe.static(subscripts, "the subscripts"), *[_array(fe, o) for o in operands])
+    if isinstance(args[0], Static) and isinstance(args[0].raw, str):
+        return run(fe, C.einsum, args[0].value, *[_array(fe, o) for o in args[1:]])
+    ops_pos = C.einsum_sublist_positions(len(args))        # np.einsum(a, [0, 1], b, [1, 2], [0, 2])
+    return run(fe, C.einsum, *[_array(fe, a) if k in ops_pos else fe.static(a, "an einsum sublist")
+                               for k, a in enumerate(args)])
 
 
 def _stacked(fn, *np_fns):
@@ -186,9 +225,9 @@ _stacked(C.atleast_3d, np.atleast_3d)
 
 
 def _sequence(fn, np_fn):
-    def lower(fe, tup, **kwargs):
-        if kwargs:
-            fe.fail(f"{fe.callee_name}({', '.join(kwargs)}=...) is not supported")
+    def lower(fe, tup, dtype=None, casting=Static("same_kind")):
+        if dtype is not None:
+            fe.fail(f"{fe.callee_name}(dtype=...) is not supported")
         return run(fe, fn, _arrays(fe, tup))
     L.lowering(np_fn)(lower)
 

@@ -26,7 +26,7 @@ from .joining import concatenate, stack
 from .linalg import logabsdet, matmul, norm as _norm2, slogdet_sign, svd_s, svd_u, svd_vh
 from .reductions import amax, amin, prod, sum_
 from .scans import argpartition, argsort, cumsum as _cumsum
-from .shape import broadcast_to, expand_dims, reshape, transpose
+from .shape import broadcast_to, copy, expand_dims, reshape, transpose
 
 __all__ = []   # filled below: every public function
 
@@ -242,12 +242,12 @@ def dsplit(ary, indices_or_sections):
     return split(ary, indices_or_sections, 2)
 
 
-def hstack(tup):
+def hstack(tup, dtype=None, casting="same_kind"):
     arrs = [atleast_1d(a) for a in tup]
     return concatenate(*arrs, axis=0 if _nd(arrs[0]) == 1 else 1)
 
 
-def vstack(tup):
+def vstack(tup, dtype=None, casting="same_kind"):
     return concatenate(*[atleast_2d(a) for a in tup], axis=0)
 
 
@@ -466,10 +466,12 @@ def _broadcast_all(*xs):
     return [x if shape_of(x) == shape else broadcast_to(x, shape=shape) for x in xs]
 
 
-def einsum(subscripts, *operands):
-    """np.einsum in explicit or implicit mode, with `...`: repeated labels within an operand
-    become diagonals first; the rest is the einsum primitive (ops/linalg.py)."""
+def einsum(*args):
+    """np.einsum in explicit or implicit mode, with `...`, or in the sublist form (operands and
+    lists of axis numbers interleaved): repeated labels within an operand become diagonals
+    first; the rest is the einsum primitive (ops/linalg.py)."""
     from .linalg import einsum as _einsum
+    subscripts, operands = (args[0], args[1:]) if isinstance(args[0], str) else _einsum_sublists(args)
     spec, ops_ = _einsum_explicit(subscripts, operands)
     ins, out = spec.split("->")
     new_ins = []
@@ -484,6 +486,22 @@ def einsum(subscripts, *operands):
         new_ins.append(labels)
         new_ops.append(x)
     return _einsum(*new_ops, spec=",".join(new_ins) + "->" + out)
+
+
+def einsum_sublist_positions(n):
+    """Which of n arguments of np.einsum's sublist form are operands (the rest are lists)."""
+    return [k for k in range(n) if k % 2 == 0 and not (n % 2 == 1 and k == n - 1)]
+
+
+def _einsum_sublists(args):
+    ops_pos = einsum_sublist_positions(len(args))
+    letters = string.ascii_letters
+
+    def term(sub):
+        return "".join("..." if s_ is Ellipsis else letters[int(s_)] for s_ in sub)
+    terms = [term(args[k + 1]) for k in ops_pos]
+    spec = ",".join(terms) + ("->" + term(args[-1]) if len(args) % 2 == 1 else "")
+    return spec, [args[k] for k in ops_pos]
 
 
 def _einsum_explicit(subscripts, operands):
@@ -542,6 +560,16 @@ def _tie_safe_difference(x1, x2):
     return where(eq(x1, x2), 0.0, sub(x1, x2))
 
 
+def fmax(x1, x2):
+    """np.fmax: the maximum, or the operand that is not nan."""
+    return where(ne(x2, x2), x1, where(ne(x1, x1), x2, maximum(x1, x2)))
+
+
+def fmin(x1, x2):
+    from .elementwise import minimum
+    return where(ne(x2, x2), x1, where(ne(x1, x1), x2, minimum(x1, x2)))
+
+
 def exp2(x):
     return power(2.0, x)
 
@@ -586,9 +614,14 @@ def real(val):
     return val
 
 
+def real_if_close(a, tol=100):
+    _check_real(a, "real_if_close")
+    return a
+
+
 def conjugate(x):
     _check_real(x, "conjugate")
-    return x
+    return copy(x)          # (a new array, as NumPy's ufunc; np.real is a view)
 
 
 def imag(val):

@@ -6,6 +6,7 @@ Each case is a small function of float arguments using one function in several a
 forms (axes, keywords, broadcasting, edge values); every float argument is differentiated.
 """
 import math
+import operator
 import warnings
 
 import numpy as np
@@ -191,6 +192,23 @@ def linalg_(a, b):
             + np.linalg.det(a) + sign * logdet + np.sum(L * np.reshape(np.arange(9), (3, 3))) + np.linalg.det(spd))
 
 
+def einsum_sublists(a, b):                 # np.einsum(a, [0, 1], b, [1, 2], [0, 2])
+    return np.sum(np.einsum(a, [0, 1], b, [1, 2], [0, 2]) ** 2) + np.sum(np.einsum(a, [0, 1], [1, 0]) * a.T * a.T)
+
+
+def nan_aware(x, y):                       # fmax/fmin take the operand that is not nan
+    z = np.where(x > 0.5, np.nan, y)
+    return np.sum(np.fmax(x, z) ** 2) + np.sum(np.fmin(z, x * 2.0) * W3) + np.sum(np.real_if_close(x))
+
+
+def remainders(x, y):
+    return np.sum(np.remainder(x, 1.5) * W3) + np.sum(np.mod(x, y) ** 2) + np.sum(operator.mul(x, y))
+
+
+def rows_of_an_array(x):                   # NumPy iterates over an array's first axis
+    return np.sum(np.column_stack(x) * np.reshape(np.arange(6), (3, 2))) + np.sum(np.vstack(x) ** 2)
+
+
 def svds(a, b):
     u, s, vh = np.linalg.svd(a, full_matrices=False)
     uu, ss, vvh = np.linalg.svd(b)
@@ -280,7 +298,9 @@ CASES = [
     (diff_, (R(3, 4),)), (axes_, (R(2, 3, 4),)), (triangles, (R(3, 4),)), (pads, (R(2, 3),)),
     (diags, (R(4, 4), R(3))), (atleast, (R(3), 0.7)), (tile_, (R(3),)), (sorts, (R(6),)),
     (hyperbolic, (R(3), U(3))), (logs, (P(4),)), (angles, (R(3),)), (linalg_, (R(3, 3) + 3 * np.eye(3), R(3, 2))),
-    (svds, (R(4, 2), R(3, 3))), (roundings, (rng.uniform(-3, 3, 5) + 0.05,)), (scans, (R(6),)), (cumprod_zeros, (R(4),)),
+    (svds, (R(4, 2), R(3, 3))), (einsum_sublists, (R(2, 3), R(3, 4))), (nan_aware, (U(3), R(3))),
+    (remainders, (rng.uniform(0.1, 1.4, 3) + np.array([0.0, 1.5, 3.0]), rng.uniform(2.0, 2.5, 3))),
+    (rows_of_an_array, (R(2, 3),)), (roundings, (rng.uniform(-3, 3, 5) + 0.05,)), (scans, (R(6),)), (cumprod_zeros, (R(4),)),
     (joins, (R(3), R(3))), (rearranging, (R(2, 3),)), (gathers, (R(2, 3),)), (take_by_argsort, (R(4),)),
     (nans, (P(4),)), (complex_parts, (R(4),)), (math_scalar, (0.7, 1.3)),
     (black_scholes, (100.0, 95.0, 0.5, 0.03, 0.2)), (gp_likelihood, (0.4, R(5))),
