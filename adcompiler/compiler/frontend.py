@@ -155,8 +155,10 @@ class Frontend(ExpressionMixin):
             self.fail(f"{_static_name(v)} cannot be used as a run-time value")
         if isinstance(x, PyTuple):
             return self.b.tuple([self.val(i) for i in x.items])
-        if isinstance(x, (ListBuffer, lists.Appending)):
-            return x.array
+        if isinstance(x, lists.Appending):
+            return x.array    # the buffer a loop carries
+        if isinstance(x, ListBuffer):
+            return self.b.tuple(lists.rows(self, x))
         if isinstance(x, Undefined):
             self.fail(x.reason)
         if isinstance(x, BoundMethod):

@@ -169,3 +169,33 @@ def with_try(x):
     except ValueError:
         y = 0.0
     return y
+
+
+# ---- issue 11: lists, comprehensions, closures, literal shapes, index lists -----------------------
+
+_U = np.array([[0.3, -0.2], [0.1, 0.4]])
+
+
+@case(x="f64[4,2]")
+def rnn_hidden_states(x):
+    h = np.zeros((2,))
+    hs = []
+    for t in range(x.shape[0]):
+        h = np.tanh(_U @ h + x[t])
+        hs.append(h)
+    return np.sum(np.stack(hs) ** 2) + np.mean(np.array(hs)[-1])
+
+
+@case(x="f64[3]")
+def reductions_of_lists(x):
+    return np.mean([x, x + 2]) + np.std((x[0], x[1] * 3.0, 2.0)) + sum(x[i] * x[2 - i] for i in range(3))
+
+
+@case(x="f64[3]")
+def closure_and_lambda(x):
+    s = np.sum(x)
+
+    def scaled(v, k=2.0):
+        return v * s * k
+    twice = lambda f, v: f(f(v))  # noqa: E731
+    return np.sum(twice(scaled, x)) + np.sum(np.zeros((2, 3)) + x[[2, 0, 1]])

@@ -241,3 +241,23 @@ def test_appends_that_cannot_be_compiled_are_refused_with_the_reason(f, reason):
     g = check(f, M, mode="traced")
     assert reason in g.explain()
     assert "test_lists.py:" in g.explain()
+
+
+def rnn_with_states_as_aux(x):
+    h = np.zeros(2)
+    hs = []
+    for t in range(3):
+        h = np.tanh(W @ h + x[t])
+        hs.append(h)
+    return np.sum(np.stack(hs) ** 2), hs
+
+
+def test_an_appended_list_returned_as_aux_is_its_items():
+    g = ad.grad(rnn_with_states_as_aux, has_aux=True)
+    d, aux = g(M)
+    _, want = rnn_with_states_as_aux(M)
+    assert g.mode == "compiled", g.explain()
+    assert len(aux) == 3
+    for a, w in zip(aux, want):
+        np.testing.assert_allclose(a, w, rtol=1e-14)
+    np.testing.assert_allclose(d, ad.grad(rnn, fallback="always")(M), rtol=1e-12)
