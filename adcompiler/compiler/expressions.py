@@ -293,9 +293,10 @@ class ExpressionMixin:
         name = _static_name(fn)
         self.callee, self.callee_name = fn, name
         if library.is_known(fn) or _is_library(fn) or fn in _PURE_BUILTINS:
-            # a literal tuple or list of constants, np.zeros((4, 3)), is a constant itself
-            args = [_constant_display(a) for a in args]
-            kwargs = {k: _constant_display(v) for k, v in kwargs.items()}
+            # a literal tuple or list of constants, np.zeros((4, 3)), is a constant itself; a list of
+            # arrays from outside the function is its items, each read when the code runs
+            args = [self._open_container(_constant_display(a)) for a in args]
+            kwargs = {k: self._open_container(_constant_display(v)) for k, v in kwargs.items()}
         all_static = all(isinstance(a, Static) for a in args) and all(isinstance(v, Static) for v in kwargs.values())
         if library.is_known(fn) or _is_library(fn):
             if all_static:
@@ -332,6 +333,17 @@ class ExpressionMixin:
             self.fail(f"calling a gradient function (grad of {fn.fn.__name__ if hasattr(fn.fn, '__name__') else name}) "
                       "inside compiled code is not supported", node)
         self.fail(f"calling {name} is not supported", node)
+
+    def _open_container(self, x):
+        """A list or tuple read from outside the function that holds arrays, as a PyTuple of its
+        items read through their own Refs (an array changed in place is seen on the next call; the
+        container's length and items' identity are guarded)."""
+        if not (isinstance(x, Static) and x.ref is not None and isinstance(x.raw, (list, tuple))
+                and _holds_array(x.raw)):
+            return x
+        items = x.value   # guarded
+        return PyTuple([self._open_container(self.external(v, x.ref.item(k))) for k, v in enumerate(items)],
+                       is_list=isinstance(items, list))
 
     def _lower(self, lower, args, kwargs, node):
         self.node = node
@@ -474,6 +486,12 @@ class ExpressionMixin:
 
 _PURE_BUILTINS = {abs, min, max, sum, len, float, int, bool, round, tuple, list, range, isinstance, divmod, pow,
                   slice}
+
+
+def _holds_array(v):
+    if isinstance(v, np.ndarray):
+        return True
+    return isinstance(v, (list, tuple)) and any(_holds_array(i) for i in v)
 
 
 def _constant_display(x):

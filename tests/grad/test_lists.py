@@ -261,3 +261,27 @@ def test_an_appended_list_returned_as_aux_is_its_items():
     for a, w in zip(aux, want):
         np.testing.assert_allclose(a, w, rtol=1e-14)
     np.testing.assert_allclose(d, ad.grad(rnn, fallback="always")(M), rtol=1e-12)
+
+
+# ---- a list of arrays from outside the function: read when the code runs ---------------------------
+
+ROWS = [np.array([1.0, 2.0, 3.0]), np.array([3.0, 4.0, -1.0])]
+
+
+def mean_of_a_global_list(x):
+    return np.sum(np.mean(ROWS, axis=0) * x) + sum(ROWS)[0] * x[0] + np.sum(np.stack(ROWS) @ x)
+
+
+def test_a_global_list_of_arrays_changed_between_calls():
+    g = ad.grad(mean_of_a_global_list)
+    saved = [r.copy() for r in ROWS]
+    try:
+        for change in (lambda: None, lambda: ROWS[0].__setitem__(0, 10.0), lambda: ROWS.append(np.ones(3)),
+                       lambda: ROWS.__setitem__(1, np.array([0.5, 0.5, 0.5]))):
+            change()
+            got = g(X)
+            assert g.mode == "compiled", g.explain()
+            np.testing.assert_allclose(got, ad.grad(mean_of_a_global_list, fallback="always")(X), rtol=1e-12)
+            np.testing.assert_allclose(got, fd_grad(mean_of_a_global_list, X), rtol=1e-7)
+    finally:
+        ROWS[:] = saved
