@@ -15,7 +15,28 @@ import json
 import os
 import tempfile
 
-__all__ = ["DiskStore", "enabled", "cache_root"]
+__all__ = ["DiskStore", "enabled", "cache_root", "package_fingerprint"]
+
+_package_fingerprint = None
+
+
+def package_fingerprint():
+    """Of adcompiler's own files (path, size, mtime): entries made by other code are never loaded
+    (an upgrade, or an edit to the compiler while developing it)."""
+    global _package_fingerprint
+    if _package_fingerprint is None:
+        parts = []
+        stack = [os.path.dirname(os.path.abspath(__file__))]
+        while stack:
+            with os.scandir(stack.pop()) as it:
+                for e in it:
+                    if e.is_dir() and e.name != "__pycache__":
+                        stack.append(e.path)
+                    elif e.name.endswith(".py"):
+                        st = e.stat()
+                        parts.append(f"{e.path}:{st.st_size}:{st.st_mtime_ns}")
+        _package_fingerprint = hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()
+    return _package_fingerprint
 
 
 def enabled():

@@ -26,7 +26,7 @@ import weakref
 
 import numpy as np
 
-from .diskcache import DiskStore
+from .diskcache import DiskStore, package_fingerprint
 
 __all__ = ["load", "store", "stats"]
 
@@ -35,25 +35,6 @@ _STORE = DiskStore("grad", b"ADCGRAD1\n", ".pkl")
 stats = _STORE.stats
 stats["stale"] = 0
 _PLAIN_SIGNATURES = frozenset({"array", "tensor", "float", "int", "bool", "str", "tuple", "list"})
-_package_fingerprint = None
-
-
-def _fingerprint():
-    """Of adcompiler's own files (path, size, mtime): an edited compiler never loads old entries."""
-    global _package_fingerprint
-    if _package_fingerprint is None:
-        parts = []
-        stack = [os.path.dirname(os.path.abspath(__file__))]
-        while stack:
-            with os.scandir(stack.pop()) as it:
-                for e in it:
-                    if e.is_dir() and e.name != "__pycache__":
-                        stack.append(e.path)
-                    elif e.name.endswith(".py"):
-                        st = e.stat()
-                        parts.append(f"{e.path}:{st.st_size}:{st.st_mtime_ns}")
-        _package_fingerprint = hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()
-    return _package_fingerprint
 
 
 def _code_hash(code):
@@ -73,7 +54,7 @@ def key(fn, signature, paths, with_value, has_aux):
     if not isinstance(fn, types.FunctionType) or not all(_plain(s) for _, s in signature):
         return None
     h = hashlib.sha256()
-    for part in (_FORMAT, _fingerprint(), sys.version, np.__version__, fn.__module__, fn.__qualname__,
+    for part in (_FORMAT, package_fingerprint(), sys.version, np.__version__, fn.__module__, fn.__qualname__,
                  _code_hash(fn.__code__), repr(signature), repr(paths), with_value, has_aux):
         h.update(repr(part).encode())
         h.update(b"\0")

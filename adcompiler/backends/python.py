@@ -29,7 +29,7 @@ from ..compiler import library
 from ..compiler.ir import use_counts, walk
 from ..compiler.memory import Memory
 from ..ops.indexing import Dyn
-from ..ops.scalar import MATH_FUNCTIONS
+from ..compiler.pysemantics import math_name, python_scalar
 
 __all__ = ["emit_source", "compile_function", "register_and_exec", "CompiledSource"]
 
@@ -43,14 +43,13 @@ _SCALAR_INFIX = {"remainder": "%", "floor_divide": "//"}  # Python's semantics m
 _MAY_RAISE = ("/", "**", "%", "//")   # where Python raises on floats and NumPy gives inf or nan
 _NUMPY = {n: f"np.{p.numpy_name}" for n, p in ops.registry.items()
           if p.numpy_name and library.is_known(functools.reduce(getattr, p.numpy_name.split("."), np))}
-_MATH = {n: f"math.{p.numpy_name}" for n, p in ops.registry.items()
-         if p.kind == "elementwise" and p.numpy_name in MATH_FUNCTIONS}
+_MATH = {n: f"math.{math_name(p)}" for n, p in ops.registry.items() if math_name(p)}
 # scalar ops where Python raises (ZeroDivisionError, math domain error, OverflowError) and NumPy
 # gives inf or nan: the NumPy spelling the strict variant uses for them
 _NUMPY_SEMANTICS = {n: f"np.{ops.registry[n].numpy_name}" for n in
                     [n for n, sym in {**_INFIX, **_SCALAR_INFIX}.items() if sym in _MAY_RAISE] + list(_MATH)}
 _counter = itertools.count()
-_RESERVED = frozenset({"np", "math", "prim", "Dyn"})
+_RESERVED = frozenset({"np", "math", "prim", "Dyn", "python_scalar"})
 
 
 class _Names:
@@ -236,21 +235,31 @@ class _Emitter:
         args = [self.ref(a) for a in op.operands]
         types_ = [a.type for a in op.operands]
         scalar_only = all(t.is_scalar for t in types_)
+        weak = op.result.type.is_scalar
         if self.strict and scalar_only and not op.user and name in _NUMPY_SEMANTICS:
             # a derivative rule's op on Python scalars: NumPy's answer (inf, nan), as the tracer
-            return f"{_NUMPY_SEMANTICS[name]}({', '.join(args)})"
+            return _python_scalar(f"{_NUMPY_SEMANTICS[name]}({', '.join(args)})", op.result.type)
         if name in _INFIX and len(args) == 2:
             return f"{_paren(args[0])} {_INFIX[name]} {_paren(args[1])}"
         if name in _SCALAR_INFIX and scalar_only:
             return f"{_paren(args[0])} {_SCALAR_INFIX[name]} {_paren(args[1])}"
         if name == "neg":
             return f"-{_paren(args[0])}"
-        if name in _MATH and scalar_only and op.result.type.is_scalar:
+        if name in _MATH and scalar_only and weak:
             return f"{_MATH[name]}({args[0]})"
+        if name == "abs" and scalar_only and weak:
+            return f"abs({args[0]})"
+        if name == "astype" and weak and op.user and not op.operands[0].type.shape:   # int(x), float(x) ...
+            kind, src = op.result.type.dtype.kind, op.operands[0].type
+            if kind == "f" and not src.is_scalar and src.dtype.kind == "f":
+                return f"python_scalar({args[0]})"      # a NumPy float as the double it is (traced values pass)
+            return f"{ {'f': 'float', 'i': 'int', 'u': 'int', 'b': 'bool'}[kind]}({args[0]})"   # Python's answers
         np_fn = _NUMPY.get(name)
         kind = op.prim.kind if np_fn else None
         if kind == "elementwise" and not op.attrs:
-            return f"{np_fn}({', '.join(args)})"
+            call = f"{np_fn}({', '.join(args)})"
+            # a Python scalar stays one (np.sign(1.5) is a strong np.float64: it would promote float32)
+            return _python_scalar(call, op.result.type) if scalar_only and weak else call
         if kind == "reduction" and set(op.attrs) <= {"axis", "keepdims"}:
             extra = ""
             if op.attrs.get("axis") is not None:
@@ -442,6 +451,11 @@ def _literal(v):
     return repr(v)
 
 
+def _python_scalar(expr, t):
+    """`expr` (a NumPy scalar) as the Python scalar of weak type `t`."""
+    return f"python_scalar({expr})"
+
+
 def _paren(s):
     try:
         float(s)
@@ -550,7 +564,8 @@ def compile_function(fn):
 
 def _compile(fn, strict):
     source, consts = emit_source(fn, strict)
-    namespace = {"np": np, "math": math, "prim": types.SimpleNamespace(**ops.registry), "Dyn": Dyn, **consts}
+    namespace = {"np": np, "math": math, "prim": types.SimpleNamespace(**ops.registry), "Dyn": Dyn,
+                 "python_scalar": python_scalar, **consts}
     filename = register_and_exec(source, identifier(fn.name), namespace)
     func = namespace[identifier(fn.name)]
     weakref.finalize(func, linecache.cache.pop, filename, None)   # the source lives as long as the code

@@ -84,8 +84,10 @@ class Op:
 
     `user` is True for ops the front end made from the user's code (and their copies in an
     adjoint's forward sweep): on Python scalars they keep Python's semantics (1.0 / 0.0
-    raises), where ops of derivative rules follow NumPy's (inf, nan)."""
-    __slots__ = ("name", "operands", "results", "attrs", "regions", "loc", "user")
+    raises), where ops of derivative rules follow NumPy's (inf, nan). `replay` marks the
+    reverse sweep's recomputation of a user op: it computes what the forward already computed
+    (so it cannot raise there) and may be dropped when unused."""
+    __slots__ = ("name", "operands", "results", "attrs", "regions", "loc", "user", "replay")
 
     def __init__(self, name, operands=(), result_types=(), attrs=None, regions=(), loc=None, hints=None):
         self.name = name
@@ -96,6 +98,7 @@ class Op:
         self.regions = list(regions)
         self.loc = loc
         self.user = False
+        self.replay = False
 
     @property
     def result(self):
@@ -453,7 +456,7 @@ def clone(fn):
         nb.args = [new_value(a) for a in b.args]
         for op in b.ops:
             o = Op.__new__(Op)
-            o.name, o.attrs, o.loc, o.user = op.name, dict(op.attrs), op.loc, op.user
+            o.name, o.attrs, o.loc, o.user, o.replay = op.name, dict(op.attrs), op.loc, op.user, op.replay
             o.operands = [vmap.get(id(v), v) for v in op.operands]
             o.regions = [copy_block(r) for r in op.regions]
             o.results = [new_value(r) for r in op.results]

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .ir import Value
+from .pysemantics import python_scalar
 from .lists import as_array, stack_nested
 from .values import ListBuffer, PyTuple, Static
 
@@ -49,12 +50,27 @@ def _unary(prim, *fns, methods=(), python=False):
     def lower(fe, x, *rest, **kw):
         if rest or kw:
             fe.fail(f"{fe.callee_name} with more than one argument is not supported")
-        v = fe.prim(prim, x, weak=python)
         if python:
-            fe.check_scalar(v)
-            v = fe.to_weak(v)
-        return v
+            return _python_math(fe, prim, x)
+        return fe.prim(prim, x, weak=python)
     lowering(*fns, methods=methods)(lower)
+
+
+@lowering(python_scalar)
+def _python_scalar(fe, x):
+    """Generated code read back (grad of grad): a Python scalar stays one."""
+    v = fe.val(x)
+    return fe.to_weak(v) if v.type.is_scalar or v.type.shape == () else v
+
+
+def _python_math(fe, prim, x):
+    """math.<fn>(x): Python converts x to a float first (a NumPy float32 is widened, an int made a
+    float) and computes in double, raising where the result would be nan or infinite."""
+    xv = fe.val(x)
+    fe.check_scalar(xv)
+    if not (xv.type.is_scalar and xv.type.dtype == np.float64):
+        xv = fe.to_weak(fe.prim("astype", xv, dtype=np.dtype(np.float64), weak=False))
+    return fe.to_weak(fe.prim(prim, xv, weak=True))
 
 
 for _prim, _np_fns, _math_fns in [

@@ -72,18 +72,20 @@ class _Reverser:
         return id(v) in self.varied
 
     # -- cloning with tapes ---------------------------------------------------
-    def clone_block(self, src, dst, env, tape_loops):
+    def clone_block(self, src, dst, env, tape_loops, replay=False):
         """Copy the ops of `src` into `dst`, renaming through `env` (old id -> new Value).
-        With `tape_loops`, loops push their carried values each iteration."""
+        With `tape_loops`, loops push their carried values each iteration; `replay` marks the
+        copies as the reverse sweep's recomputation (ir.Op.replay)."""
         with self.b.at(dst):
             for op in src.ops:
-                self.clone_op(op, env, tape_loops)
+                self.clone_op(op, env, tape_loops, replay)
 
-    def clone_op(self, op, env, tape_loops):
+    def clone_op(self, op, env, tape_loops, replay=False):
         new_operands = [env.get(id(v), v) for v in op.operands]
         new = Op(op.name, new_operands, [r.type for r in op.results], op.attrs, (), op.loc,
                  [r.hint for r in op.results])
         new.user = op.user
+        new.replay = replay or op.replay
         for r_old, r_new in zip(op.results, new.results):
             env[id(r_old)] = r_new
         for region in op.regions:
@@ -99,7 +101,7 @@ class _Reverser:
                 self.b.add(Op("tape_push", [tape] + list(body_new.args), (), loc=op.loc))
         for region, blk in zip(op.regions, new.regions):
             # nested loops get their tapes when the reverse sweep recomputes this region
-            self.clone_block(region, blk, env, tape_loops=False)
+            self.clone_block(region, blk, env, tape_loops=False, replay=replay)
         self.b.add(new)
         return new
 
@@ -258,7 +260,7 @@ class _Reverser:
         if popped is not None:
             for a, p in zip(region.args, popped):
                 renv[id(a)] = p
-        self.clone_block(_without_terminator(region), self.b.block, renv, tape_loops=True)
+        self.clone_block(_without_terminator(region), self.b.block, renv, tape_loops=True, replay=True)
         radj = {}
         for (k, g) in seeds:
             y = region.ops[-1].operands[k]

@@ -74,3 +74,26 @@ def test_the_loop_carried_cotangent_is_one_multiply_from_the_next():
         dn[k] -= h
         fd = (scalar_loop(*up, 200) - scalar_loop(*dn, 200)) / (2 * h)
         assert grads[k] == pytest.approx(fd, rel=1e-7), name
+
+
+def test_a_term_without_the_shared_factor_keeps_its_own_sign():
+    # g*a + g*b + (-u)*v: the last term is kept as it is, its negation counted once
+    src = """func @f(%g: f64, %a: f64, %b: f64, %u: f64, %v: f64) -> f64 {
+  %0 = mul %g, %a : f64
+  %1 = mul %g, %b : f64
+  %2 = neg %u : f64
+  %3 = mul %2, %v : f64
+  %4 = add %0, %1 : f64
+  %5 = add %4, %3 : f64
+  return %5
+}
+"""
+    fn = parse_function(src)
+    out = dce(factor(parse_function(src)))
+    assert print_function(out).count("mul %g") == 1
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        args = [float(v) for v in rng.normal(size=5)]
+        g, a, b, u, v = args
+        assert interpret(out, *args) == pytest.approx(g * a + g * b - u * v, rel=1e-13, abs=1e-14)
+        assert interpret(out, *args) == pytest.approx(interpret(fn, *args), rel=1e-13, abs=1e-14)

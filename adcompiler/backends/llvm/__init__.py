@@ -18,6 +18,7 @@ import struct
 
 import numpy as np
 
+from ...diskcache import package_fingerprint
 from . import cache, shared
 from .abi import NotLowerable, Slot
 
@@ -111,7 +112,7 @@ def compile(fn, fallback, opt=3, fastmath=False):
     fused multiply-adds (see jit.fast_math)."""
     from ...compiler.printer import print_function
     ir_text = print_function(fn)
-    options = (LOWERING_VERSION, opt, *(("fastmath",) if fastmath else ()))
+    options = (LOWERING_VERSION, package_fingerprint(), opt, *(("fastmath",) if fastmath else ()))
     lib_key = shared.key_for(ir_text, *options)
     hit = shared.load(lib_key)
     if hit is not None:

@@ -30,6 +30,7 @@ from llvmlite import ir
 
 from ...compiler.ir import walk
 from ...compiler.types import ArrayType, ScalarType, abstract_arg
+from ...compiler.pysemantics import MATH_PRIMS, on_python_scalars
 from .abi import NotLowerable, Slot
 from .math import F32, F64, I1, I64, TYPES as _TYPES, LLVMMath, convert
 
@@ -209,8 +210,7 @@ class _Lowering:
             raise NotLowerable(f"{op.name}: {e} is not lowered", op.loc) from None
         out = self._cast(m.const(out) if not isinstance(out, ir.Value) else out, lltype(op.result.type))
         self.env[id(op.result)] = out
-        if op.user and all(isinstance(v.type, ScalarType) for v in op.operands) and \
-                isinstance(op.result.type, ScalarType):
+        if on_python_scalars(op):
             self._python_checks(op, args, out, m)
 
     def _cast(self, x, ty):
@@ -242,16 +242,24 @@ class _Lowering:
             finite = b.and_(m.logical_not(m.isnan(m.sub(x, x))), m.logical_not(m.isnan(m.sub(y, y))))
             overflow = b.and_(finite, m.isnan(m.sub(out, out)))
             self._error_if(b.or_(b.or_(zero_neg, complex_), overflow))
-        elif name in ("sqrt", "log", "log1p", "sin", "cos", "tan", "exp", "expm1"):
-            x = args[0]
-            bad = {"sqrt": lambda: m.lt(x, 0), "log": lambda: m.le(x, 0), "log1p": lambda: m.le(x, -1),
-                   "sin": lambda: m.isnan(m.sub(x, x)), "cos": lambda: m.isnan(m.sub(x, x)),
-                   "tan": lambda: m.isnan(m.sub(x, x)),
-                   "exp": lambda: b.and_(m.logical_not(m.isnan(m.sub(x, x))), m.isnan(m.sub(out, out))),
-                   "expm1": lambda: b.and_(m.logical_not(m.isnan(m.sub(x, x))), m.isnan(m.sub(out, out)))}[name]()
-            if name in ("sin", "cos", "tan"):
-                bad = b.and_(bad, m.logical_not(m.isnan(x)))   # math.sin(nan) is nan, math.sin(inf) raises
-            self._error_if(bad)
+        elif name in MATH_PRIMS:
+            # CPython's math module: a nan from a non-nan argument is a domain error (ValueError), an
+            # infinity from finite arguments a pole or an overflow (ValueError / OverflowError)
+            any_nan = finite_in = None
+            for x in args:
+                isnan = m.isnan(x)
+                finite = m.logical_not(m.isnan(m.sub(x, x)))
+                any_nan = isnan if any_nan is None else b.or_(any_nan, isnan)
+                finite_in = finite if finite_in is None else b.and_(finite_in, finite)
+            nan_out = m.isnan(out)
+            inf_out = b.and_(m.logical_not(nan_out), m.isnan(m.sub(out, out)))
+            self._error_if(b.or_(b.and_(nan_out, m.logical_not(any_nan)), b.and_(inf_out, finite_in)))
+        elif name == "astype" and op.result.type.dtype.kind in "iu" and op.operands[0].type.dtype.kind == "f":
+            x = self.value(op.operands[0])
+            if x.type in (F64, F32):     # int(x): nan raises, beyond int64 Python's int is exact
+                xm = LLVMMath(b, x.type, self.module)
+                in_range = b.and_(xm.ge(x, xm.const(-2.0 ** 63)), xm.lt(x, xm.const(2.0 ** 63)))
+                self._error_if(xm.logical_not(in_range))
 
     # ---- control flow ------------------------------------------------------------------------
     def _region(self, block, args):

@@ -63,8 +63,8 @@ class LLVMMath:
         return convert(self.b, self.const(x), ty)
 
     def _intrinsic(self, name, *args):
-        ty = args[0].type
-        fn = self.module.declare_intrinsic(f"llvm.{name}", [ty])
+        ty = args[0].type      # llvm.copysign takes two: the signature is spelled out, not guessed
+        fn = self.module.declare_intrinsic(f"llvm.{name}", [ty], ir.FunctionType(ty, [ty] * len(args)))
         return self.b.call(fn, list(args))
 
     def _libm(self, name, *args):

@@ -1,9 +1,15 @@
-"""Dead-code elimination: ops whose results are never used (every op is pure),
-results of `if` nobody reads, and loop-carried values that feed nothing but
-themselves."""
+"""Dead-code elimination: ops whose results are never used, results of `if`
+nobody reads, and loop-carried values that feed nothing but themselves. Ops run
+anyway: those acting on a tape, and the user's own scalar ops where Python may
+raise (pysemantics.may_raise: `math.log(b)` of an unused result still raises)."""
 from __future__ import annotations
 
 from ..ir import EFFECTS, clone, walk
+from ..pysemantics import may_raise
+
+
+def _must_run(op):
+    return op.name in EFFECTS or may_raise(op)
 
 
 def dce(fn):
@@ -23,7 +29,7 @@ def _block(block):
             _prune_region_op(op, live)
             if not op.results and not _has_effects(op):
                 continue
-        elif op.name not in EFFECTS and not any(id(r) in live for r in op.results):
+        elif not _must_run(op) and not any(id(r) in live for r in op.results):
             continue
         kept.append(op)
         live.update(id(v) for v in op.operands)
@@ -53,14 +59,14 @@ def _prune_region_op(op, live):
 
 
 def _has_effects(op):
-    """Whether `op` or an op nested in its regions acts on a tape (must run)."""
-    if op.name in EFFECTS:
+    """Whether `op` or an op nested in its regions must run (a tape, a Python error)."""
+    if _must_run(op):
         return True
-    return any(inner.name in EFFECTS for r in op.regions for inner in walk(r))
+    return any(_must_run(inner) for r in op.regions for inner in walk(r))
 
 
 def _effect_operands(block):
-    return [v for inner in walk(block) if inner.name in EFFECTS for v in inner.operands]
+    return [v for inner in walk(block) if _must_run(inner) for v in inner.operands]
 
 
 def _live_carried(op, keep):

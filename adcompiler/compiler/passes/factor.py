@@ -93,18 +93,18 @@ def _factor_sum(root, defs, uses):
     terms = []
     _terms(root.operands[0], 1, t, defs, uses, terms)
     _terms(root.operands[1], 1 if root.name == "add" else -1, t, defs, uses, terms)
-    monomials = []
+    monomials = []     # (sign of the term in the sum, sign of its product, its factors, its value)
     for sign, v in terms:
         s, fs = _factors(v, t, defs)
-        monomials.append((sign * s, fs, v))
+        monomials.append((sign, s, fs, v))
     counts = {}
-    for _, fs, _ in monomials:
+    for _, _, fs, _ in monomials:
         for f in {id(f): f for f in fs}.values():
             counts[id(f)] = counts.get(id(f), 0) + 1
     best = max(counts.items(), key=lambda kv: kv[1], default=(None, 0))
     if best[1] < 2:
         return []
-    common = next(f for _, fs, _ in monomials for f in fs if id(f) == best[0])
+    common = next(f for _, _, fs, _ in monomials for f in fs if id(f) == best[0])
     new_ops = []
 
     def emit(name, *operands):
@@ -113,10 +113,11 @@ def _factor_sum(root, defs, uses):
         return op.result
 
     inner, others = None, []
-    for sign, fs, v in monomials:
+    for term_sign, prod_sign, fs, v in monomials:
         if not any(f is common for f in fs):
-            others.append((sign, v))
+            others.append((term_sign, v))       # v itself, its product's sign included
             continue
+        sign = term_sign * prod_sign
         rest = list(fs)
         rest.remove(common)
         if rest:

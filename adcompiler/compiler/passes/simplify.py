@@ -7,6 +7,10 @@
 - acc + scatter_add(g, idx) -> index_add(acc, g, idx), which the Python
   backend runs in place (acc[idx] += g) when acc is a fresh array nobody else
   reads. The reverse transform's seeds and indexing adjoints produce these.
+
+Re-associating rewrites (scalar chains, hoisted factors) and `x + 0 -> x` (which
+turns -0.0 + 0.0 into -0.0) leave the user's own ops alone: the forward value keeps
+the rounding Python gives it.
 """
 from __future__ import annotations
 
@@ -103,6 +107,8 @@ def _identity(op, defs, mapping):
     if rule is None or len(op.operands) != 2:
         return False
     unit, positions = rule
+    if op.user and op.name == "add":
+        return False
     for k in positions:
         other = op.operands[1 - k]
         if _constant(op.operands[k], defs) == unit and other.type == op.result.type:
@@ -165,12 +171,12 @@ def _scalar_factor(v, defs):
 def _fold_scalar_chain(op, defs, uses):
     """c1 * (c2 * y) -> (c1*c2) * y and -(c * y) -> (-c) * y, when the inner product has no
     other use: one pass over the array instead of two. Returns the new const op to insert."""
-    outer = _scalar_factor(op.result, defs) if op.name in ("mul", "neg") else None
+    outer = _scalar_factor(op.result, defs) if op.name in ("mul", "neg") and not op.user else None
     if outer is None:
         return None
     c1, inner_v = outer
     inner = _scalar_factor(inner_v, defs)
-    if inner is None or uses.get(id(inner_v)) != 1:
+    if inner is None or uses.get(id(inner_v)) != 1 or defs[id(inner_v)].user:
         return None
     c2, y = inner
     if y.type != op.result.type:
@@ -187,12 +193,13 @@ def _fold_scalar_chain(op, defs, uses):
 def _hoist_factors(op, defs, uses):
     """(c1 * x) * (c2 * y) -> (c1*c2) * (x * y) (a factor may be a negation), when the factors
     have no other use: one pass over the arrays fewer. Returns the ops to insert before `op`."""
-    if op.name != "mul" or len(op.operands) != 2 or any(v.type.is_scalar or v.type.shape == ()
-                                                          for v in op.operands):
+    if op.name != "mul" or op.user or len(op.operands) != 2 or any(v.type.is_scalar or v.type.shape == ()
+                                                                      for v in op.operands):
         return None
     c, parts = 1.0, []
     for v in op.operands:
-        f = _scalar_factor(v, defs) if uses.get(id(v)) == 1 else None
+        d = defs.get(id(v))
+        f = _scalar_factor(v, defs) if uses.get(id(v)) == 1 and d is not None and not d.user else None
         if f is None:
             parts.append(v)
         else:
