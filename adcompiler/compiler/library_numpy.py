@@ -152,7 +152,7 @@ for _fn, _np_fns, _methods, _n, *_kw in [
                                                                   ("conjugate", "conj"), 1),
         (C.angle, [np.angle], (), 1), (C.slogdet, [np.linalg.slogdet], (), 1),
         (C.gradient, [np.gradient], (), 1), (C.svd, [np.linalg.svd], (), 1), (C.fmax, [np.fmax], (), 2),
-        (C.fmin, [np.fmin], (), 2), (C.real_if_close, [np.real_if_close], (), 1)]:
+        (C.fmin, [np.fmin], (), 2), (C.eigh, [np.linalg.eigh], (), 1), (C.eigvalsh, [np.linalg.eigvalsh], (), 1), (C.real_if_close, [np.real_if_close], (), 1)]:
     _composite(_fn, *_np_fns, methods=_methods, arrays=_n, array_kw=_kw[0] if _kw else ())
 
 for _prim, _fn in [("inv", np.linalg.inv), ("det", np.linalg.det), ("cholesky", np.linalg.cholesky),

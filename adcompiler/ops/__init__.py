@@ -18,7 +18,7 @@ from .elementwise import (absolute, add, arccos, arccosh, arcsin, arcsinh, arcta
                           trunc, where, zeros_like)
 from .indexing import Dyn, getitem, index_add, scatter_add, setitem
 from .joining import concatenate, stack
-from .linalg import (cholesky, det, einsum, eye_like, inv, linear, logabsdet, matmul, norm, pinv, slogdet_sign, solve,
+from .linalg import (cholesky, det, eigh_v, eigh_w, einsum, eye_like, inv, linear, logabsdet, matmul, norm, pinv, slogdet_sign, solve,
                      svd_s, svd_u, svd_vh, trace)
 from .reductions import (amax, amin, argmax, argmin, extreme_weights, log_softmax, logsumexp, max_, mean, min_, prod,
                          prod_others, softmax, std, sum_, var)

@@ -23,10 +23,10 @@ from .elementwise import (absolute, add, div, eq, exp, expm1, ge, gt, log, log1p
                           ne, neg, power, sin, sub, where, zeros_like)
 from .indexing import getitem, scatter_add, setitem
 from .joining import concatenate, stack
-from .linalg import logabsdet, matmul, norm as _norm2, slogdet_sign, svd_s, svd_u, svd_vh
+from .linalg import eigh_v, eigh_w, logabsdet, matmul, norm as _norm2, slogdet_sign, svd_s, svd_u, svd_vh
 from .reductions import amax, amin, prod, sum_
 from .scans import argpartition, argsort, cumsum as _cumsum
-from .shape import broadcast_to, copy, expand_dims, reshape, transpose
+from .shape import astype, broadcast_to, copy, expand_dims, reshape, transpose
 
 __all__ = []   # filled below: every public function
 
@@ -687,27 +687,35 @@ def take(a, indices, axis=None, mode=None):
     return _gather(a, (slice(None),) * axis + (idx,))
 
 
-def sort(a, axis=-1):
+def sort(a, axis=-1, kind=None, order=None, stable=None):
+    if order is not None:
+        raise NotImplementedError("np.sort(order=...) (structured arrays)")
     if axis is None:
         a, axis = reshape(a, shape=(-1,)), 0
     return take_along_axis(a, argsort(a, axis=axis), axis)
 
 
-def partition(a, kth, axis=-1):
+def partition(a, kth, axis=-1, kind="introselect", order=None):
+    if order is not None:
+        raise NotImplementedError("np.partition(order=...) (structured arrays)")
     if axis is None:
         a, axis = reshape(a, shape=(-1,)), 0
     return take_along_axis(a, argpartition(a, kth, axis=axis), axis)
 
 
-def cumsum(a, axis=None):
+def cumsum(a, axis=None, dtype=None):
+    if dtype is not None:
+        a = astype(a, dtype=np.dtype(dtype))
     if axis is None:
         a, axis = reshape(a, shape=(-1,)), 0
     return _cumsum(a, axis=_ax(axis, _nd(a)))
 
 
-def cumprod(a, axis=None):
+def cumprod(a, axis=None, dtype=None):
     """The products of the prefixes, each a `prod` over a triangular mask: exact gradients
     also where a has zeros (prod's rule divides by nothing), at O(n^2) cost along the axis."""
+    if dtype is not None:
+        a = astype(a, dtype=np.dtype(dtype))
     if axis is None:
         a, axis = reshape(a, shape=(-1,)), 0
     nd = _nd(a)
@@ -806,6 +814,23 @@ def _gradient_1(f, axis, h, edge_order):
 
 def slogdet(a):
     return slogdet_sign(a), logabsdet(a)
+
+
+def eigh(a, UPLO="L"):
+    """np.linalg.eigh: (eigenvalues, eigenvectors) of the symmetric matrix NumPy reads from the
+    UPLO triangle."""
+    return eigh_w(a, UPLO=_uplo(UPLO)), eigh_v(a, UPLO=_uplo(UPLO))
+
+
+def eigvalsh(a, UPLO="L"):
+    return eigh_w(a, UPLO=_uplo(UPLO))
+
+
+def _uplo(u):
+    u = str(u).upper()
+    if u not in ("L", "U"):
+        raise ValueError("UPLO argument must be 'L' or 'U'")
+    return u
 
 
 def svd(a, full_matrices=True, compute_uv=True, hermitian=False):

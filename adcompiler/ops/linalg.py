@@ -316,6 +316,51 @@ svd_s.defvjp(_svd_ds)
 svd_vh.defvjp(_svd_dvh)
 
 
+# ---- symmetric eigendecomposition -------------------------------------------------------
+# np.linalg.eigh(a, UPLO) as two primitives, eigenvalues and eigenvectors. NumPy reads one
+# triangle of `a` (UPLO "L": the lower one), so the derivative of what it computes is the
+# symmetric-perturbation cotangent G = V (diag(gw) + F o (V^T gV)) V^T folded onto that triangle
+# (G + G^T off the diagonal, G on it). F[i, j] = 1 / (w_j - w_i): repeated eigenvalues give inf/nan.
+
+def _eigh_shape(args, params, vectors):
+    s = _square_shape(args, params)
+    return Abstract(s if vectors else s[:-1], _float_of(args[0]))
+
+
+eigh_w = Primitive("eigh_w", lambda a, UPLO="L": np.asarray(np.linalg.eigh(a, UPLO)[0]),
+                   grad_fn="LinalgEighBackward0", saves=(0,), kind="linalg",
+                   shape_rule=lambda a, p: _eigh_shape(a, p, False))
+eigh_v = Primitive("eigh_v", lambda a, UPLO="L": np.asarray(np.linalg.eigh(a, UPLO)[1]),
+                   grad_fn="LinalgEighBackward0", saves=(0,), saves_out=True, kind="linalg",
+                   shape_rule=lambda a, p: _eigh_shape(a, p, True))
+
+
+def _fold_onto_triangle(g, uplo):
+    n = shape_of(g)[-1]
+    lower = _tril_mask(n)
+    tri = lower if uplo == "L" else lower.T
+    both = add(g, where(np.eye(n, dtype=bool), 0.0, _mT(g)))
+    return where(tri, both, 0.0)
+
+
+def _eigh_dw(g, a, out, UPLO="L"):
+    v = eigh_v(a, UPLO=UPLO)
+    return _fold_onto_triangle(matmul(mul(v, expand_dims(g, axis=-2)), _mT(v)), UPLO)
+
+
+def _eigh_dv(g, a, out, UPLO="L"):
+    w, v = eigh_w(a, UPLO=UPLO), out
+    n = shape_of(w)[-1]
+    eye = np.eye(n, dtype=bool)
+    f = where(eye, 0.0, div(1.0, where(eye, 1.0, sub(expand_dims(w, axis=-2), expand_dims(w, axis=-1)))))
+    inner = mul(f, matmul(_mT(v), g))
+    return _fold_onto_triangle(matmul(matmul(v, inner), _mT(v)), UPLO)
+
+
+eigh_w.defvjp(_eigh_dw)
+eigh_v.defvjp(_eigh_dv)
+
+
 # ---- einsum ------------------------------------------------------------------------
 
 def _einsum_impl(*operands, spec):
@@ -349,4 +394,4 @@ einsum = Primitive("einsum", _einsum_impl, saves=tuple(range(32)), kind="linalg"
 einsum.defvjp_argnum(_einsum_vjp)
 
 __all__ = ["matmul", "linear", "trace", "eye_like", "norm", "einsum", "inv", "solve", "det", "logabsdet", "slogdet_sign",
-           "cholesky", "pinv", "svd_u", "svd_s", "svd_vh"]
+           "cholesky", "pinv", "svd_u", "svd_s", "svd_vh", "eigh_w", "eigh_v"]

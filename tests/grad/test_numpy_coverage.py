@@ -218,6 +218,14 @@ def svds(a, b):
             + np.linalg.norm(a, 2) + np.linalg.norm(b, "nuc") + np.linalg.norm(b, -2))
 
 
+def eighs(a):
+    w, v = np.linalg.eigh(a)
+    wu, vu = np.linalg.eigh(a, UPLO="U")
+    # sign-invariant functions of the eigenvectors
+    return (np.sum(w * W3) + np.sum((v * v) @ np.arange(3)) + np.sum(np.linalg.eigvalsh(a) ** 2)
+            + np.sum(wu ** 3) + np.sum(np.abs(vu[:, 0])))
+
+
 def roundings(x):
     return np.sum(np.floor(x) * x + np.ceil(x) * x ** 2 + np.fabs(x) + np.rint(x) * x + np.trunc(x))
 
@@ -298,7 +306,7 @@ CASES = [
     (diff_, (R(3, 4),)), (axes_, (R(2, 3, 4),)), (triangles, (R(3, 4),)), (pads, (R(2, 3),)),
     (diags, (R(4, 4), R(3))), (atleast, (R(3), 0.7)), (tile_, (R(3),)), (sorts, (R(6),)),
     (hyperbolic, (R(3), U(3))), (logs, (P(4),)), (angles, (R(3),)), (linalg_, (R(3, 3) + 3 * np.eye(3), R(3, 2))),
-    (svds, (R(4, 2), R(3, 3))), (einsum_sublists, (R(2, 3), R(3, 4))), (nan_aware, (U(3), R(3))),
+    (svds, (R(4, 2), R(3, 3))), (eighs, (R(3, 3),)), (einsum_sublists, (R(2, 3), R(3, 4))), (nan_aware, (U(3), R(3))),
     (remainders, (rng.uniform(0.1, 1.4, 3) + np.array([0.0, 1.5, 3.0]), rng.uniform(2.0, 2.5, 3))),
     (rows_of_an_array, (R(2, 3),)), (roundings, (rng.uniform(-3, 3, 5) + 0.05,)), (scans, (R(6),)), (cumprod_zeros, (R(4),)),
     (joins, (R(3), R(3))), (rearranging, (R(2, 3),)), (gathers, (R(2, 3),)), (take_by_argsort, (R(4),)),
@@ -431,6 +439,11 @@ def t_svd(a):
     return np.sum(s ** 2 * W3) + np.sum((u @ vh) ** 2 * np.arange(4)) + np.linalg.norm(a, "nuc")
 
 
+def t_eigh(b):                             # a symmetric parametrisation (NumPy reads one triangle)
+    w, v = np.linalg.eigh(b + b.T)
+    return np.sum(w * W3) + np.sum((v * v) * np.reshape(np.arange(9), (3, 3)))
+
+
 def t_diagonal(a):
     return np.trace(a, 1) + np.sum(np.diagonal(a, -1) ** 2)
 
@@ -468,6 +481,8 @@ TORCH = [
     (t_svd, lambda a: (torch.linalg.svdvals(a) ** 2 * torch.tensor(W3)).sum()
      + ((lambda usv: (usv[0] @ usv[2]) ** 2)(torch.linalg.svd(a, full_matrices=False)) * torch.arange(4.0, dtype=F64)).sum()
      + torch.linalg.matrix_norm(a, "nuc"), (R(3, 4),)),
+    (t_eigh, lambda b: (torch.linalg.eigh(b + b.T)[0] * torch.tensor(W3)).sum()
+     + (torch.linalg.eigh(b + b.T)[1] ** 2 * torch.arange(9.0, dtype=F64).reshape(3, 3)).sum(), (R(3, 3),)),
     (t_diagonal, lambda a: torch.diagonal(a, 1).sum() + (torch.diagonal(a, -1) ** 2).sum(), (R(4, 4),)),
 ]
 

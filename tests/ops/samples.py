@@ -201,6 +201,11 @@ def _svd_cases(rng):
     return [((_r(rng, 3, 3),), {}), ((_r(rng, 4, 2),), {}), ((_r(rng, 2, 4),), {}), ((_r(rng, 2, 3, 2),), {})]
 
 
+def _eigh_cases(rng):
+    # any matrix (NumPy reads one triangle); random ones have distinct eigenvalues
+    return [((_r(rng, 3, 3),), {"UPLO": "L"}), ((_r(rng, 3, 3),), {"UPLO": "U"}), ((_r(rng, 2, 2, 2),), {"UPLO": "L"})]
+
+
 SAMPLES = {
     "add": _binary(), "sub": _binary(), "mul": _binary(), "div": _binary(_pos),
     "maximum": _binary(_distinct), "minimum": _binary(_distinct), "pow": _pow,
@@ -262,6 +267,7 @@ SAMPLES = {
     "cholesky": lambda rng: [((_spd(rng, 3),), {}), ((_spd(rng, 2, (2,)),), {})],
     "svd_u": lambda rng: _svd_cases(rng), "svd_s": lambda rng: _svd_cases(rng) + [((_r(rng, 3, 2),), {"uv": False})],
     "svd_vh": lambda rng: _svd_cases(rng),
+    "eigh_w": lambda rng: _eigh_cases(rng), "eigh_v": lambda rng: _eigh_cases(rng),
     "pinv": lambda rng: [((_r(rng, 3, 2),), {}), ((_r(rng, 2, 4),), {}), ((_square(rng, 3),), {}),
                          ((_r(rng, 2, 3, 2),), {})],
 }
