@@ -205,7 +205,12 @@ def _builtin_extreme(prim_pair, reduce_prim):
             return fe.prim(reduce_prim, v, axis=0, keepdims=False)
         acc = args[0]
         for a in args[1:]:
-            acc = fe.prim(prim_pair, acc, a)
+            if fe.type_of(acc).shape == () and fe.type_of(a).shape == ():
+                # Python's: the first of the largest (max(1.0, nan) is 1.0, max(nan, 1.0) nan)
+                better = fe.prim("gt" if prim_pair == "maximum" else "lt", a, acc)
+                acc = fe.prim("where", better, a, acc)
+            else:
+                acc = fe.prim(prim_pair, acc, a)
         return acc
     return lower
 
