@@ -763,29 +763,29 @@ class Frontend(ExpressionMixin):
     def _counted(self, node, x):
         """An iterable inside enumerate/zip as (length, item(k)) over k = 0, 1, ..."""
         it = self.iteration(x)
-        if isinstance(it, list):   # a tuple or list: its items, known at compile time
-            return len(it), lambda k: it[self.static(k, "an index into a list")]
+        if isinstance(it, list):   # a tuple or list: its items, known at compile time (k is static)
+            return len(it), lambda k: it[k.value], True
         if it.length is None:
             self.fail("enumerate/zip need iterables of a length known at compile time", node)
         if isinstance(it.start, Static) and isinstance(it.step, Static) and (it.start.value, it.step.value) == (0, 1):
-            return it.length, it.item
+            return it.length, it.item, False
 
         def item(k):
             self.node = node
             return it.item(self.binop("add", it.start, self.binop("mul", k, it.step)))
-        return it.length, item
+        return it.length, item, False
 
     def _enumerate(self, node, pos, kw):
         if len(pos) != 1 or set(kw) - {"start"}:
             self.fail("enumerate() takes one iterable (and start=)", node)
-        n, inner = self._counted(node, pos[0])
+        n, inner, unrolled = self._counted(node, pos[0])
         start = self.expr(kw["start"]) if "start" in kw else Static(0)
 
         def item(k):
             self.node = node
             idx = k if isinstance(start, Static) and start.value == 0 else self.binop("add", k, start)
             return PyTuple([idx, inner(k)])
-        if isinstance(self.iteration(pos[0]), list):
+        if unrolled:
             return [item(Static(k)) for k in range(n)]
         return _Iteration(Static(0), Static(n), Static(1), item, n)
 
@@ -794,9 +794,9 @@ class Frontend(ExpressionMixin):
             self.fail("zip() takes one or more iterables", node)
         parts = [self._counted(node, p) for p in pos]
         n = min(p[0] for p in parts)
-        if any(isinstance(self.iteration(p), list) for p in pos):
-            return [PyTuple([f(Static(k)) for _, f in parts]) for k in range(n)]
-        return _Iteration(Static(0), Static(n), Static(1), lambda k: PyTuple([f(k) for _, f in parts]), n)
+        if any(unrolled for _, _, unrolled in parts):
+            return [PyTuple([f(Static(k)) for _, f, _ in parts]) for k in range(n)]
+        return _Iteration(Static(0), Static(n), Static(1), lambda k: PyTuple([f(k) for _, f, _ in parts]), n)
 
     def _unroll(self, node, body, items):
         if contains(body, (cst.Break, cst.Continue), True) or contains(body, (cst.Return,), False):
