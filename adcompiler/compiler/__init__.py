@@ -8,23 +8,30 @@ Entry points:
     optimize, constant_fold, cse, dce, activity    passes (IR -> IR)
     UnsupportedSyntax                              what the front end cannot compile
 """
-from .builder import Builder, current_builder
-from .errors import IRParseError, UnsupportedSyntax
-from .ir import Block, Function, Op, Value, clone, verify, walk
-from .parser import parse_function
-from .passes import activity, active_values, constant_fold, cse, dce, optimize
-from .printer import print_function
-from .types import (ArrayType, NoneType, OpaqueType, ScalarType, TupleType, parse_type, type_of_value)
+import importlib
 
-__all__ = ["Builder", "current_builder", "IRParseError", "UnsupportedSyntax", "compile_for_args",
-           "compile_function", "Block", "Function", "Op", "Value", "clone", "verify", "walk", "parse_function",
-           "activity", "active_values", "constant_fold", "cse", "dce", "optimize", "print_function", "ArrayType",
-           "NoneType", "OpaqueType", "ScalarType", "TupleType", "parse_type", "type_of_value"]
+# where each public name lives: imported on first use, so that loading a cached gradient (which
+# needs ir and types, not the front end, the parser or libcst) stays fast
+_HOME = {
+    "Builder": "builder", "current_builder": "builder", "IRParseError": "errors", "UnsupportedSyntax": "errors",
+    "compile_for_args": "frontend", "compile_function": "frontend",
+    "Block": "ir", "Function": "ir", "Op": "ir", "Value": "ir", "clone": "ir", "verify": "ir", "walk": "ir",
+    "parse_function": "parser", "activity": "passes", "active_values": "passes", "constant_fold": "passes",
+    "cse": "passes", "dce": "passes", "optimize": "passes", "print_function": "printer",
+    "ArrayType": "types", "NoneType": "types", "OpaqueType": "types", "ScalarType": "types", "TupleType": "types",
+    "parse_type": "types", "type_of_value": "types",
+}
+__all__ = list(_HOME)
 
 
 def __getattr__(name):
-    # the front end imports libcst (~150 ms): only when something must be compiled
-    if name in ("compile_for_args", "compile_function"):
-        from . import frontend
-        return getattr(frontend, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_HOME))
