@@ -176,7 +176,7 @@ class Namer:
 
 # Features that hit an open bug (each has a strict xfail test in test_native_properties.py): the
 # default runs keep away from them; the survey can generate them (`--all`).
-OPEN_BUGS = frozenset({"float //", "float %", "math of float32"})
+OPEN_BUGS = frozenset()
 
 
 @dataclass(frozen=True)
@@ -350,7 +350,7 @@ def f32_expr(draw, scope, depth, cfg):
 def bool_expr(draw, scope, cfg):
     choices = ["float_cmp", "float_cmp", "int_cmp"]
     if scope.of("c"):
-        choices += ["var", "logic"]
+        choices += ["var", "logic", "logic"]
     if scope.of("g"):
         choices.append("f32_cmp")
     kind = _pick(draw, choices)
@@ -465,9 +465,9 @@ class Gen:
     def update(self, scope, indent):
         draw, cfg = self.draw, self.cfg
         loop = scope.loop is not None
-        kinds = ["new_f", "new_f", "set_f", "set_f", "aug_f", "new_i", "set_i", "new_c"]
+        kinds = ["new_f", "new_f", "set_f", "set_f", "aug_f", "new_i", "set_i", "new_c", "new_c"]
         if cfg.f32:
-            kinds += ["new_g"] + (["set_g"] if scope.of("g") else [])
+            kinds += ["new_g", "new_g"] + (["set_g"] if scope.of("g") else [])
         kind = _pick(draw, kinds)
         if kind == "new_f":
             name = self.namer("s")

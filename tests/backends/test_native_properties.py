@@ -42,7 +42,6 @@ from hypothesis.errors import UnsatisfiedAssumption
 
 import adcompiler as ad
 from adcompiler.compiler.interpret import interpret
-from adcompiler.compiler.ir import walk
 
 from ..grad.test_properties import (
     loaded,  # writes a program's module to a folder and imports it
@@ -72,10 +71,6 @@ class Rejected(Exception):
 
 class Refused(Exception):
     """The native tier did not run the program (the generator should stay inside its subset)."""
-
-
-class Known(Exception):
-    """A difference already pinned by a strict xfail test below (discarded, and counted)."""
 
 
 class Wrong(AssertionError):
@@ -189,8 +184,7 @@ def check_program(program, a, b, n, directory, stats=None):
             failures.append(label)
             details.append(f"{label}: got {got}, want {want}")
 
-    compare("native vs NumPy tier", _tiers_agree(program, native, numpy_tier, interpreted, stats), native,
-            numpy_tier)
+    compare("native vs NumPy tier", _close(native, numpy_tier, TIER_RTOL), native, numpy_tier)
     compare("native vs interpreter", _close(native, interpreted, TIER_RTOL), native, interpreted)
     compare("native value vs f", _close(native[0], float(value), TIER_RTOL), native[0], float(value))
     rtol, atol = (F32_FD_RTOL, F32_FD_ATOL) if program.f32 else (FD_RTOL, FD_ATOL)
@@ -201,20 +195,6 @@ def check_program(program, a, b, n, directory, stats=None):
         stats["bitwise == NumPy tier" if _bitwise(native, numpy_tier) else "within 1e-12 of NumPy tier"] += 1
         stats["bitwise == interpreter" if _bitwise(native, interpreted) else "within 1e-12 of interpreter"] += 1
     return program.feats
-
-
-def _tiers_agree(program, native, numpy_tier, interpreted, stats):
-    """native == NumPy tier to 1e-12; for a float32 program also where the NumPy tier alone
-    rounds in float64 what the IR (and so the native code and the interpreter) types float32:
-    test_numpy_tier_keeps_float32_after_abs_of_a_python_scalar."""
-    if _close(native, numpy_tier, TIER_RTOL):
-        return True
-    if program.f32 and _close(native, interpreted, TIER_RTOL) and _close(native, numpy_tier, F32_RTOL):
-        if stats is not None:
-            stats["known: the NumPy tier rounds a float32 value in float64"] += 1
-        event("known: the NumPy tier rounds a float32 value in float64")
-        return True
-    return False
 
 
 def _user_line(exc, filename):
@@ -250,7 +230,7 @@ def check_risky(program, a, b, n, directory, stats=None):
                 failures.append(f"native value vs f: {native[0]} != {value}")
             if not _close(native, interpreted, TIER_RTOL):
                 failures.append(f"native vs interpreter: {native} != {interpreted}")
-            if not _tiers_agree(program, native, numpy_tier, interpreted, stats):
+            if not _close(native, numpy_tier, TIER_RTOL):
                 failures.append(f"native vs NumPy tier: {native} != {numpy_tier}")
             if failures:
                 raise Wrong([f.split(":")[0] for f in failures], failures)
@@ -266,13 +246,6 @@ def check_risky(program, a, b, n, directory, stats=None):
             got = None
         if g._last.compiled.native is None:
             raise Refused(_refusal(g))
-        if line not in {op.loc[1] for op in walk(g._last.compiled.ir.body) if op.loc and op.is_prim}:
-            # the compiler removed the operation that raises (its result is unused)
-            raise Known("f raises in dead code (test_a_dead_operation_that_raises_in_python)")
-        if got is None and g.tier == "numpy" and "abs(" in program.source:
-            # the native code reported the error; the NumPy tier it re-ran on did not raise
-            raise Known("the NumPy tier's abs() of an int is a NumPy int: no ZeroDivisionError "
-                        "(test_numpy_tier_raises_zero_division_after_abs_of_an_int)")
         if got is None:
             raise Wrong(["native returned where f raises"],
                         [f"f raised {type(error).__name__}: {error} (line {line}); the native call returned"])
@@ -300,8 +273,8 @@ def _property(check, case, directory):
     program, (a, b, n) = case
     try:
         out = check(program, a, b, n, directory)
-    except (Rejected, Known) as e:
-        event(f"{'rejected' if isinstance(e, Rejected) else 'known'}: {e}")
+    except Rejected as e:
+        event(f"rejected: {e}")
         assume(False)
     except Refused as e:
         raise AssertionError(f"the native tier did not run a generated program: {e}") from None
@@ -351,7 +324,7 @@ FEATURES = {"for", "negative step", "while", "while data exit", "while True", "b
             "early return in loop", "nested loop", "if", "elif", "else", "ifexp", "augassign", "bool var", "bool logic",
             "bool*float", "int //,%", "int/float", "int()", "float()", "float32", "f32->float", "abs", "max", "min",
             "div", "pow", "neg", "math.sin", "math.cos", "math.tan", "math.tanh", "math.exp", "math.expm1", "math.log",
-            "math.log1p", "math.sqrt", "math.pow", "np.sin", "np.exp"}
+            "math.log1p", "math.sqrt", "math.pow", "np.sin", "np.exp", "float //", "float %", "math of float32"}
 RISKY_FEATURES = {"risky", "ZeroDivisionError", "ValueError", "OverflowError"}
 
 
@@ -359,7 +332,7 @@ def test_generator_produces_every_construct():
     """Every construct the generator promises comes out of it (generation only), as valid Python."""
     seen = set()
 
-    @settings(max_examples=120, database=None, derandomize=True, phases=[Phase.generate],
+    @settings(max_examples=150, database=None, derandomize=True, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
     @given(programs(Config(risky=True)))
     def collect(program):
@@ -415,10 +388,6 @@ def survey(examples, risky=False, max_depth=2, avoid=OPEN_BUGS, seed=None, direc
         except Rejected as e:
             counts[f"rejected: {e}"] += 1
             raise UnsatisfiedAssumption() from None
-        except Known as e:
-            counts["known"] += 1
-            counts[f"known: {e}"] += 1
-            return
         except Refused as e:
             counts["refused"] += 1
             counts[f"refused: {e}"] += 1
@@ -452,9 +421,9 @@ def _main(argv):
     args = parser.parse_args(argv)
     counts, failures = survey(args.examples, risky=args.risky, max_depth=args.depth,
                                avoid=frozenset() if args.all else OPEN_BUGS)
-    checked = counts["native"] + counts["refused"] + counts["wrong"] + counts["known"]
+    checked = counts["native"] + counts["refused"] + counts["wrong"]
     print(f"generated {counts['generated']}, checked {checked}: native (right) {counts['native']}, "
-          f"refused {counts['refused']}, wrong {counts['wrong']}; known (pinned by an xfail) {counts['known']}")
+          f"refused {counts['refused']}, wrong {counts['wrong']}")
     for key, v in sorted(counts.items()):
         if ":" in key or key.startswith(("bitwise", "within", "f ")):
             print(f"  {v:5d}  {key}")
@@ -473,24 +442,22 @@ if __name__ == "__main__":
 # ---- bugs found, reduced ---------------------------------------------------------------------------
 #
 # Each is a minimal function in native_property_bugs.py (a file: the compiler reads sources).
-# Open ones are strict xfail; the generator keeps away from the native ones (OPEN_BUGS) and the
-# risky check counts the dead-code one as known.
+# Open ones are strict xfail, and the generator keeps away from them (OPEN_BUGS); the fixed ones
+# (0f4da90) stay as regression tests.
 
 
-
-@pytest.mark.xfail(strict=True, reason="passes/factor.py: a term of a cotangent sum without the common factor "
-                                       "gets the sign of its own product twice (1 + (-u)*v becomes 1 - (-u)*v): "
-                                       "a wrong gradient on every tier")
 @pytest.mark.parametrize("jit", ["always", "never"])
 def test_factoring_a_cotangent_sum_keeps_the_sign_of_a_negated_term(jit):
+    """passes/factor.py gave a term without the common factor its product's sign twice (1 + (-u)*v
+    became 1 - (-u)*v): a wrong gradient on every tier."""
     f, a, h = bugs.factor_sign, 0.3, 1e-6
     got = ad.grad(f, jit=jit)(a)
     assert got == pytest.approx((f(a + h) - f(a - h)) / (2 * h), rel=1e-7)
 
 
-@pytest.mark.xfail(strict=True, reason="float // and % declare llvm.copysign with one operand: the LLVM module "
-                                       "does not verify (RuntimeError), so jit='always' traces the function")
 def test_float_floor_division_and_modulo_run_native():
+    """llvm.copysign was declared with one operand: float // and % did not verify, so jit='always'
+    traced them."""
     for f in (bugs.float_floordiv, bugs.float_mod):
         g = ad.value_and_grad(f, wrt=(0, 1), jit="always")
         with warnings.catch_warnings():
@@ -501,25 +468,23 @@ def test_float_floor_division_and_modulo_run_native():
         assert got[0] == f(-0.7, 0.3)
 
 
-@pytest.mark.xfail(strict=True, reason="float // and % crash the native compile; under jit='auto' the "
-                                       "RuntimeError reaches the user on the call that moves to the native tier")
 def test_float_modulo_under_auto_tiering_does_not_raise():
+    """... and under jit='auto' that RuntimeError reached the user on the call that moved to native."""
     g = ad.value_and_grad(bugs.float_mod, wrt=(0, 1))
     for _ in range(6):
         assert g(-0.7, 0.3) == (bugs.float_mod(-0.7, 0.3), (1.0, 1.0))
 
 
-@pytest.mark.xfail(strict=True, reason="math.cos of a float32 value is computed in float32 (Python's math "
-                                       "converts to a double first): all tiers differ from f in the 8th digit")
 @pytest.mark.parametrize("jit", ["always", "never"])
 def test_math_function_of_a_float32_value_computes_in_float64(jit):
+    """math.cos of a float32 value was computed in float32; Python's math converts to a double first."""
     v, _ = ad.value_and_grad(bugs.math_cos_of_float32, jit=jit)(0.0)
     assert v == bugs.math_cos_of_float32(0.0)
 
 
-@pytest.mark.xfail(strict=True, reason="the NumPy tier writes abs(n) of a Python int as np.abs(n), a strong "
-                                       "np.int64, so the float32 sum after it is float64 (not f's float32)")
 def test_numpy_tier_keeps_float32_after_abs_of_a_python_scalar():
+    """The NumPy tier wrote abs(n) of a Python int as np.abs(n), a NumPy int64: the float32 sum after
+    it became float64, not f's float32."""
     got = ad.value_and_grad(bugs.float32_after_abs_of_an_int, jit="never")(0.1, 3)
     native = ad.value_and_grad(bugs.float32_after_abs_of_an_int, jit="always")(0.1, 3)
     want = bugs.float32_after_abs_of_an_int(0.1, 3)
@@ -527,10 +492,9 @@ def test_numpy_tier_keeps_float32_after_abs_of_a_python_scalar():
     assert got[0] == float(want)
 
 
-@pytest.mark.xfail(strict=True, reason="the NumPy tier writes abs(n) of a Python int as np.abs(n), a NumPy int, "
-                                       "and NumPy's int // 0 is 0: the re-run after the native code reported "
-                                       "Python's ZeroDivisionError returns a number")
 def test_numpy_tier_raises_zero_division_after_abs_of_an_int():
+    """... and NumPy's int // 0 is 0: the re-run after the native code reported Python's
+    ZeroDivisionError returned a number."""
     f = bugs.int_division_after_abs
     with pytest.raises(ZeroDivisionError):
         f(1.0, 0)
@@ -541,9 +505,9 @@ def test_numpy_tier_raises_zero_division_after_abs_of_an_int():
         g(1.0, 0)
 
 
-@pytest.mark.xfail(strict=True, reason="the NumPy tier's np.sign(a) of a Python float is a strong np.float64: "
-                                       "abs's float32 cotangent times it is float64, where the IR types it float32")
 def test_numpy_tier_keeps_the_ir_types_of_float32_gradients():
+    """The NumPy tier's np.sign(a) of a Python float was a np.float64, so abs's float32 cotangent times
+    it was float64 where the IR (and the native tier) has float32."""
     f = bugs.float32_gradient_through_abs
     g = ad.value_and_grad(f, jit="always")
     native = g(2.0)
@@ -551,22 +515,22 @@ def test_numpy_tier_keeps_the_ir_types_of_float32_gradients():
     assert ad.value_and_grad(f, jit="never")(2.0) == native
 
 
-@pytest.mark.xfail(strict=True, reason="math.sqrt/math.log of a NumPy scalar raise ValueError in Python; the "
-                                       "compiled gradient (both tiers) returns nan / -inf")
 @pytest.mark.parametrize("f, arg", [(bugs.sqrt_of_a_numpy_scalar, -1.0), (bugs.log_of_a_float32, 0.0)])
 @pytest.mark.parametrize("jit", ["always", "never"])
 def test_math_domain_error_on_a_numpy_scalar_raises(f, arg, jit):
+    """math.sqrt/math.log of a NumPy scalar raise ValueError in Python; the compiled gradient returned
+    nan / -inf."""
     with pytest.raises(ValueError):
         f(arg)
     with pytest.raises(ValueError):
         ad.value_and_grad(f, jit=jit)(arg)
 
 
-@pytest.mark.xfail(strict=True, reason="int() of a float beyond int64 (or of inf) is a Python int (or "
-                                       "OverflowError); the native tier gives 0, the NumPy tier -2**63")
 @pytest.mark.parametrize("jit", ["always", "never"])
 @pytest.mark.parametrize("arg", [1.0, 1e300])
 def test_int_of_a_large_float(jit, arg):
+    """int() of a float beyond int64 is a Python int (of inf, OverflowError); the native tier gave 0,
+    the NumPy tier -2**63."""
     g = ad.value_and_grad(bugs.int_of_a_float, jit=jit)
     try:
         want = bugs.int_of_a_float(arg)
@@ -588,23 +552,22 @@ def test_math_pow_raises_pythons_error(args, jit):
         ad.value_and_grad(bugs.math_pow, jit=jit)(*args)
 
 
-@pytest.mark.xfail(strict=True, reason="an operation whose result is unused (or only decides a `continue` at "
-                                       "the end of a loop body) is removed, so the gradient returns where f raises")
 @pytest.mark.parametrize("f, args, error", [(bugs.dead_log, (1.0, -1.0), ValueError),
                                             (bugs.dead_continue, (1.0, -1.0), ValueError),
                                             (bugs.dead_int_division, (1.0, 3), ZeroDivisionError)])
 @pytest.mark.parametrize("jit", ["always", "never"])
 def test_a_dead_operation_that_raises_in_python(f, args, error, jit):
+    """An unused operation (or one deciding only a `continue` at the end of a loop body) was removed,
+    so the gradient returned where f raises."""
     with pytest.raises(error):
         f(*args)
     with pytest.raises(error):
         ad.value_and_grad(f, jit=jit)(*args)
 
 
-@pytest.mark.xfail(strict=True, reason="builtins max/min are lowered as np.maximum/np.minimum, which propagate "
-                                       "nan; Python's max(1.0, nan) and min(1.0, nan) are 1.0")
 @pytest.mark.parametrize("jit", ["always", "never"])
 def test_builtin_max_and_min_of_nan_are_pythons(jit):
+    """builtins max/min were np.maximum/np.minimum, which propagate nan; Python's max(1.0, nan) is 1.0."""
     want = bugs.builtin_max_min(1.0, math.nan)
     assert want == 2.0
     assert ad.value_and_grad(bugs.builtin_max_min, jit=jit)(1.0, math.nan)[0] == want
