@@ -127,3 +127,16 @@ def test_node_made_outside_anomaly_mode():
             with pytest.raises(RuntimeError, match="SqrtBackward0"):
                 y.backward()
     assert "No forward pass information available" in str(w[-1].message)
+
+
+def test_detect_anomaly_as_a_decorator():
+    with pytest.warns(UserWarning, match="Anomaly Detection has been enabled"):
+        @ad.autograd.detect_anomaly()
+        def run():
+            assert ad.autograd.is_anomaly_enabled()
+            nan_from_sqrt(ad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(RuntimeError, match="SqrtBackward0"):
+            run()
+    assert not ad.autograd.is_anomaly_enabled()

@@ -144,7 +144,36 @@ def sc_checkpoint_different_number_saved(T):
     return err.splitlines()[:3]
 
 
-SCENARIOS = [sc_pack_and_unpack_per_saved_tensor, sc_hooks_change_the_saved_values, sc_custom_function,
+def sc_checkpoint_double_backward(T):
+    from importlib import import_module
+    checkpoint = import_module(f"{T.__name__}.utils.checkpoint").checkpoint
+    x = T.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    out = checkpoint(lambda t: (t.sin() * t).exp(), x, use_reentrant=False)
+    (g,) = T.autograd.grad(out.sum(), x, create_graph=True)
+    (gg,) = T.autograd.grad(g.sum(), x)
+    return val(g), val(gg)
+
+
+def sc_hooks_are_thread_local(T):
+    import threading
+    log = []
+    x = T.tensor([1., 2.], requires_grad=True)
+    started, done = threading.Event(), threading.Event()
+
+    def other():
+        started.wait()
+        log.append(("recorded in the other thread", x.exp().grad_fn is not None))
+        done.set()
+    th = threading.Thread(target=other)
+    th.start()
+    with T.autograd.graph.saved_tensors_hooks(lambda t: log.append("pack") or t, lambda p: p):
+        started.set()
+        done.wait()
+    th.join()
+    return log
+
+
+SCENARIOS = [sc_checkpoint_double_backward, sc_hooks_are_thread_local, sc_pack_and_unpack_per_saved_tensor, sc_hooks_change_the_saved_values, sc_custom_function,
              sc_errors_and_nesting, sc_save_on_cpu_and_double_backward, sc_checkpoint_closure_hooks_and_counts,
              sc_checkpoint_different_number_saved]
 
