@@ -428,7 +428,12 @@ def _lists_as_arrays(fn, first):
             a = _np_array(a, copy=False)
         elif not first and isinstance(a, (list, tuple)) and any(_holds_traced(p) for p in a):
             a = [_np_array(p, copy=False) if _holds_traced(p) else p for p in a]
-        return fn(a, *args, **kwargs)
+        try:
+            return fn(a, *args, **kwargs)
+        except (ValueError, TypeError) as e:
+            if ".py:" in str(e):
+                raise
+            raise type(e)(f"{e} ({user_location()})") from None   # NumPy's error, naming the user's line
     return call
 
 

@@ -73,6 +73,9 @@ def call(fe, clo, args, kwargs, node):
     for n in local - params:
         env[n] = Undefined(f"local variable '{n}' of '{clo.name}' is read before it is assigned")
     env.update(bound.arguments)
+    defaulted = {n for n, prm in clo.signature.parameters.items()
+                 if prm.default is not _KINDS.empty and n not in _given(clo.signature, args, kwargs)}
+    first_write = len(fe.writes)
     saved = (fe.ctx, fe.env, fe.node)
     fe._callers.append(fe.env)
     fe.ctx, fe.env = clo.ctx, env
@@ -84,6 +87,10 @@ def call(fe, clo, args, kwargs, node):
         else:
             fe.block(body)
             result = fe.finish(clo.node)
+        for _, n, wnode, ctx, _ in fe.writes[first_write:]:
+            if n in defaulted and ctx is clo.ctx:
+                fe.fail(f"'{clo.name}' writes into the default value of its parameter '{n}' (Python keeps that "
+                        "change for the next call); this is not supported in compiled code", wnode)
         for n, v in free.items():
             if fe.env.get(n) is not v:
                 fe.fail(f"'{clo.name}' changes '{n}' of its enclosing function in place; this is not supported "
@@ -94,6 +101,10 @@ def call(fe, clo, args, kwargs, node):
         fe._stack.pop()
         fe._callers.pop()
         fe.ctx, fe.env, fe.node = saved
+
+
+def _given(signature, args, kwargs):
+    return set(signature.bind_partial(*args, **kwargs).arguments)
 
 
 def _local_names(node, body):

@@ -183,7 +183,7 @@ def _builtin_sum(fe, iterable, start=Static(0)):
     if isinstance(iterable, Value) and iterable.type.is_tuple:
         iterable = PyTuple(fe.b.untuple(iterable))
     if isinstance(iterable, ListBuffer):
-        iterable = iterable.array
+        iterable = as_array(fe, iterable)
     if isinstance(iterable, PyTuple):
         acc = start
         for item in iterable.items:
@@ -353,14 +353,14 @@ def _broadcast_to(fe, array, shape):
 def _concatenate(fe, arrays, axis=0):
     if isinstance(arrays, ListBuffer) and arrays.array.type.ndim > 1 and fe.static(axis, "axis") == 0:
         t = arrays.array.type
-        return fe.prim("reshape", arrays.array, shape=(t.shape[0] * t.shape[1],) + t.shape[2:])
+        return fe.prim("reshape", as_array(fe, arrays), shape=(t.shape[0] * t.shape[1],) + t.shape[2:])
     return fe.prim("concatenate", *fe.items(arrays), axis=fe.static(axis, "axis"), weak=False)
 
 
 @lowering(np.stack)
 def _stack(fe, arrays, axis=0):
     if isinstance(arrays, ListBuffer) and fe.static(axis, "axis") == 0:
-        return fe.prim("copy", arrays.array)
+        return fe.prim("copy", as_array(fe, arrays))
     return fe.prim("stack", *fe.items(arrays), axis=fe.static(axis, "axis"), weak=False)
 
 

@@ -32,6 +32,9 @@ UNROLL_LIMIT = 1000     # items of a comprehension (each is its own ops)
 def as_array(fe, a):
     """`a` as NumPy's np.asarray(a) would see it: a list/tuple of values becomes their stack."""
     if isinstance(a, ListBuffer):
+        if not a.length:
+            fe.fail("this list is empty here (the loop that appends to it runs no iteration); NumPy's result "
+                    "would have another shape, or raise")
         return a.array
     if isinstance(a, PyTuple):
         return stack_nested(fe, a)

@@ -219,3 +219,15 @@ def test_returning_none_says_so(fallback):
     with pytest.raises(TypeError, match=rf"returns_nothing returned None; it must return a scalar .*"
                                         rf"\(test_compiler_coverage.py:{line}\)"):
         ad.grad(returns_nothing, fallback=fallback)(X)
+
+
+def closure_writes_into_its_default(x):
+    def bump(v, acc=np.zeros(3)):
+        acc += v
+        return np.sum(acc * v)
+    return bump(x) + bump(x)       # Python: the second call sees the first call's write
+
+
+def test_a_closure_writing_into_its_default_value_is_refused():
+    g = check(closure_writes_into_its_default, mode="traced")
+    assert "writes into the default value of its parameter 'acc'" in g.explain()

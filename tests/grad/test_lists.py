@@ -285,3 +285,19 @@ def test_a_global_list_of_arrays_changed_between_calls():
             np.testing.assert_allclose(got, fd_grad(mean_of_a_global_list, X), rtol=1e-7)
     finally:
         ROWS[:] = saved
+
+
+def stack_of_a_list_no_iteration_appended_to(x):
+    hs = []
+    for t in range(0):
+        hs.append(x[t])
+    return np.sum(np.stack(hs))
+
+
+def test_an_empty_appended_list_is_refused_and_numpys_error_raised():
+    with pytest.raises(UnsupportedSyntax, match="this list is empty here"):
+        compile_function(stack_of_a_list_no_iteration_appended_to, [parse_type("f64[3,2]")])
+    with pytest.raises(ValueError, match=r"need at least one array to stack \(test_lists.py:\d+\)"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ad.FallbackWarning)
+            ad.grad(stack_of_a_list_no_iteration_appended_to)(M)
