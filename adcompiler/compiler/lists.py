@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import UnsupportedSyntax
 from .ir import Value
 from .types import ArrayType, TupleType
 from .values import ListBuffer, PyTuple, Static
@@ -59,15 +60,51 @@ def rows(fe, buf):
 # ---- comprehensions --------------------------------------------------------------
 
 def comprehension(fe, node):
-    """[elt for ... in ... if ...] (or a generator expression) unrolled into a list display."""
+    """[elt for ... in ... if ...] (or a generator expression): unrolled into a list display, or,
+    over more than LOOP_FROM items of one loop with no `if`, converted as the loop
+    `for target in iter: tmp.append(elt)` (a ListBuffer)."""
     saved = fe.env
     fe.env = dict(saved)     # the comprehension's variables are its own
     try:
+        looped = _as_loop(fe, node)
+        if looped is not None:
+            return looped
         out = []
         _comp_for(fe, node, node.for_in, out)
     finally:
         fe.env = saved
     return PyTuple(out, is_list=True)
+
+
+LOOP_FROM = 32
+
+
+def _as_loop(fe, node):
+    import libcst as cst
+    cf = node.for_in
+    if cf.ifs or cf.inner_for_in is not None or cf.asynchronous is not None:
+        return None
+    it = fe.iteration(cf.iter)
+    if isinstance(it, list) or it.length is None or it.length <= LOOP_FROM:
+        return None
+    name = f"_adc_comprehension_{len(fe.b.block.ops)}"
+    target = cst.Name(name)
+    call = cst.Call(func=cst.Attribute(value=target, attr=cst.Name("append")), args=[cst.Arg(node.elt)])
+    stmt = cst.Expr(call)
+    loop = cst.For(target=cf.target, iter=cf.iter, body=cst.IndentedBlock(body=[cst.SimpleStatementLine(body=[stmt])]))
+    positions = fe.ctx.src.positions
+    for synthetic in (loop, stmt, call, call.func, target):
+        if node in positions:
+            positions[synthetic] = positions[node]
+    fe.env[name] = PyTuple([], is_list=True)
+    mark, writes = len(fe.b.block.ops), len(fe.writes)
+    try:
+        fe.stmt(loop)
+    except UnsupportedSyntax:   # e.g. items of a type a buffer cannot hold: unrolled instead
+        del fe.b.block.ops[mark:]
+        del fe.writes[writes:]
+        return None
+    return fe.env[name]
 
 
 def _comp_for(fe, node, cf, out):

@@ -301,3 +301,21 @@ def test_an_empty_appended_list_is_refused_and_numpys_error_raised():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ad.FallbackWarning)
             ad.grad(stack_of_a_list_no_iteration_appended_to)(M)
+
+
+# ---- long comprehensions become loops -----------------------------------------------------------
+
+V = np.linspace(-1.0, 1.5, 60)
+
+
+def long_comprehensions(x):
+    a = np.array([np.sin(x[i]) * x[59 - i] for i in range(60)])
+    return np.sum(a ** 2) + sum(v * v for v in x) + np.mean([(x[i], x[i] * 2.0)[1] for i in range(40)])
+
+
+def test_a_long_comprehension_is_one_loop_not_unrolled():
+    g = check(long_comprehensions, V)
+    ir = compile_function(long_comprehensions, [parse_type("f64[60]")])
+    assert [op.name for op in ir.body.ops].count("for") == 3
+    assert len(ir.body.ops) < 80, len(ir.body.ops)
+    assert g.mode == "compiled"
