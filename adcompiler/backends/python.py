@@ -246,7 +246,7 @@ class _Emitter:
         if name == "neg":
             return f"-{_paren(args[0])}"
         if name in _MATH and scalar_only and weak:
-            return f"{_MATH[name]}({args[0]})"
+            return f"{_MATH[name]}({', '.join(args)})"
         if name == "abs" and scalar_only and weak:
             return f"abs({args[0]})"
         if name == "astype" and weak and op.user and not op.operands[0].type.shape:   # int(x), float(x) ...

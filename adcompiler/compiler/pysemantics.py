@@ -9,7 +9,6 @@ unused, because Python runs it (a `math.log(b)` nobody reads still raises for b 
 from __future__ import annotations
 
 from .. import ops
-from ..ops.scalar import MATH_FUNCTIONS
 
 __all__ = ["math_name", "MATH_PRIMS", "INFIX_RAISING", "on_python_scalars", "may_raise", "python_scalar"]
 
@@ -18,8 +17,8 @@ INFIX_RAISING = frozenset({"div", "floor_divide", "remainder", "pow"})
 
 
 def math_name(prim):
-    """The name of `prim` in Python's math module (on Python scalars), or None."""
-    return prim.numpy_name if prim.kind == "elementwise" and prim.numpy_name in MATH_FUNCTIONS else None
+    """The name of `prim` in Python's math module (on Python scalars), or None (the table says)."""
+    return prim.math_name
 
 
 MATH_PRIMS = frozenset(n for n, p in ops.registry.items() if math_name(p))

@@ -114,6 +114,10 @@ class Primitive:
     numpy_name -- the NumPy function computing the primitive: `np.<numpy_name>(*args,
                   **params)` has the values of `impl` (NumPy's floating-point warnings
                   aside), or None. Backends that spell primitives in NumPy use it.
+    math_name  -- for an elementwise primitive, the function of Python's `math` module
+                  computing it on floats (`math.<math_name>(*args)`: the same values inside
+                  the domain, Python's ValueError/OverflowError where the scalar definition
+                  gives nan or inf), or None. What the user's `math.*` calls lower to.
     scalar     -- for an elementwise primitive, its scalar math written once against a
                   math namespace: scalar(m, *operands, **params) (ops/scalar.py has the
                   protocol). None: no scalar definition.
@@ -127,12 +131,12 @@ class Primitive:
 
     def __init__(self, name, impl, *, grad_fn=None, saves=(), saves_out=False,
                  shape_rule=None, differentiable=True, kind=None, may_alias=None, numpy_name=None,
-                 scalar=None, scalar_args="result", scalar_kinds="f", doc=""):
+                 math_name=None, scalar=None, scalar_args="result", scalar_kinds="f", doc=""):
         if name in registry:
             raise ValueError(f"primitive {name!r} is defined twice")
         if kind not in KINDS:
             raise ValueError(f"primitive {name!r}: kind must be one of {KINDS}, not {kind!r}")
-        if scalar is not None and kind != "elementwise":
+        if (scalar is not None or math_name is not None) and kind != "elementwise":
             raise ValueError(f"primitive {name!r}: only elementwise primitives have a scalar definition")
         for tag in (scalar_args if isinstance(scalar_args, tuple) else (scalar_args,)):
             if tag not in SCALAR_ARGS:
@@ -149,6 +153,7 @@ class Primitive:
         self.kind = kind
         self.may_alias = kind == "view" if may_alias is None else bool(may_alias)
         self.numpy_name = numpy_name
+        self.math_name = math_name
         self.scalar = scalar
         self.scalar_args = scalar_args
         self.scalar_kinds = scalar_kinds

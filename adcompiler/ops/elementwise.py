@@ -170,18 +170,20 @@ remainder.defvjp(lambda g, x, y, out: unbroadcast(g, shape_of(x)),
 
 # ---- transcendental and activations -----------------------------------------
 
-exp = _prim("exp", np.exp, saves_out=True, numpy_name="exp", scalar=lambda m, x: m.exp(x))
-log = _prim("log", _ignore_fp(np.log), saves=(0,), numpy_name="log", scalar=lambda m, x: m.log(x))
-log1p = _prim("log1p", _ignore_fp(np.log1p), grad_fn="Log1PBackward0", saves=(0,), numpy_name="log1p",
+exp = _prim("exp", np.exp, math_name="exp", saves_out=True, numpy_name="exp", scalar=lambda m, x: m.exp(x))
+log = _prim("log", _ignore_fp(np.log), math_name="log", saves=(0,), numpy_name="log", scalar=lambda m, x: m.log(x))
+log1p = _prim("log1p", _ignore_fp(np.log1p), grad_fn="Log1PBackward0", math_name="log1p", saves=(0,),
+              numpy_name="log1p",
               scalar=lambda m, x: m.log1p(x))
-expm1 = _prim("expm1", np.expm1, saves_out=True, numpy_name="expm1", scalar=lambda m, x: m.expm1(x))
-sqrt = _prim("sqrt", _ignore_fp(np.sqrt), saves_out=True, numpy_name="sqrt", scalar=lambda m, x: m.sqrt(x))
+expm1 = _prim("expm1", np.expm1, math_name="expm1", saves_out=True, numpy_name="expm1", scalar=lambda m, x: m.expm1(x))
+sqrt = _prim("sqrt", _ignore_fp(np.sqrt), math_name="sqrt", saves_out=True,
+             numpy_name="sqrt", scalar=lambda m, x: m.sqrt(x))
 rsqrt = _prim("rsqrt", _ignore_fp(lambda x: 1.0 / np.sqrt(x)), saves_out=True,
               scalar=lambda m, x: m.div(m.const(1), m.sqrt(x)))
-sin = _prim("sin", np.sin, saves=(0,), numpy_name="sin", scalar=lambda m, x: m.sin(x))
-cos = _prim("cos", np.cos, saves=(0,), numpy_name="cos", scalar=lambda m, x: m.cos(x))
-tan = _prim("tan", np.tan, saves_out=True, numpy_name="tan", scalar=lambda m, x: m.tan(x))
-tanh = _prim("tanh", np.tanh, saves_out=True, numpy_name="tanh", scalar=lambda m, x: m.tanh(x))
+sin = _prim("sin", np.sin, math_name="sin", saves=(0,), numpy_name="sin", scalar=lambda m, x: m.sin(x))
+cos = _prim("cos", np.cos, math_name="cos", saves=(0,), numpy_name="cos", scalar=lambda m, x: m.cos(x))
+tan = _prim("tan", np.tan, math_name="tan", saves_out=True, numpy_name="tan", scalar=lambda m, x: m.tan(x))
+tanh = _prim("tanh", np.tanh, math_name="tanh", saves_out=True, numpy_name="tanh", scalar=lambda m, x: m.tanh(x))
 
 
 def _sigmoid(x):
@@ -217,25 +219,32 @@ sign.defvjp(lambda g, x, out: zeros_like(g))
 
 # ---- more math functions ------------------------------------------------------
 
-sinh = _prim("sinh", _ignore_fp(np.sinh), saves=(0,), numpy_name="sinh", scalar=lambda m, x: m.sinh(x))
-cosh = _prim("cosh", _ignore_fp(np.cosh), saves=(0,), numpy_name="cosh", scalar=lambda m, x: m.cosh(x))
-arcsin = _prim("arcsin", _ignore_fp(np.arcsin), grad_fn="AsinBackward0", saves=(0,), numpy_name="arcsin",
+sinh = _prim("sinh", _ignore_fp(np.sinh), math_name="sinh", saves=(0,),
+             numpy_name="sinh", scalar=lambda m, x: m.sinh(x))
+cosh = _prim("cosh", _ignore_fp(np.cosh), math_name="cosh", saves=(0,),
+             numpy_name="cosh", scalar=lambda m, x: m.cosh(x))
+arcsin = _prim("arcsin", _ignore_fp(np.arcsin), grad_fn="AsinBackward0", math_name="asin", saves=(0,),
+               numpy_name="arcsin",
                scalar=lambda m, x: m.asin(x))
-arccos = _prim("arccos", _ignore_fp(np.arccos), grad_fn="AcosBackward0", saves=(0,), numpy_name="arccos",
+arccos = _prim("arccos", _ignore_fp(np.arccos), grad_fn="AcosBackward0", math_name="acos", saves=(0,),
+               numpy_name="arccos",
                scalar=lambda m, x: m.acos(x))
-arctan = _prim("arctan", np.arctan, grad_fn="AtanBackward0", saves=(0,), numpy_name="arctan",
+arctan = _prim("arctan", np.arctan, grad_fn="AtanBackward0", math_name="atan", saves=(0,), numpy_name="arctan",
                scalar=lambda m, x: m.atan(x))
-arcsinh = _prim("arcsinh", np.arcsinh, grad_fn="AsinhBackward0", saves=(0,), numpy_name="arcsinh",
+arcsinh = _prim("arcsinh", np.arcsinh, grad_fn="AsinhBackward0", math_name="asinh", saves=(0,), numpy_name="arcsinh",
                 scalar=lambda m, x: m.asinh(x))
-arccosh = _prim("arccosh", _ignore_fp(np.arccosh), grad_fn="AcoshBackward0", saves=(0,), numpy_name="arccosh",
+arccosh = _prim("arccosh", _ignore_fp(np.arccosh), grad_fn="AcoshBackward0", math_name="acosh", saves=(0,),
+                numpy_name="arccosh",
                 scalar=lambda m, x: m.acosh(x))
-arctanh = _prim("arctanh", _ignore_fp(np.arctanh), grad_fn="AtanhBackward0", saves=(0,), numpy_name="arctanh",
+arctanh = _prim("arctanh", _ignore_fp(np.arctanh), grad_fn="AtanhBackward0", math_name="atanh", saves=(0,),
+                numpy_name="arctanh",
                 scalar=lambda m, x: m.atanh(x))
-arctan2 = _prim("arctan2", _ignore_fp(np.arctan2), grad_fn="Atan2Backward0", saves=(0, 1), numpy_name="arctan2",
+arctan2 = _prim("arctan2", _ignore_fp(np.arctan2), grad_fn="Atan2Backward0", math_name="atan2", saves=(0, 1),
+                numpy_name="arctan2",
                 scalar=lambda m, y, x: m.atan2(y, x))
-hypot = _prim("hypot", _ignore_fp(np.hypot), saves=(0, 1), saves_out=True, numpy_name="hypot",
+hypot = _prim("hypot", _ignore_fp(np.hypot), math_name="hypot", saves=(0, 1), saves_out=True, numpy_name="hypot",
               scalar=lambda m, x, y: m.hypot(x, y))
-copysign = _prim("copysign", np.copysign, saves=(0,), saves_out=True, numpy_name="copysign",
+copysign = _prim("copysign", np.copysign, math_name="copysign", saves=(0,), saves_out=True, numpy_name="copysign",
                  scalar=lambda m, x, y: m.copysign(x, y))
 
 
@@ -282,10 +291,11 @@ def _libm_only(name):
     return impl
 
 
-erf = _prim("erf", _libm_only("erf"), saves=(0,), scalar=lambda m, x: m.erf(x))
-erfc = _prim("erfc", _libm_only("erfc"), saves=(0,), scalar=lambda m, x: m.erfc(x))
-lgamma = _prim("lgamma", _libm_only("lgamma"), saves=(0,), scalar=lambda m, x: m.lgamma(x))
-gamma = _prim("gamma", _libm_only("tgamma"), saves=(0,), saves_out=True, scalar=lambda m, x: m.tgamma(x))
+erf = _prim("erf", _libm_only("erf"), math_name="erf", saves=(0,), scalar=lambda m, x: m.erf(x))
+erfc = _prim("erfc", _libm_only("erfc"), math_name="erfc", saves=(0,), scalar=lambda m, x: m.erfc(x))
+lgamma = _prim("lgamma", _libm_only("lgamma"), math_name="lgamma", saves=(0,), scalar=lambda m, x: m.lgamma(x))
+gamma = _prim("gamma", _libm_only("tgamma"), math_name="gamma", saves=(0,), saves_out=True,
+              scalar=lambda m, x: m.tgamma(x))
 
 _TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 erf.defvjp(lambda g, x, out: mul(g, mul(_TWO_OVER_SQRT_PI, exp(neg(mul(x, x))))))

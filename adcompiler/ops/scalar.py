@@ -96,7 +96,7 @@ from collections import namedtuple
 
 import numpy as np
 
-__all__ = ["PythonMath", "python_math", "ScalarTypes", "METHODS", "MATH_FUNCTIONS"]
+__all__ = ["PythonMath", "python_math", "ScalarTypes", "METHODS"]
 
 # the protocol: the methods every namespace provides (or refuses with NotImplementedError)
 METHODS = ("add", "sub", "mul", "div", "neg", "pow", "floor_divide", "remainder", "abs", "sign", "floor",
@@ -105,10 +105,6 @@ METHODS = ("add", "sub", "mul", "div", "neg", "pow", "floor_divide", "remainder"
            "erf", "erfc", "lgamma", "tgamma", "atan2", "hypot",
            "lt", "le", "gt", "ge", "eq", "ne", "isnan", "logical_and", "logical_or", "logical_not",
            "select", "const", "cast")
-
-# the unary namespace methods that are Python's `math.<name>` and NumPy's `np.<name>` on finite
-# arguments inside the domain (where math raises, the namespace gives NumPy's inf/nan instead)
-MATH_FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "log1p", "expm1", "sqrt", "tanh", "sinh", "cosh")
 
 ScalarTypes = namedtuple("ScalarTypes", "operands compute result")
 ScalarTypes.__doc__ = """The dtypes of a scalar application: what each operand is converted to, the

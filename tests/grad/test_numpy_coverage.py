@@ -568,6 +568,24 @@ def test_bad_shapes_name_the_line(fallback):
         ad.grad(bad_einsum, fallback=fallback)(R(2, 2))
 
 
+def math_domain(x):
+    return math.asin(x) * 0.0 + 1.0
+
+
+def math_pole(x):
+    return math.gamma(x) + math.lgamma(x) * x
+
+
+@pytest.mark.parametrize("jit", ["never", "always"])
+def test_math_functions_raise_pythons_errors_in_compiled_code(jit):
+    """The user's math.* on Python floats raise where Python raises (the value is dead here)."""
+    with pytest.raises(ValueError, match="math domain error"):
+        ad.grad(math_domain, fallback="never", jit=jit)(2.0)
+    with pytest.raises(ValueError, match="math domain error"):
+        ad.grad(math_pole, fallback="never", jit=jit)(0.0)
+    assert ad.grad(math_pole, fallback="never", jit=jit)(2.5) == pytest.approx(_fd(math_pole, (2.5,), 0), rel=1e-6)
+
+
 def svd_full(a):
     return np.sum(np.linalg.svd(a)[0])
 
