@@ -230,6 +230,10 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         for x, gx in zip(inputs, grads):
             if gx is not None:
                 gx = gx if create_graph else gx.detach()
+                acc = x._acc() if x._grad_fn is None and x._acc is not None else None
+                if acc is not None and acc._hooks is not None:  # its node's and post-accumulate hooks run
+                    hooks_accumulate(acc, acc._hooks, gx if create_graph else gx._data, create_graph)
+                    continue
                 with GRAD_LOCK:
                     x.grad = gx.clone() if x._grad is None else x._grad + gx
             if x._grad_fn is not None and not x._retains_grad:

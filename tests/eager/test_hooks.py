@@ -224,7 +224,21 @@ def sc_custom_function_nodes(T):
     return log
 
 
-SCENARIOS = [sc_leaf_hook_replaces_gradient, sc_order_on_an_intermediate, sc_leaf_order_with_accumulate_grad_hooks,
+def sc_backward_with_inputs_runs_the_leaf_hooks(T):
+    log = []
+    x = T.tensor([1., 2.], requires_grad=True)
+    w = T.tensor([3., 4.], requires_grad=True)
+    x.register_post_accumulate_grad_hook(lambda p: log.append(("x post accumulate", val(p.grad))))
+    w.register_post_accumulate_grad_hook(lambda p: log.append(("w post accumulate", val(p.grad))))
+    x.register_hook(lambda g: log.append(("x hook", val(g))) or g * 2)
+    acc = (x * 1).grad_fn.next_functions[0][0]
+    acc.register_prehook(lambda go: log.append("x acc pre"))
+    acc.register_hook(lambda gi, go: log.append("x acc post"))
+    (x * w).sum().backward(inputs=[x])
+    return log, val(x.grad), val(w.grad)
+
+
+SCENARIOS = [sc_backward_with_inputs_runs_the_leaf_hooks, sc_leaf_hook_replaces_gradient, sc_order_on_an_intermediate, sc_leaf_order_with_accumulate_grad_hooks,
              sc_hooks_with_autograd_grad, sc_hook_runs_once_with_the_summed_gradient,
              sc_retain_graph_runs_hooks_each_time, sc_hook_registered_before_an_inplace_change,
              sc_hook_under_create_graph, sc_hook_errors, sc_node_hook_replaces_grad_inputs,
