@@ -18,6 +18,7 @@ side it took, so the tests can keep finite differences away from non-smooth poin
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
@@ -185,6 +186,7 @@ class Config:
     risky: bool = False
     max_depth: int = 2
     avoid: frozenset = OPEN_BUGS
+    special: bool = False      # risky inputs include inf, nan, 1e308 ...
 
 
 CONSTS = ["0.5", "1.5", "0.25", "2.0", "0.1", "-0.75", "3.0", "-1.25"]
@@ -541,8 +543,12 @@ def smooth_inputs():
     return st.tuples(x, x, st.integers(-3, 7))
 
 
-def risky_inputs():
-    """Inputs that put the risky operations' arguments on their edges (0, -1, negative, large)."""
-    edge = st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.0, 0.5, 3.0, -2.0])
+SPECIAL = [math.inf, -math.inf, math.nan, 1e308, -1e300, 5e-324]
+
+
+def risky_inputs(special=False):
+    """Inputs that put the risky operations' arguments on their edges (0, -1, negative, large);
+    with `special`, also inf, nan, the largest and the smallest floats."""
+    edge = st.sampled_from([0.0, -0.0, 1.0, -1.0, 2.0, 0.5, 3.0, -2.0] + (SPECIAL if special else []))
     x = st.one_of(edge, st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False))
     return st.tuples(x, x, st.integers(-3, 7))

@@ -13,13 +13,14 @@ For each generated `f(a, b, n)` and inputs away from its branch boundaries and k
 "Risky" programs hold operations that raise in Python for some inputs (math domain errors,
 division and modulo by zero, overflow); where f raises, the native call must raise the same
 exception type, naming f's line (it re-runs the call on the NumPy tier); where f does not, the
-native call must not fall back, and must agree with f and with the NumPy tier (inf and nan
-included).
+native call must not fall back, and must agree with f, with the NumPy tier and with the
+interpreter (inf and nan included).
 
-The default run is short; `@pytest.mark.slow` variants generate more and deeper programs. A
-survey mode counts outcomes without stopping at a failure:
+The default run is short; `@pytest.mark.slow` variants generate more and deeper programs (the
+risky one also on inf, nan, 1e308 and 5e-324). A survey mode counts outcomes (native and right,
+refused with the reasons, wrong with the comparisons that failed) without stopping at a failure:
 
-    python -m tests.backends.test_native_properties --examples 300 [--risky] [--depth 3]
+    python -m tests.backends.test_native_properties --examples 300 [--risky [--special]] [--depth 3] [--all]
 
 Bugs found by these properties are reduced to minimal functions below (strict xfail while open).
 """
@@ -289,7 +290,7 @@ def _property(check, case, directory):
 def cases(draw, cfg=None):
     cfg = cfg or Config()
     program = draw(programs(cfg))
-    return program, draw(risky_inputs() if cfg.risky else smooth_inputs())
+    return program, draw(risky_inputs(cfg.special) if cfg.risky else smooth_inputs())
 
 
 # ---- the properties --------------------------------------------------------------------------------
@@ -315,7 +316,7 @@ def test_native_equals_numpy_tier_interpreter_python_and_finite_differences_many
 
 @pytest.mark.slow
 @settings(SLOW, max_examples=200)
-@given(case=cases(Config(risky=True, max_depth=3)))
+@given(case=cases(Config(risky=True, max_depth=3, special=True)))
 def test_native_raises_where_python_raises_many(case, progdir):
     _property(check_risky, case, progdir)
 
@@ -369,7 +370,7 @@ def test_float32_math_functions_are_within_a_few_ulps_of_numpy():
 
 # ---- the survey ------------------------------------------------------------------------------------
 
-def survey(examples, risky=False, max_depth=2, avoid=OPEN_BUGS, seed=None, directory=None):
+def survey(examples, risky=False, max_depth=2, avoid=OPEN_BUGS, special=False, seed=None, directory=None):
     """Check `examples` generated programs without stopping at a failure: a Counter of outcomes
     (native / rejected / refused with reasons / wrong with the comparisons that failed), and the
     failing programs by label."""
@@ -379,7 +380,7 @@ def survey(examples, risky=False, max_depth=2, avoid=OPEN_BUGS, seed=None, direc
 
     @settings(max_examples=examples, deadline=None, derandomize=seed is None, database=None,
               phases=[Phase.generate], suppress_health_check=list(HealthCheck))
-    @given(case=cases(Config(risky=risky, max_depth=max_depth, avoid=frozenset(avoid))))
+    @given(case=cases(Config(risky=risky, max_depth=max_depth, avoid=frozenset(avoid), special=special)))
     def run(case):
         program, (a, b, n) = case
         counts["generated"] += 1
@@ -416,11 +417,12 @@ def _main(argv):
     parser.add_argument("--examples", type=int, default=300)
     parser.add_argument("--risky", action="store_true", help="programs that raise in Python for some inputs")
     parser.add_argument("--depth", type=int, default=2)
+    parser.add_argument("--special", action="store_true", help="risky inputs include inf, nan, 1e308, 5e-324")
     parser.add_argument("--all", action="store_true", help="also generate what hits an open bug (OPEN_BUGS)")
     parser.add_argument("--show", type=int, default=1, help="failing programs to print per kind of failure")
     args = parser.parse_args(argv)
     counts, failures = survey(args.examples, risky=args.risky, max_depth=args.depth,
-                               avoid=frozenset() if args.all else OPEN_BUGS)
+                               avoid=frozenset() if args.all else OPEN_BUGS, special=args.special)
     checked = counts["native"] + counts["refused"] + counts["wrong"]
     print(f"generated {counts['generated']}, checked {checked}: native (right) {counts['native']}, "
           f"refused {counts['refused']}, wrong {counts['wrong']}")
