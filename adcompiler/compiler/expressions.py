@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .. import ops as _ops
 
+import functools
 import math
 import operator
 import types as pytypes
@@ -310,6 +311,8 @@ class ExpressionMixin:
             return self._lower(lower, args, kwargs, node)
         if fn is print:
             self.fail("print() is not supported in compiled functions", node)
+        if fn is map or fn is functools.reduce:
+            return self._map_reduce(fn, args, kwargs, node)
         if fn is range:
             self.fail("range() is only supported as the iterable of a for loop", node)
         if fn in (enumerate, zip, reversed):
@@ -333,6 +336,34 @@ class ExpressionMixin:
             self.fail(f"calling a gradient function (grad of {fn.fn.__name__ if hasattr(fn.fn, '__name__') else name}) "
                       "inside compiled code is not supported", node)
         self.fail(f"calling {name} is not supported", node)
+
+    def _map_reduce(self, fn, args, kwargs, node):
+        """map(f, xs, ...) and functools.reduce(f, xs[, init]) over iterables of a length known at
+        compile time: unrolled calls of f (a lambda, nested function or helper)."""
+        name = "map" if fn is map else "functools.reduce"
+        if kwargs or len(args) < 2 or fn is not map and len(args) > 3:
+            self.fail(f"bad call to {name}()", node)
+        f = args[0]
+        columns = [self._static_length_items(a, name, node) for a in (args[1:] if fn is map else args[1:2])]
+        call = lambda *xs: self.call(f, list(xs), {}, node)   # noqa: E731
+        if fn is map:
+            return PyTuple([call(*xs) for xs in zip(*columns)], is_list=True)
+        items = list(columns[0])
+        acc = args[2] if len(args) == 3 else items.pop(0) if items else self.fail(
+            "reduce() of an empty iterable with no initial value", node)
+        for item in items:
+            acc = call(acc, item)
+        return acc
+
+    def _static_length_items(self, x, what, node):
+        if isinstance(x, ListBuffer):
+            return lists.rows(self, x)
+        it = self._iterate_value(x, node)
+        if isinstance(it, list):
+            return it
+        if it.length is None or not all(isinstance(b, Static) for b in (it.start, it.step)):
+            self.fail(f"{what}() needs an iterable whose length is known at compile time", node)
+        return [it.item(Static(it.start.value + k * it.step.value)) for k in range(it.length)]
 
     def _open_container(self, x):
         """A list or tuple read from outside the function that holds arrays, as a PyTuple of its

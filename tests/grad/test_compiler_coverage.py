@@ -3,6 +3,7 @@ functions, closures and lambdas, fancy indexing and run-time boolean masks in
 assignments; and the errors for what a gradient cannot be taken of (a tuple or
 None returned). Each compiled function: compiled == traced == central
 differences (float64), and the compiled path is the one taken."""
+import functools
 import warnings
 
 import numpy as np
@@ -231,3 +232,13 @@ def closure_writes_into_its_default(x):
 def test_a_closure_writing_into_its_default_value_is_refused():
     g = check(closure_writes_into_its_default, mode="traced")
     assert "writes into the default value of its parameter 'acc'" in g.explain()
+
+
+def map_and_reduce_with_lambdas(x):
+    squares = list(map(lambda v: v * v, x))
+    pairs = map(lambda a, b: a * b, x, squares)
+    return functools.reduce(lambda acc, v: acc + np.sin(v), pairs, 0.0) + functools.reduce(lambda a, b: a * b, x)
+
+
+def test_map_and_functools_reduce_with_lambdas():
+    check(map_and_reduce_with_lambdas)
