@@ -70,6 +70,14 @@ class Node:
             hooks.retained = []
         hooks.retained.append((tensor._output_nr, weakref.ref(tensor)))
 
+    @property
+    def metadata(self):
+        """A dict of the user's own notes about this node (as torch's Node.metadata)."""
+        hooks = hooks_of(self)
+        if hooks.metadata is None:
+            hooks.metadata = {}
+        return hooks.metadata
+
     def register_prehook(self, fn):
         """`fn(grad_outputs) -> tuple or None` runs before this node; a tuple replaces grad_outputs."""
         return add_hook(hooks_of(self).dict_for("pre"), fn)

@@ -4,8 +4,8 @@ A node's `_hooks` slot is None until something is registered on it; the engine
 tests only that slot, so a graph without hooks costs nothing more. Once set it
 holds a `NodeHooks`: tensor hooks per output (`Tensor.register_hook`), the
 tensors that `retain_grad()`, node pre-hooks and post-hooks, post-accumulate
-hooks (leaves), the forward traceback in anomaly mode, and saved tensors that
-went through `saved_tensors_hooks`.
+hooks (leaves), the forward traceback in anomaly mode, saved tensors that
+went through `saved_tensors_hooks`, and the node's `metadata` dict.
 
 Per node the engine runs, as torch does: tensor hooks (each sees the previous
 one's result), then retain_grad (so `.grad` holds the hooked value), then the
@@ -67,7 +67,7 @@ def add_hook(hooks_dict, fn, prepend=False):
 class NodeHooks:
     """Everything registered on one node (see the module docstring)."""
 
-    __slots__ = ("tensor", "retained", "pre", "post", "post_acc", "trace", "saved")
+    __slots__ = ("tensor", "retained", "pre", "post", "post_acc", "trace", "saved", "metadata")
 
     def __init__(self):
         self.tensor = None     # {output_nr: OrderedDict(id -> fn)}
@@ -77,6 +77,7 @@ class NodeHooks:
         self.post_acc = None
         self.trace = None      # anomaly mode: the forward stack that created the node
         self.saved = None      # SavedSlots of a PrimNode's saved values (saved_tensors_hooks)
+        self.metadata = None   # the node's `metadata` dict, made on first use
 
     def dict_for(self, kind):
         d = getattr(self, kind)

@@ -238,7 +238,16 @@ def sc_backward_with_inputs_runs_the_leaf_hooks(T):
     return log, val(x.grad), val(w.grad)
 
 
-SCENARIOS = [sc_backward_with_inputs_runs_the_leaf_hooks, sc_leaf_hook_replaces_gradient, sc_order_on_an_intermediate, sc_leaf_order_with_accumulate_grad_hooks,
+def sc_node_metadata(T):
+    x = T.tensor([1.], requires_grad=True)
+    y = x * 2
+    empty = dict(y.grad_fn.metadata)
+    y.grad_fn.metadata["layer"] = "first"
+    y.backward()
+    return empty, y.grad_fn.metadata, (x * 3).grad_fn.next_functions[0][0].metadata, val(x.grad)
+
+
+SCENARIOS = [sc_node_metadata, sc_backward_with_inputs_runs_the_leaf_hooks, sc_leaf_hook_replaces_gradient, sc_order_on_an_intermediate, sc_leaf_order_with_accumulate_grad_hooks,
              sc_hooks_with_autograd_grad, sc_hook_runs_once_with_the_summed_gradient,
              sc_retain_graph_runs_hooks_each_time, sc_hook_registered_before_an_inplace_change,
              sc_hook_under_create_graph, sc_hook_errors, sc_node_hook_replaces_grad_inputs,
@@ -332,3 +341,24 @@ def test_grad_of_a_function_with_a_tensor_hook_traces_and_keeps_the_hook():
     assert "traced" in g.explain() and "register_hook" in g.explain()
     with pytest.raises(UnsupportedSyntax, match=r"'\.register_hook' is not supported \(test_hooks\.py:\d+"):
         ad.grad(_hooked, fallback="never")(x0)
+
+
+def _sin_squared(t):
+    return np.sum(np.sin(t) ** 2)
+
+
+@pytest.mark.parametrize("fallback", ["auto", "always"])   # compiled, and traced
+def test_a_hook_on_an_argument_is_not_run_by_grad_as_torch_func_grad(fallback):
+    x0 = np.array([0.3, -1.2])
+    calls = []
+    x = ad.tensor(x0, requires_grad=True)
+    x.register_hook(lambda g: calls.append(1) or g * 2)
+    got = ad.grad(_sin_squared, fallback=fallback)(x)
+    np.testing.assert_allclose(np.asarray(got), 2 * np.sin(x0) * np.cos(x0), rtol=1e-12)
+    assert calls == []
+    real = torch_or_skip()
+    xt = real.tensor(x0, requires_grad=True)
+    xt.register_hook(lambda g: calls.append(1) or g * 2)
+    ref = real.func.grad(lambda t: (t.sin() ** 2).sum())(xt)
+    np.testing.assert_allclose(ref.detach().numpy(), np.asarray(got), rtol=1e-12)
+    assert calls == []
