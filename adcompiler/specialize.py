@@ -104,7 +104,7 @@ class CompiledGrad(_Tiers):
         aux = None
         if tracing.tracing_active() and any(isinstance(v, Tensor) and v.requires_grad for v in values.values()):
             # differentiated again (grad of grad): run the generated code on the outer tracer's Tensors
-            out = tracing.traceable(self.compiled.func)(*[values[n] for n in self.param_names],
+            out = tracing.traceable(self.compiled.plain)(*[values[n] for n in self.param_names],
                                                         *self.forward_ir.hidden_values())
             if self.has_aux:
                 aux = out[k - 1]
@@ -196,7 +196,7 @@ def _generated_gradient(inner, values):
         raise UnsupportedSyntax(f"the generated gradient of {inner._fn_name()} reads {names} from outside the "
                                 "function on each call; a gradient of it is traced through it")
     from .compiler.frontend import compile_function
-    func = plan.compiled.compiled.func
+    func = plan.compiled.compiled.plain
     params = plan.compiled.param_names
     name = f"{func.__name__}_0"
     source = f"def {name}({', '.join(params)}):\n    return {func.__name__}({', '.join(params)})[0]\n"

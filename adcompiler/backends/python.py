@@ -82,9 +82,10 @@ class _Names:
 
 
 class _Emitter:
-    def __init__(self, fn, strict=False):
+    def __init__(self, fn, strict=False, reuse=True):
         self.fn = fn
         self.strict = strict
+        self.reuse = reuse
         self.lines = []
         self.consts = {}
         self.names = _Names(reserved=_RESERVED | {identifier(fn.name)})
@@ -109,7 +110,7 @@ class _Emitter:
     def _find_owned(self, fn):
         """Arrays this function allocates itself (not parameters, constants or views)."""
         owned = self.owned
-        mem = Memory(fn)
+        mem = self.mem = Memory(fn)
         for op in walk(fn.body):
             if op.name == "full" or op.is_prim:
                 owned.update(id(r) for r in op.results if r.type.is_array and mem.allocated_by_own_op(r, op))
@@ -155,10 +156,14 @@ class _Emitter:
         self.lines.append("    " * indent + text)
 
     def block(self, block, indent):
+        saved = getattr(self, "buffers", None), getattr(self, "position", None)
         self.blocks.append(block)
-        for op in block.ops:
+        self.buffers = _Buffers(self, block) if self.reuse else None
+        for k, op in enumerate(block.ops):
+            self.position = k
             self.op(op, indent)
         self.blocks.pop()
+        self.buffers, self.position = saved
 
     def op(self, op, indent):
         name = op.name
@@ -228,7 +233,16 @@ class _Emitter:
                       op.loc)
             return
         expr = self.expr(op)
+        buffers = self._buffers_here()
+        if buffers is not None and len(op.results) == 1:
+            reused = buffers.into(op, self.position, expr)
+            if reused is not None:
+                expr = reused
         self.emit(indent, f"{self.names.bind(op.result)} = {expr}", op.loc)
+
+    def _buffers_here(self):
+        b = getattr(self, "buffers", None)
+        return b if b is not None and b.block is self.blocks[-1] else None
 
     def expr(self, op):
         name = op.name
@@ -394,6 +408,101 @@ class _Emitter:
         self.region_yielding(body, carried, indent + 1, body.args)
 
 
+# elementwise primitives as NumPy ufuncs (which take out=), for the infix spellings
+_UFUNC = {"add": "np.add", "sub": "np.subtract", "mul": "np.multiply", "div": "np.true_divide",
+          "pow": "np.power", "neg": "np.negative"}
+REUSE_MIN_SIZE = 2048        # below this, a fresh array is as cheap as reusing one
+
+
+class _Buffers:
+    """Dead temporaries of one block whose memory a later elementwise op of the same block may
+    write into (`t5 = np.multiply(100.0, t4, out=t4)`): a fresh 8 MB array costs its page faults
+    on every call. A buffer qualifies when the generated code allocated it in this block
+    (Memory: its only site is the op that made it), nothing that may share its memory is read
+    after this op, and nothing keeps a reference to it (a tape, a tuple, a yield or return)."""
+
+    _KEEPS = frozenset({"tuple", "tape_push", "yield", "return", "condition"})
+
+    def __init__(self, em, block):
+        self.em, self.block = em, block
+        self.last = {}          # id(value) -> index of the last op of this block reading it
+        kept = set()
+        for k, op in enumerate(block.ops):
+            for inner in [op, *walk_regions(op)]:
+                for v in inner.operands:
+                    self.last[id(v)] = k
+                    if inner.name in self._KEEPS:
+                        kept.add(id(v))
+        mem = em.mem
+        # an index_add the backend runs in place (acc[idx] += g) leaves its result in acc's memory,
+        # which the analysis (functional IR) counts as a new site: join them
+        parent = {}
+
+        def find(x):
+            while parent.get(x, x) != x:
+                x = parent[x]
+            return x
+
+        for op in walk(em.fn.body):
+            if op.name == "index_add":
+                for site in mem.of(op.operands[0]):
+                    parent[find(site)] = find(("alloc", op))
+        sharing = {}            # alloc site (its class) -> the values that may hold its memory
+        for op in walk(em.fn.body):
+            values = list(op.results) + [a for region in op.regions for a in region.args]
+            for v in values:
+                for root in {find(site) for site in mem.of(v)}:
+                    sharing.setdefault(root, []).append(v)
+        here = {id(r) for op in block.ops for r in op.results}
+        self.free_after = {}    # memory class -> (a value naming it, index after which it is dead)
+        for op in block.ops:
+            if not (op.is_prim or op.name == "full") or len(op.results) != 1:
+                continue
+            r = op.result
+            if id(r) not in em.owned or mem.of(r) != frozenset({("alloc", op)}) or not _large(r):
+                continue
+            root = find(("alloc", op))
+            holders = sharing.get(root, [r])
+            if root in self.free_after or any(id(h) in kept or id(h) not in here for h in holders):
+                continue
+            self.free_after[root] = (r, max(self.last.get(id(h), -1) for h in holders))
+        self.taken = set()
+
+    def into(self, op, position, expr):
+        """`expr` rewritten to write into a dead buffer of the block, or None."""
+        name = op.name
+        r = op.result
+        if not _large(r):
+            return None
+        if name in _UFUNC and len(op.operands) == (1 if name == "neg" else 2):
+            call = f"{_UFUNC[name]}({', '.join(self.em.ref(v) for v in op.operands)}"
+        elif op.is_prim and op.prim.kind == "elementwise" and not op.attrs and expr.endswith(")") and \
+                isinstance(getattr(np, expr.split("(", 1)[0][3:], None), np.ufunc) and expr.startswith("np."):
+            call = expr[:-1]
+        else:
+            return None
+        for key, (buf, dead_after) in self.free_after.items():
+            if key in self.taken or dead_after > position or buf.type != r.type or buf is r:
+                continue
+            if dead_after == position and not any(v is buf for v in op.operands):
+                continue   # read by this op through a view: NumPy would copy; a fresh array is as good
+            self.taken.add(key)
+            return f"{call}, out={self.em.ref(buf)})"
+        return None
+
+
+def _large(v):
+    """An ndarray (not 0-d: that may be a NumPy scalar) of at least REUSE_MIN_SIZE elements."""
+    t = v.type
+    return t.is_array and len(t.shape) > 0 and int(np.prod(t.shape)) >= REUSE_MIN_SIZE
+
+
+def walk_regions(op):
+    """The ops nested in `op`'s regions."""
+    for region in op.regions:
+        yield from walk(region)
+
+
 def identifier(name):
     """`name` as a Python identifier: a function's __name__ may be anything (`loss[v2]`, or
     text crafted to run code), and only the user's own function body may reach exec."""
@@ -479,11 +588,12 @@ def _source_lines(fn):
     return {i + 1: line.strip() for i, line in enumerate(lines)}
 
 
-def emit_source(fn, strict=False):
+def emit_source(fn, strict=False, reuse=True):
     """(source text, constants) of a Python function for IR function `fn`. Scalar code uses
     Python floats and `math` (fast); with `strict`, the ops that did not come from the user's
-    own Python-scalar code use NumPy's semantics instead (see CompiledSource)."""
-    em = _Emitter(fn, strict)
+    own Python-scalar code use NumPy's semantics instead (see CompiledSource). With `reuse`,
+    large elementwise results go into dead temporaries (out=; see _Buffers)."""
+    em = _Emitter(fn, strict, reuse)
     params = [em.names.bind(p) for p in fn.params]
     em.lines.append(f"def {identifier(fn.name)}({', '.join(params)}):")
     n = len(em.lines)
@@ -509,6 +619,7 @@ class CompiledSource:
         self.filename = filename
         self.ir = ir
         self._strict = None
+        self._plain = None
 
     def __call__(self, *args):
         try:
@@ -547,6 +658,14 @@ class CompiledSource:
             self._strict = _compile(self.ir, strict=True).func
         return self._strict
 
+    @property
+    def plain(self):
+        """The variant without out= buffers: what the tracer runs on Tensors and what the front end
+        reads back (grad of grad)."""
+        if self._plain is None:
+            self._plain = self.func if self.ir is None else _compile(self.ir, strict=False, reuse=False).func
+        return self._plain
+
 
 def register_and_exec(source, name, namespace):
     """Compile `source` under a file name registered in linecache (so tracebacks and
@@ -562,8 +681,8 @@ def compile_function(fn):
     return _compile(fn, strict=False)
 
 
-def _compile(fn, strict):
-    source, consts = emit_source(fn, strict)
+def _compile(fn, strict, reuse=True):
+    source, consts = emit_source(fn, strict, reuse)
     namespace = {"np": np, "math": math, "prim": types.SimpleNamespace(**ops.registry), "Dyn": Dyn,
                  "python_scalar": python_scalar, **consts}
     filename = register_and_exec(source, identifier(fn.name), namespace)
