@@ -118,3 +118,9 @@ def test_the_native_tier_from_the_cache_in_a_new_process(tmp_path):
     assert first["tier"] == second["tier"] == "native"
     assert second["stats"]["hits"] == 1 and not second["libcst"]
     assert (second["value"], second["grad"]) == (first["value"], first["grad"])
+
+
+def test_importing_adcompiler_imports_neither_libcst_nor_llvmlite():
+    code = "import sys, adcompiler; print(sorted(m for m in ('libcst', 'llvmlite') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    assert out.stdout.strip() == "[]"
