@@ -149,7 +149,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
             elif hooks is None and anomaly is None:
                 grads = node.apply(g, create_graph)
             else:
-                grads = call_node(node, hooks, g, create_graph, anomaly)
+                grads = call_node(node, hooks, g, create_graph, anomaly, retain_graph)
             if not retain_graph:
                 node.release()
             for j, (child, nr) in enumerate(nexts):

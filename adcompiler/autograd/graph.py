@@ -245,8 +245,6 @@ class PrimNode(Node):
             self.freed = True
             self.args = None
             self.out_data = None
-            if self._hooks is not None:
-                self._hooks.saved = None
 
     def _check_versions(self, tensor_type):
         vi = 0

@@ -204,13 +204,18 @@ def _run_post(node, hooks, grads, g, create_graph):
     return grads
 
 
-def call_node(node, hooks, g, create_graph, anomaly):
+def call_node(node, hooks, g, create_graph, anomaly, retain_graph):
     """Run `node` (not a leaf) on its incoming gradient `g` with its pre- and post-hooks and, in anomaly
     mode, the NaN check and the forward traceback of a failing node."""
     try:
         if hooks is not None:
             g = _run_pre(node, hooks, g, create_graph)
-            grads = node.apply_saved(g, create_graph, hooks.saved) if hooks.saved else node.apply(g, create_graph)
+            if hooks.saved:
+                grads = node.apply_saved(g, create_graph, hooks.saved)
+                if not retain_graph:
+                    hooks.saved = None  # what pack returned is freed with the rest of what the node saved
+            else:
+                grads = node.apply(g, create_graph)
         else:
             grads = node.apply(g, create_graph)
         if anomaly is not None and anomaly.check_nan:
