@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 
 __all__ = ["DiskStore", "enabled", "cache_root", "package_fingerprint"]
 
@@ -104,6 +103,7 @@ class DiskStore:
         body = meta_bytes + bytes(payload)
         head = json.dumps({"key": key, "size": len(body), "meta": len(meta_bytes),
                            "sha256": hashlib.sha256(body).hexdigest()}).encode()
+        import tempfile
         path = self.path(key)
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)

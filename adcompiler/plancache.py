@@ -17,7 +17,6 @@ The store itself (atomic writes, checksums, ADCOMPILER_CACHE=0) is diskcache.py.
 from __future__ import annotations
 
 import hashlib
-import marshal
 import os
 import pickle
 import sys
@@ -37,8 +36,34 @@ stats["stale"] = 0
 _PLAIN_SIGNATURES = frozenset({"array", "tensor", "float", "int", "bool", "str", "tuple", "list"})
 
 
+_CODE_FIELDS = ("co_code", "co_names", "co_varnames", "co_freevars", "co_cellvars", "co_filename", "co_name",
+                "co_qualname", "co_firstlineno", "co_linetable", "co_exceptiontable", "co_argcount",
+                "co_posonlyargcount", "co_kwonlyargcount", "co_flags")
+
+
 def _code_hash(code):
-    return hashlib.sha256(marshal.dumps(code)).hexdigest()
+    """A fingerprint of a code object that is the same in every process (marshal's bytes are not:
+    they depend on reference counts at the time of the call)."""
+    h = hashlib.sha256()
+
+    def const(k):
+        if isinstance(k, types.CodeType):
+            feed(k)
+        elif isinstance(k, (tuple, frozenset)):
+            h.update(f"<{type(k).__name__}:{len(k)}>".encode())
+            for x in (k if isinstance(k, tuple) else sorted(k, key=repr)):
+                const(x)
+        else:
+            h.update(f"{type(k).__name__}:{k!r}\0".encode())
+
+    def feed(c):
+        for name in _CODE_FIELDS:
+            h.update(f"{name}={getattr(c, name, None)!r}\0".encode())
+        for k in c.co_consts:
+            const(k)
+
+    feed(code)
+    return h.hexdigest()
 
 
 def _plain(sig):

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import itertools
 import os
 import platform
 import sys
-import tempfile
 import threading
 
 from ...diskcache import DiskStore
@@ -24,24 +24,21 @@ from .cache import key_for as _key_for
 __all__ = ["key_for", "load", "store", "store_soon", "stats"]
 
 _STORE = DiskStore("native-lib", b"ADCNATIVELIB1\n", ".lib")
+_loads = itertools.count()
 stats = _STORE.stats
 
 
 @functools.lru_cache(maxsize=None)
 def host_fingerprint():
     """What machine code depends on besides the IR, read without LLVM."""
-    cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
             lines = [line for line in f if line.startswith(("model name", "flags", "Features", "CPU part"))]
         cpu = "".join(sorted(set(lines)))
     except OSError:
-        pass
-    try:
-        from importlib.metadata import version
-        llvmlite_version = version("llvmlite")
-    except Exception:
-        llvmlite_version = "?"
+        cpu = platform.processor()     # runs a subprocess on some systems: only without /proc
+    import llvmlite        # the package alone (its version): not llvmlite.binding, which loads LLVM
+    llvmlite_version = llvmlite.__version__
     return (platform.machine(), platform.system(), sys.implementation.cache_tag, llvmlite_version, cpu)
 
 
@@ -62,6 +59,7 @@ def store(key, meta, obj):
     """Link object code `obj` into a shared library and cache it; False if there is no linker or
     anything fails (nothing is stored then)."""
     import subprocess
+    import tempfile
     linker = _linker() if sys.platform.startswith("linux") else None
     if linker is None:
         return False
@@ -96,9 +94,10 @@ def load(key):
     if entry is None:
         return None
     meta, lib = entry
-    for folder in (os.path.dirname(_STORE.path(key)), None):
+    for folder in (os.path.dirname(_STORE.path(key)), os.environ.get("TMPDIR") or "/tmp"):
+        path = os.path.join(folder, f".load-{os.getpid()}-{threading.get_ident()}-{next(_loads)}.so")
         try:
-            fd, path = tempfile.mkstemp(suffix=".so", prefix=".load-", dir=folder)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except OSError:
             continue
         try:
