@@ -19,7 +19,7 @@ import string
 import numpy as np
 
 from .core import dtype_of, shape_of
-from .elementwise import (absolute, add, div, eq, exp, expm1, ge, gt, log, log1p, logical_or, lt, maximum, mul,
+from .elementwise import (absolute, add, div, eq, exp, log, log1p, lt, maximum, mul,
                           ne, neg, power, sin, sub, where, zeros_like)
 from .indexing import getitem, scatter_add, setitem
 from .joining import concatenate, stack
@@ -528,7 +528,7 @@ def _einsum_explicit(subscripts, operands):
             k = _nd(x) - (len(t) - 3)
             t = t.replace("...", ell[nell - k:] if k else "")
         if len(t) != _nd(x):
-            raise ValueError(f"einstein sum subscripts string contains too many subscripts for operand")
+            raise ValueError("einstein sum subscripts string contains too many subscripts for operand")
         new_terms.append(t)
     if out is None:
         flat = "".join(new_terms)
