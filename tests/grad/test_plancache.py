@@ -124,3 +124,24 @@ def test_importing_adcompiler_imports_neither_libcst_nor_llvmlite():
     code = "import sys, adcompiler; print(sorted(m for m in ('libcst', 'llvmlite') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_function_loaded_from_bytecode_finds_the_entry_its_source_made(tmp_path):
+    # the first process compiles usermod from source (and writes its .pyc), the next ones load the
+    # .pyc: the same function must find the same entry (a code object's marshal bytes differ)
+    env = {"PYTHONDONTWRITEBYTECODE": "", "PYTHONPYCACHEPREFIX": str(tmp_path / "pyc")}
+    moddir = tmp_path / "mod"
+    first = _run(tmp_path, LOOP, env=env)
+    second = _child_keep_pyc(tmp_path, moddir, env)
+    third = _child_keep_pyc(tmp_path, moddir, env)
+    assert first["stats"]["writes"] == 1
+    assert second["stats"]["hits"] == 1 and third["stats"]["hits"] == 1, (second, third)
+
+
+def _child_keep_pyc(tmp_path, moddir, env):
+    full_env = dict(os.environ, ADCOMPILER_CACHE_DIR=str(tmp_path / "cache"), **env)
+    out = subprocess.run([sys.executable, "-c", _CHILD.format(root=ROOT, moddir=str(moddir), jit="never",
+                                                            args="(0.7,)")],
+                         env=full_env, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
