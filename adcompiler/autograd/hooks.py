@@ -55,9 +55,10 @@ class RemovableHandle:
         self.remove()
 
 
-def add_hook(hooks_dict, fn, prepend=False):
-    """Put `fn` into the OrderedDict `hooks_dict` (first if `prepend`); its handle."""
-    handle = RemovableHandle(hooks_dict)
+def add_hook(hooks_dict, fn, prepend=False, extra_dict=None):
+    """Put `fn` into the OrderedDict `hooks_dict` (first if `prepend`); its handle, whose remove() also
+    removes the hook's key from `extra_dict`."""
+    handle = RemovableHandle(hooks_dict, extra_dict=extra_dict)
     hooks_dict[handle.id] = fn
     if prepend:
         hooks_dict.move_to_end(handle.id, last=False)

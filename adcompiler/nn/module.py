@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import itertools
-import weakref
 
 from .. import dtypes
 from ..autograd import grad_mode
@@ -87,19 +86,17 @@ class Module:
     def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
         """`hook(module, args) -> None or new args` (with_kwargs: `hook(module, args, kwargs) -> None or
         (args, kwargs)`) runs before forward. Returns a handle with `.remove()`."""
-        handle = add_hook(self._forward_pre_hooks, hook, prepend)
+        handle = add_hook(self._forward_pre_hooks, hook, prepend, extra_dict=self._forward_pre_hooks_with_kwargs)
         if with_kwargs:
             self._forward_pre_hooks_with_kwargs[handle.id] = True
-            handle.extra_dict_ref = (weakref.ref(self._forward_pre_hooks_with_kwargs),)
         return handle
 
     def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False, always_call=False):
         """`hook(module, args, output) -> None or new output` (with_kwargs: `hook(module, args, kwargs,
         output)`) runs after forward. Returns a handle with `.remove()`."""
-        handle = add_hook(self._forward_hooks, hook, prepend)
+        handle = add_hook(self._forward_hooks, hook, prepend, extra_dict=self._forward_hooks_with_kwargs)
         if with_kwargs:
             self._forward_hooks_with_kwargs[handle.id] = True
-            handle.extra_dict_ref = (weakref.ref(self._forward_hooks_with_kwargs),)
         return handle
 
     def register_full_backward_pre_hook(self, hook, prepend=False):
