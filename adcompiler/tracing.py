@@ -57,9 +57,9 @@ def check_escape(t, what):
 
 
 def _formats_text(frame):
-    """Whether the float()/int() at `frame` (Tensor.__float__ ...) is for %-formatting text: its caller
-    runs the `%` operator (on a traced value, only str % and bytes % call float()), or it is
-    logging building a record's message."""
+    """Whether the float()/int()/.item() at `frame` (Tensor.__float__ ...) only makes text: its
+    caller runs the `%` operator (on a traced value, only str % and bytes % call float()), or
+    formats the number at once in an f-string, or it is logging building a record's message."""
     conversion = False
     while frame is not None and frame.f_code in _CONVERSIONS:   # float() calls .item()
         frame, conversion = frame.f_back, True
@@ -67,12 +67,21 @@ def _formats_text(frame):
         return False
     if frame.f_code is logging.LogRecord.getMessage.__code__:
         return True
-    code, i = frame.f_code.co_code, frame.f_lasti
-    return 0 <= i < len(code) - 1 and code[i] == _BINARY_OP and code[i + 1] == _NB_REMAINDER
+    i = frame.f_lasti
+    instrs = list(dis.get_instructions(frame.f_code))
+    j = max((k for k, ins in enumerate(instrs) if ins.offset <= i), default=None)   # f_lasti may be in a cache
+    if j is None:
+        return False
+    if instrs[j].opname == "BINARY_OP" and instrs[j].arg == _NB_REMAINDER:
+        return True
+    # f"{float(loss):.3f}": the number goes straight into FORMAT_VALUE (after its format spec)
+    if instrs[j].opname == "PRECALL" and j + 1 < len(instrs) and instrs[j + 1].opname == "CALL":
+        j += 1   # a specialised PRECALL makes the call itself
+    after = [ins.opname for ins in instrs[j + 1:j + 3]]
+    return after[:1] == ["FORMAT_VALUE"] or after == ["LOAD_CONST", "FORMAT_VALUE"]
 
 
 _CONVERSIONS = {Tensor.__float__.__code__, Tensor.__int__.__code__, Tensor.item.__code__}
-_BINARY_OP = dis.opmap.get("BINARY_OP", -1)
 _NB_REMAINDER = 6   # BINARY_OP's argument for %
 
 

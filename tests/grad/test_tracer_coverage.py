@@ -2,6 +2,7 @@
 (formatting reads the value, no gradient is lost), and modules with lazy proxies
 among their globals (objects whose __class__ or __getattr__ raise)."""
 import logging
+import re
 import types
 import warnings
 
@@ -24,6 +25,7 @@ def prints_and_logs(x):
     print(loss, str(loss))
     log.info("loss %.4f (%s)", loss, loss)
     log.info(f"f-string {loss:.1f}")
+    print(f"as float {float(loss):.2f} item {loss.item()}")
     return loss * np.sum(x)
 
 
@@ -35,7 +37,7 @@ def test_printing_and_logging_a_traced_value_prints_it(fallback, capsys, caplog)
         got = g(X.copy())
     out = capsys.readouterr().out
     assert "loss=6.500 raw=6.5 x=[ 0.5 -1.5  2. ]" in out
-    assert "percent 6.50 6" in out and "6.5 6.5" in out
+    assert "percent 6.50 6" in out and "6.5 6.5" in out and "as float 6.50 item 6.5" in out
     assert "loss 6.5000 (6.5)" in caplog.text and "f-string 6.5" in caplog.text
     assert g.mode == "traced"   # print() is a side effect the compiler refuses
     np.testing.assert_allclose(got, fd_grad(prints_and_logs, X), rtol=1e-7)
@@ -46,9 +48,16 @@ def float_flows_back(x):
     return np.sum(x * s)
 
 
-def test_a_float_that_flows_back_into_the_computation_is_still_refused():
-    with pytest.raises(TracingError, match=r"float\(\) on a traced value would lose its gradient"):
-        ad.grad(float_flows_back, fallback="always")(X)
+def item_kept_in_a_variable(x):
+    s = np.sum(x).item()
+    print(f"{s:.3f}")
+    return np.sum(x * s)
+
+
+@pytest.mark.parametrize("f, what", [(float_flows_back, "float()"), (item_kept_in_a_variable, ".item()")])
+def test_a_float_that_flows_back_into_the_computation_is_still_refused(f, what):
+    with pytest.raises(TracingError, match=rf"{re.escape(what)} on a traced value would lose its gradient"):
+        ad.grad(f, fallback="always")(X)
 
 
 # ---- lazy proxies among the module's globals -------------------------------------------------
