@@ -1,7 +1,7 @@
 """The eager autograd engine: graph nodes, backward, grad modes, custom
 Functions, gradient checking, hooks and anomaly detection (torch.autograd's
 surface; `autograd.graph` holds saved_tensors_hooks and save_on_cpu)."""
-from . import graph
+from . import functional, graph
 from .anomaly_mode import detect_anomaly, is_anomaly_check_nan_enabled, is_anomaly_enabled, set_detect_anomaly
 from .engine import backward, grad
 from .function import Function, FunctionCtx, once_differentiable
