@@ -102,3 +102,10 @@ def returns_a_float_or_a_float32(a, b):
     if b < 0.2:
         return a * 1.1
     return np.float32(a)
+
+
+def augassign_numpy_scalar(a):
+    a = np.sin(a)
+    s = a
+    a += 0.1
+    return a + s

@@ -107,6 +107,8 @@ def _check_smooth(mod, a, b, n, margin):
         raise Rejected("|f| too large")
     if any(m < margin for m, _ in trace):
         raise Rejected("near a branch boundary or kink")
+    plain = float(_python(mod.f, a, b, n))
+    assert plain == value or math.isnan(plain) and math.isnan(value), "the probe copy disagrees with f"
     sides = [s for _, s in trace]
     for h in FD_STEPS:
         for pa, pb in ((a + h, b), (a - h, b), (a, b + h), (a, b - h)):
@@ -581,3 +583,14 @@ def test_builtin_max_and_min_of_nan_are_pythons(jit):
 def test_returns_of_a_float_and_a_float32_keep_the_float(jit):
     f = bugs.returns_a_float_or_a_float32
     assert ad.value_and_grad(f, wrt=(0, 1), jit=jit)(2.0, 0.0)[0] == f(2.0, 0.0) == 2.2
+
+
+@pytest.mark.xfail(strict=True, reason="an augmented assignment to a NumPy scalar (immutable: `a += 0.1` rebinds "
+                                       "a) is refused as an in-place change of data another name shares")
+def test_augmented_assignment_to_a_numpy_scalar_compiles():
+    g = ad.value_and_grad(bugs.augassign_numpy_scalar, jit="always")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ad.FallbackWarning)
+        got = g(0.3)
+    assert got[0] == bugs.augassign_numpy_scalar(0.3)
+    assert g.mode == "compiled", g.explain()
