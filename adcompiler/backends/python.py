@@ -82,30 +82,36 @@ class _Names:
 
 
 class _Emitter:
-    def __init__(self, fn, strict=False, reuse=True):
+    def __init__(self, fn, strict=False, reuse=True, prim_ref=None, reserved=()):
         self.fn = fn
+        self.prim_ref = prim_ref or (lambda name: f"prim.{name}")
         self.strict = strict
         self.reuse = reuse
         self.lines = []
         self.consts = {}
-        self.names = _Names(reserved=_RESERVED | {identifier(fn.name)})
+        self.names = _Names(reserved=_RESERVED | {identifier(fn.name)} | set(reserved))
         self.inline = {}
         self.last_line = None
         self.src_lines = _source_lines(fn)
         self.uses = use_counts(fn.body)
         self.owned = set()
+        self.carried = {}                    # id(loop body arg) -> (loop op, slot): an own carried array
         self.blocks = []                     # the blocks being emitted, innermost last
         self.def_block = _defining_blocks(fn)
         self._find_owned(fn)
 
     # -- in-place accumulation ---------------------------------------------------------
     def in_place(self, op):
-        """index_add may write into its accumulator: a fresh array nothing else reads."""
+        """Whether an index_add or setitem may write into its array (acc[idx] += g, acc[idx] = v):
+        an array this call made, of the result's type, whose old contents nothing reads later
+        (the block's holder analysis, _Buffers.writable)."""
         acc = op.operands[0]
-        # defined in the same block: an accumulator from outside a loop would be written once per iteration
-        return (id(acc) in self.owned and self.uses.get(id(acc)) == 1 and acc.type.is_array and acc.type.shape
-                and self.def_block.get(id(acc)) is self.blocks[-1]
-                and acc.type == op.result.type and not ops.indexing.is_advanced(_resolve_for_check(op.attrs["idx"])))
+        if not (id(acc) in self.owned and acc.type.is_array and acc.type.shape and acc.type == op.result.type):
+            return False
+        if op.name == "index_add" and ops.indexing.is_advanced(_resolve_for_check(op.attrs["idx"])):
+            return False      # acc[idx] += g with repeated indices adds once (np.add.at adds each)
+        buffers = self._buffers_here()
+        return buffers is not None and buffers.writable(op, self.position)
 
     def _find_owned(self, fn):
         """Arrays this function allocates itself (not parameters, constants or views)."""
@@ -119,20 +125,26 @@ class _Emitter:
                 self._owned_carried(op)
 
     def _owned_carried(self, op):
-        """A carried accumulator stays fresh when its init is fresh and used once, and the body
-        only accumulates into it (acc = index_add(acc, ...); yield acc)."""
+        """A carried array stays this call's own when its init is and only the loop reads the init,
+        and the body makes the yielded value from the carried one by writes alone
+        (acc = index_add(acc, ...) or setitem(acc, ...), any number of them): each write then
+        runs in place where nothing reads the old contents (in_place)."""
         body = op.regions[-1]
         lead = 1 if op.name == "for" else 0
         inits = op.operands[3:] if op.name == "for" else op.operands
         term = body.ops[-1]
+        made_by = {id(r): o for o in body.ops for r in o.results}
         for j, init in enumerate(inits):
             arg = body.args[lead + j]
-            if id(init) not in self.owned or self.uses.get(id(init)) != 1 or self.uses.get(id(arg)) != 1:
+            if id(init) not in self.owned or self.uses.get(id(init)) != 1:
                 continue
             y = term.operands[j]
-            if any(o.name == "index_add" and o.operands[0] is arg and o.results[0] is y for o in body.ops):
+            while id(y) in made_by and made_by[id(y)].name in _WRITES and y is not arg:
+                y = made_by[id(y)].operands[0]
+            if y is arg:
                 self.owned.add(id(arg))
                 self.owned.add(id(op.results[j]))
+                self.carried[id(arg)] = (op, j)
 
     # -- values -------------------------------------------------------------------
     def ref(self, v):
@@ -157,6 +169,8 @@ class _Emitter:
 
     def block(self, block, indent):
         saved = getattr(self, "buffers", None), getattr(self, "position", None)
+        if self.reuse:
+            _reads_before_writes(block)
         self.blocks.append(block)
         self.buffers = _Buffers(self, block) if self.reuse else None
         for k, op in enumerate(block.ops):
@@ -225,12 +239,12 @@ class _Emitter:
         if name == "tape_len":
             self.emit(indent, f"{self.names.bind(op.result)} = len({self.ref(op.operands[0])})", op.loc)
             return
-        if name == "index_add" and self.in_place(op):
+        if name in _WRITES and self.in_place(op):
             acc, g, *dyn = op.operands
             target = self.ref(acc)
             self.names.bind(op.result, target)
-            self.emit(indent, f"{target}[{self.index(op.attrs['idx'], [self.ref(d) for d in dyn])}] += {self.ref(g)}",
-                      op.loc)
+            self.emit(indent, f"{target}[{self.index(op.attrs['idx'], [self.ref(d) for d in dyn])}] "
+                              f"{_WRITES[name]} {self.ref(g)}", op.loc)
             return
         expr = self.expr(op)
         buffers = self._buffers_here()
@@ -284,11 +298,13 @@ class _Emitter:
         if kind == "view" and len(op.attrs) == 1:   # reshape(x, shape), transpose(x, axes) ...
             return f"{np_fn}({args[0]}, {next(iter(op.attrs.values()))!r})"
         if name == "getitem":
-            return f"{_paren(args[0])}[{self.index(op.attrs['idx'], args[1:])}]"
+            read = f"{_paren(args[0])}[{self.index(op.attrs['idx'], args[1:])}]"
+            buffers = self._buffers_here()
+            return f"{read}.copy()" if buffers is not None and id(op.result) in buffers.copy_views else read
         params = "".join(f", {k}={self.attr(v)}" for k, v in op.attrs.items())
         if not args:
             params = params[2:]
-        return f"{np_fn or 'prim.' + name}({', '.join(args)}{params})"   # (np_fn(*args, **params) is the primitive)
+        return f"{np_fn or self.prim_ref(name)}({', '.join(args)}{params})"   # (np_fn(*args, **params) is the primitive)
 
     def attr(self, v):
         if isinstance(v, np.dtype):
@@ -408,6 +424,8 @@ class _Emitter:
         self.region_yielding(body, carried, indent + 1, body.args)
 
 
+# writes the backend may run in place (acc[idx] += g, acc[idx] = v): the symbol
+_WRITES = {"index_add": "+=", "setitem": "="}
 # elementwise primitives as NumPy ufuncs (which take out=), for the infix spellings
 _UFUNC = {"add": "np.add", "sub": "np.subtract", "mul": "np.multiply", "div": "np.true_divide",
           "pow": "np.power", "neg": "np.negative"}
@@ -444,7 +462,7 @@ class _Buffers:
             return x
 
         for op in walk(em.fn.body):
-            if op.name == "index_add":
+            if op.name in _WRITES:
                 for site in mem.of(op.operands[0]):
                     parent[find(site)] = find(("alloc", op))
         sharing = {}            # alloc site (its class) -> the values that may hold its memory
@@ -454,6 +472,11 @@ class _Buffers:
                 for root in {find(site) for site in mem.of(v)}:
                     sharing.setdefault(root, []).append(v)
         here = {id(r) for op in block.ops for r in op.results}
+        self.find, self.sharing, self.here = find, sharing, here
+        self.nested = {id(v) for op in block.ops for inner in walk_regions(op)
+                       for v in [*inner.results, *(a for r in inner.regions for a in r.args)]}
+        self.nested |= {id(a) for op in block.ops for r in op.regions for a in r.args}
+        self._plan_writes()
         self.free_after = {}    # memory class -> (a value naming it, index after which it is dead)
         for op in block.ops:
             if not (op.is_prim or op.name == "full") or len(op.results) != 1:
@@ -467,6 +490,88 @@ class _Buffers:
                 continue
             self.free_after[root] = (r, max(self.last.get(id(h), -1) for h in holders))
         self.taken = set()
+
+    def writable(self, op, position):
+        """Whether `op` (a write into operand 0) may change that array in place at `position`
+        (decided for the whole block when it starts: see _plan_writes)."""
+        return id(op) in self.in_place_ok
+
+    def _plan_writes(self):
+        """Which writes run in place, and which small views of their arrays are copied when read
+        so that they may (`dh = dhs[t].copy()` lets `dhs[t] = 0.0` run in place)."""
+        self.in_place_ok, self.copy_views = set(), set()
+        for k, op in enumerate(self.block.ops):
+            if op.name not in _WRITES:
+                continue
+            blockers = self._blockers(op, k)
+            if blockers is not None and all(self._copyable(b, op.operands[0], k) for b in blockers):
+                self.copy_views.update(id(b) for b in blockers)
+                self.in_place_ok.add(id(op))
+
+    def _blockers(self, op, position):
+        """The values that keep `op` from writing in place: others that may hold its array's
+        memory and are read at or after `position` (None when it cannot in any case)."""
+        acc = op.operands[0]
+        if self.last.get(id(acc)) != position:
+            return None              # the old contents are read after the write
+        chain = self.em.carried.get(id(acc))
+        allowed = {id(acc), id(op.result)}
+        if chain is not None:
+            allowed |= self._chain_outside(*chain)
+        elif self.em.def_block.get(id(acc)) is not self.block:
+            return None              # an array from outside a loop body would be written once per iteration
+        blockers = []
+        for root in {self.find(site) for site in self.em.mem.of(acc)}:
+            for h in self.sharing.get(root, ()):
+                if id(h) in allowed:
+                    continue
+                if id(h) not in self.here:
+                    if id(h) in self.nested or id(acc) in self.here:
+                        # inside an op of this block: dead before it (acc is not read after) or made from
+                        # the new contents; outside the block, with acc made in it: only after the block
+                        # yields it (or an earlier run of the block's own allocation)
+                        continue
+                    return None
+                if self.last.get(id(h), -1) >= position and not self._later_write_of(h, acc):
+                    blockers.append(h)
+        return blockers
+
+    def _chain_outside(self, loop, j):
+        """Values outside the loop body that are the carried array's own: the init and the writes
+        it was made by (each read by the next alone), and whatever follows the loop."""
+        em = self.em
+        inits = loop.operands[3:] if loop.name == "for" else loop.operands
+        out = {id(loop.results[j])}
+        v = inits[j]
+        while True:
+            out.add(id(v))
+            w = next((o for o in walk(em.fn.body) if v in o.results), None)
+            if w is None or w.name not in _WRITES or em.uses.get(id(w.operands[0])) != 1:
+                break
+            v = w.operands[0]
+        outer = em.def_block.get(id(loop.results[j]))
+        if outer is not None:
+            after = outer.ops[outer.ops.index(loop) + 1:]
+            for o in after:
+                for inner in [o, *walk_regions(o)]:
+                    out.update(id(r) for r in inner.results)
+        return out
+
+    def _copyable(self, v, acc, position):
+        """`v` is a smaller view of `acc` read from it before `position` in this block."""
+        made = {id(r): (k, o) for k, o in enumerate(self.block.ops) for r in o.results}
+        k, o = made.get(id(v), (None, None))
+        return (o is not None and k < position and o.name == "getitem" and o.operands[0] is acc
+                and v.type.is_array and int(np.prod(v.type.shape)) < int(np.prod(acc.type.shape)))
+
+    def _later_write_of(self, h, acc):
+        """h is a later version of acc made by writes in this block (acc[i] = ...; then h[j] = ...)."""
+        made = {id(r): o for o in self.block.ops for r in o.results}
+        while id(h) in made and made[id(h)].name in _WRITES:
+            h = made[id(h)].operands[0]
+            if h is acc:
+                return True
+        return False
 
     def into(self, op, position, expr):
         """`expr` rewritten to write into a dead buffer of the block, or None."""
@@ -489,6 +594,37 @@ class _Buffers:
             self.taken.add(key)
             return f"{call}, out={self.em.ref(buf)})"
         return None
+
+
+def _reads_before_writes(block):
+    """Move a pure op that reads an array a later-emitted write changes (`dh = dhs[t]` after
+    `dhs2 = setitem(dhs, 0.0, t)`, as the adjoint of `hs[t] = h` gives them) to just before that
+    write when its operands are ready there, so the write may run in place. Pure ops only (no
+    regions, no tape): their order is free."""
+    ops_ = block.ops
+    k = 0
+    while k < len(ops_):
+        w = ops_[k]
+        if w.name in _WRITES:
+            acc = w.operands[0]
+            defined = {id(a) for a in block.args}
+            for o in ops_[:k]:
+                defined.update(id(r) for r in o.results)
+            j = k + 1
+            while j < len(ops_):
+                r = ops_[j]
+                if (r.is_prim and not r.regions and r.name not in _WRITES and any(v is acc for v in r.operands)
+                        and all(id(v) in defined or _outer(v, block) for v in r.operands)):
+                    ops_.insert(k, ops_.pop(j))
+                    k += 1
+                    defined.update(id(x) for x in r.results)
+                j += 1
+        k += 1
+
+
+def _outer(v, block):
+    """Whether `v` is defined outside `block` (then it is ready anywhere in it)."""
+    return not any(v is a for a in block.args) and not any(v in o.results for o in block.ops)
 
 
 def _large(v):
@@ -588,12 +724,15 @@ def _source_lines(fn):
     return {i + 1: line.strip() for i, line in enumerate(lines)}
 
 
-def emit_source(fn, strict=False, reuse=True):
+def emit_source(fn, strict=False, reuse=True, prim_ref=None, reserved=()):
     """(source text, constants) of a Python function for IR function `fn`. Scalar code uses
     Python floats and `math` (fast); with `strict`, the ops that did not come from the user's
     own Python-scalar code use NumPy's semantics instead (see CompiledSource). With `reuse`,
-    large elementwise results go into dead temporaries (out=; see _Buffers)."""
-    em = _Emitter(fn, strict, reuse)
+    large elementwise results go into dead temporaries (out=; see _Buffers). `prim_ref(name)`
+    spells a call of a primitive NumPy has no function for (default `prim.<name>`; the
+    standalone export, backends/export.py, names its own helpers); `reserved`: names the
+    generated code must not bind."""
+    em = _Emitter(fn, strict, reuse, prim_ref, reserved)
     params = [em.names.bind(p) for p in fn.params]
     em.lines.append(f"def {identifier(fn.name)}({', '.join(params)}):")
     n = len(em.lines)

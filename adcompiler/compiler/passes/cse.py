@@ -1,7 +1,8 @@
 """Common-subexpression elimination: an op equal to an earlier visible one
 (same name, operands, attributes and types) is replaced by it. Values of an
 outer block are visible in nested regions, so each region starts from a copy
-of its parent's table."""
+of its parent's table. Fresh arrays (`full` of a shape) are never merged: a
+backend may write into each."""
 from __future__ import annotations
 
 import numpy as np
@@ -24,7 +25,7 @@ def _block(block, table, mapping):
         if op.regions:
             for r in op.regions:
                 _block(r, dict(table), mapping)
-        elif op.results and op.name not in EFFECTS and not op.attrs.get("live"):
+        elif op.results and op.name not in EFFECTS and not op.attrs.get("live") and not _allocation(op):
             key = (op.name, tuple(id(v) for v in op.operands), freeze(op.attrs), tuple(r.type for r in op.results))
             prev = table.get(key)
             if prev is not None:
@@ -34,6 +35,11 @@ def _block(block, table, mapping):
             table[key] = op
         kept.append(op)
     block.ops[:] = kept
+
+
+def _allocation(op):
+    """A fresh array (np.zeros ...): two of them stay two, so a backend may write into each."""
+    return op.name == "full" and op.results[0].type.is_array and bool(op.results[0].type.shape)
 
 
 def freeze(x):
