@@ -90,7 +90,7 @@ def test_writes_in_loops_run_in_place_and_agree_with_the_functional_code():
     g = ad.value_and_grad(rnn, jit="never")
     value, grad = g(x)
     src = g.source
-    assert "hs[t2] = h_2" in src.replace(" ", " ") or "] = h_" in src, src       # forward: one row per step
+    assert "] = h_" in src, src                    # forward: one row written per step
     assert ".copy()" in src and "] = 0.0" in src, src                             # adjoint: in place too
     compiled = g._last.compiled
     plain = compiled.compiled.plain(x, *compiled.forward_ir.hidden_values())
