@@ -285,6 +285,8 @@ ERRORS = {
     "inputs_tuple_with_float": lambda FF, m: FF.vjp(lambda x, y: x * y, (t(m, B), 2.0), t(m, B)),
     "output_list": lambda FF, m: FF.jacobian(lambda x: [x, x], t(m, B)),
     "output_float": lambda FF, m: FF.jvp(lambda x: 1.0, t(m, B), t(m, B)),
+    "hessian_output_float": lambda FF, m: FF.hessian(lambda x: 1.0, t(m, B)),
+    "vjp_scalar_output_vector_v": lambda FF, m: FF.vjp(lambda x: x.sum(), t(m, B), t(m, B)),
     # scalar-output functions
     "hessian_vector_output": lambda FF, m: FF.hessian(_elementwise(m), t(m, B)),
     "hessian_tuple_output": lambda FF, m: FF.hessian(lambda x: (x.sum(), x.sum()), t(m, B)),
