@@ -16,7 +16,7 @@ from .factories import (arange, as_tensor, empty, empty_like, eye, from_numpy, f
 from .functions import *  # noqa: F401,F403  (torch-style module functions: exp, matmul, cat, ...)
 from .functions import __all__ as _functions_all
 from .tensor import Size, Tensor
-from .api import FallbackWarning, GradFunction, dump, grad, value_and_grad
+from .api import FallbackWarning, GradFunction, dump, export, grad, value_and_grad
 from .jitted import JitFunction, jit
 
 double = float64
@@ -33,7 +33,7 @@ __all__ = [
     "randn_like", "randint", "manual_seed", "seed", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
     "is_grad_enabled", "is_inference_mode_enabled", "float32", "float64", "float16", "int64", "int32", "int16",
     "int8", "uint8", "bool_", "double", "float", "half", "long", "int", "bool", "get_default_dtype",
-    "set_default_dtype", "grad", "value_and_grad", "dump", "GradFunction", "FallbackWarning", "jit", "JitFunction",
+    "set_default_dtype", "grad", "value_and_grad", "dump", "export", "GradFunction", "FallbackWarning", "jit", "JitFunction",
     *_functions_all,
 ]
 

@@ -19,7 +19,7 @@ import numpy as np
 from . import tracing
 from .numpy_interop import user_location
 
-__all__ = ["grad", "value_and_grad", "dump", "GradFunction", "FallbackWarning", "SPECIALISATION_CACHE_SIZE"]
+__all__ = ["grad", "value_and_grad", "dump", "export", "GradFunction", "FallbackWarning", "SPECIALISATION_CACHE_SIZE"]
 
 _FALLBACKS = ("auto", "never", "always")
 _JITS = ("auto", "never", "always")
@@ -432,3 +432,26 @@ def dump(g, file=None):
     if not isinstance(g, GradFunction):
         raise TypeError(f"dump expects the result of adcompiler.grad, got {type(g).__name__}")
     print(g.source if g.source is not None else g.explain(), file=file)
+
+
+def export(g, path):
+    """Write the generated adjoint of `g`'s last call as a standalone Python module at `path`, one
+    that runs with NumPy alone: NumPy and math calls, helpers copied from the primitive table for
+    what NumPy has no single function for, constants defined exactly at the top. Its function has
+    the generated adjoint's signature (hidden inputs, the globals it reads on each call, become
+    trailing parameters; the module's docstring lists them). Returns `path`."""
+    if not isinstance(g, GradFunction):
+        raise TypeError(f"export expects the result of adcompiler.grad, got {type(g).__name__}")
+    if g._last is None:
+        raise ValueError(f"export: {g._fn_name()} has not been called yet; a gradient is compiled for the "
+                         f"argument types of a call, so call it once with arguments like the ones you will use")
+    if g._last.compiled is None:
+        raise ValueError(f"export: {g._fn_name()} is traced, not compiled, so there is no generated source to "
+                         f"export (the tracer records the operations anew on each call); it is traced because "
+                         f"{g._last.reason}")
+    from .backends.export import gradient_module
+    c = g._last.compiled
+    text = gradient_module(c.fn, c.forward_ir, c.ir, c.wrt_names, with_value=c.with_value, has_aux=c.has_aux)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+    return path

@@ -1,4 +1,5 @@
-"""`adc grad` (print the generated adjoint of a function) and `adc explain`
+"""`adc grad` (print the generated adjoint of a function, or with --out write it as a standalone
+module) and `adc explain`
 (say whether `grad` compiles it or traces it, and why)."""
 from __future__ import annotations
 
@@ -33,6 +34,19 @@ def run_grad(args):
         _fwd, adj = build(fn, types, wrt)
     except (UnsupportedSyntax, TypeError) as e:
         raise CLIError(f"cannot compile the gradient: {e}") from None
+    if args.out:
+        from ..backends.export import ExportError, gradient_module
+        if args.ir:
+            raise CLIError("--out writes the standalone Python module; it does not go with --ir")
+        try:
+            text = gradient_module(fn, _fwd, adj, wrt, with_value=True)
+        except ExportError as e:
+            raise CLIError(f"cannot export the gradient: {e}") from None
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
+        print(f"wrote {args.out}: {adj.name}({', '.join(p.hint for p in adj.params)}) -> (value, "
+              f"{', '.join('d' + w for w in wrt)}), standalone (NumPy only)")
+        return 0
     sys.stdout.write(print_function(adj) if args.ir else emit_source(adj)[0])
     return 0
 
@@ -40,6 +54,8 @@ def run_grad(args):
 def _add_grad_arguments(p):
     _add_arguments(p)
     p.add_argument("--ir", action="store_true", help="print the adjoint's IR instead of its Python source")
+    p.add_argument("--out", metavar="FILE.py", help="write the adjoint as a standalone module (needs only NumPy: "
+                   "helpers and constants defined in it) instead of printing it")
 
 
 def run_explain(args):
