@@ -136,6 +136,8 @@ def test_a_constant_module_round_trips_every_bit():
         assert back.dtype == a.dtype and back.shape == a.shape and back.tobytes() == a.tobytes()
         assert b64 == (a.size > ex.LITERAL_MAX or a is nan_payload), text[:80]
     assert ex._array_literal(specials)[0].startswith("np.array([0.1, -0.0, float('inf'), ")
+    with pytest.raises(ex.ExportError, match="complex128 cannot be written"):
+        ex._array_literal(np.array([1j]))
 
 
 def _bytecode(code):
