@@ -91,6 +91,17 @@ class _Ctx:
         raise KeyError(name)
 
 
+def _rounds_a_float(v, static, t):
+    """Whether merging `v`, a Python float, into the narrower float type `t` may change its value
+    (a constant that `t` holds exactly does not)."""
+    vt = v.type
+    if not (vt.is_scalar and vt.dtype.kind == "f" and t.dtype.kind == "f" and t.dtype.itemsize < vt.dtype.itemsize):
+        return False
+    if isinstance(static, Static) and isinstance(static.raw, (int, float)):
+        return float(t.dtype.type(static.raw)) != float(static.raw)
+    return True
+
+
 class _Iteration:
     """What a for loop iterates: k in range(start, stop, step), item(k) bound to the target."""
 
@@ -648,11 +659,14 @@ class Frontend(ExpressionMixin):
                     with self.b.at(blocks[j]), self.b.located(loc):
                         mats[j] = self.b.zeros(mats[1 - j].type)
             t = unify(mats[0].type, mats[1].type)
+            if t is not None and any(_rounds_a_float(mats[j], vals[j], t) for j in (0, 1)):
+                t = None      # a Python float on one path, float32 on the other: Python keeps the float
             if t is None:
                 why = f"on one branch of the if at line {loc[1]} and {mats[1].type} on the other"
                 if n is None:
                     self.fail(f"the branches give values of different types: {mats[0].type} {why}", node)
-                merged[n] = Undefined(f"'{n}' has type {mats[0].type} {why}")
+                label = "the return value" if n == "#ret" else f"'{n}'"
+                merged[n] = Undefined(f"{label} has type {mats[0].type} {why}")
                 continue
             for j in (0, 1):
                 with self.b.at(blocks[j]), self.b.located(loc):
