@@ -18,6 +18,7 @@ import numpy as np
 
 from . import tracing
 from .numpy_interop import user_location
+from .tensor import Tensor
 
 __all__ = ["grad", "value_and_grad", "dump", "export", "GradFunction", "FallbackWarning", "SPECIALISATION_CACHE_SIZE"]
 
@@ -47,9 +48,18 @@ def _compiler():
     return gradient
 
 
+_FLOAT, _INT = ("float",), ("int",)
+
+
 def signature_key(value):
     """What a compiled gradient is specialised on: dtype and shape for arrays, kind for scalars."""
-    from .tensor import Tensor
+    t = type(value)
+    if t is float:
+        return _FLOAT
+    if t is int:
+        return _INT
+    if t is np.ndarray:
+        return ("array", value.dtype.str, value.shape)
     if isinstance(value, Tensor):
         return ("tensor", value._data.dtype.str, value._data.shape)
     if isinstance(value, np.ndarray):
@@ -198,6 +208,9 @@ class GradFunction:
         defaults = (getattr(self.fn, "__defaults__", None), getattr(self.fn, "__kwdefaults__", None))
         if defaults[0] is not self._defaults[0] or defaults[1] is not self._defaults[1]:
             self._sig, self._defaults = inspect.signature(self.fn), defaults   # f.__defaults__ = (...) later
+        if not kwargs and len(args) == len(self._params) == len(self._positional) and \
+                self._var_positional is None and self._var_keyword is None:
+            return dict(zip(self._positional, args))     # every parameter given by position: no binding
         try:
             bound = self._sig.bind(*args, **kwargs)
         except TypeError as e:

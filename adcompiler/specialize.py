@@ -13,13 +13,14 @@ import time
 
 import numpy as np
 
-from . import plancache
+from . import plancache, tracing
 from .backends import python as python_backend
 from .compiler.errors import UnsupportedSyntax
-from .compiler.gradient import _plain, adjoint_ir
+from .compiler.gradient import adjoint_ir
 from .compiler.ir import walk
 from .compiler.memory import Memory
 from .compiler.types import type_of_value
+from .tensor import Tensor
 
 __all__ = ["CompiledGrad", "compile_value_and_grad", "UnsupportedSyntax", "JIT_MODES"]
 
@@ -98,8 +99,6 @@ class CompiledGrad(_Tiers):
             self.try_native()
 
     def run(self, values):
-        from .tensor import Tensor
-        from . import tracing
         k = int(self.with_value) + int(self.has_aux)   # (value?, aux?, *grads)
         aux = None
         if tracing.tracing_active() and any(isinstance(v, Tensor) and v.requires_grad for v in values.values()):
@@ -150,10 +149,13 @@ class CompiledForward(_Tiers):
         return parts if self._is_tuple else parts[0]
 
 
+def _plain(v):
+    return v._data if isinstance(v, Tensor) else v
+
+
 def _like(g, x, fresh):
     """Gradient `g` with the type, dtype and shape of argument `x`; a copy unless `fresh` (the
     memory analysis proved the generated code made it on this call)."""
-    from .tensor import Tensor
     if isinstance(x, Tensor):
         return Tensor._make(_array_like(g, x._data, fresh))
     if isinstance(x, np.ndarray):
