@@ -14,7 +14,6 @@ import time
 import numpy as np
 
 from . import plancache, tracing
-from .backends import python as python_backend
 from .compiler.errors import UnsupportedSyntax
 from .compiler.gradient import adjoint_ir
 from .compiler.ir import walk
@@ -36,14 +35,29 @@ class _Tiers:
     def _init_tiers(self, ir, jit, fastmath):
         self.jit = jit
         self.fastmath = fastmath
-        self.compiled = python_backend.compile_function(ir)
-        self.source = self.compiled.source
+        self._compiled = None          # the NumPy tier's code, made when first needed
         self.native = None             # the native tier's function, once compiled
         self.native_reason = None      # why there is none (NotLowerable), once tried
         self.calls = 0
         self.tier = None               # "native" or "numpy": what ran last
         self._slow = False             # the last call took longer than AUTO_SLOW
-        self._runner = self.compiled
+        self._runner = None            # the native function once it runs; None: the NumPy tier
+
+    @property
+    def compiled(self):
+        """The NumPy tier (backends/python.py): generated on first use, so a function that runs
+        native from a cached entry never generates or imports it."""
+        if self._compiled is None:
+            from .backends import python as python_backend
+            self._compiled = python_backend.compile_function(self.ir)
+        return self._compiled
+
+    @property
+    def source(self):
+        return self.compiled.source
+
+    def _numpy_tier(self, *args):
+        return self.compiled(*args)
 
     def try_native(self):
         """Compile the native tier once; a NotLowerable reason is kept and not retried."""
@@ -51,7 +65,7 @@ class _Tiers:
             return self.native
         from .backends import llvm
         try:
-            self.native = llvm.compile(self.ir, self.compiled, fastmath=self.fastmath)
+            self.native = llvm.compile(self.ir, self._numpy_tier, fastmath=self.fastmath)
         except llvm.NotLowerable as e:
             self.native_reason = str(e)
             return None
@@ -66,9 +80,11 @@ class _Tiers:
     def _call(self, args):
         runner = self._runner
         self.calls += 1
-        if runner is self.compiled and self.jit == "auto" and self.native_reason is None and self.calls > 1:
+        if runner is None and self.jit == "auto" and self.native_reason is None and self.calls > 1:
             if self.calls > AUTO_CALLS or self._slow:
-                runner = self.try_native() or runner
+                runner = self.try_native()
+        if runner is None:
+            runner = self.compiled
         t = time.perf_counter()
         out = runner(*args)
         self._slow = time.perf_counter() - t > AUTO_SLOW
@@ -197,6 +213,7 @@ def _generated_gradient(inner, values):
         names = ", ".join(h.ref.text() for h in plan.compiled.forward_ir.hidden)
         raise UnsupportedSyntax(f"the generated gradient of {inner._fn_name()} reads {names} from outside the "
                                 "function on each call; a gradient of it is traced through it")
+    from .backends import python as python_backend
     from .compiler.frontend import compile_function
     func = plan.compiled.compiled.plain
     params = plan.compiled.param_names
