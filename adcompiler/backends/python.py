@@ -473,6 +473,7 @@ class _Buffers:
                     sharing.setdefault(root, []).append(v)
         here = {id(r) for op in block.ops for r in op.results}
         self.find, self.sharing, self.here = find, sharing, here
+        self.defined_at = {id(r): k for k, o in enumerate(block.ops) for r in o.results}
         self.nested = {id(v) for op in block.ops for inner in walk_regions(op)
                        for v in [*inner.results, *(a for r in inner.regions for a in r.args)]}
         self.nested |= {id(a) for op in block.ops for r in op.regions for a in r.args}
@@ -532,6 +533,8 @@ class _Buffers:
                         # yields it (or an earlier run of the block's own allocation)
                         continue
                     return None
+                if self.defined_at.get(id(h), -1) > position:
+                    continue         # made after the write: from the new contents (acc is not read after)
                 if self.last.get(id(h), -1) >= position and not self._later_write_of(h, acc):
                     blockers.append(h)
         return blockers
