@@ -65,6 +65,7 @@ def test_rosenbrock_takes_fewer_fresh_arrays():
     g = ad.grad(rosen, jit="never")
     got = g(x)
     assert g.source.count("out=") >= 4, g.source
+    assert "dx[:-1] += " in g.source and "dx[1:] += " in g.source, g.source   # accumulated in place
     xm = x[:-1]
     d = x[1:] - xm * xm
     want = np.zeros_like(x)
