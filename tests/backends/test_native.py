@@ -325,3 +325,39 @@ def test_jit_sees_a_global_changed_between_calls():
         assert f(2.0) == C.uses_global_scale(2.0) == 10.0
     finally:
         C.SCALE = 3.0
+
+
+# ---- every corpus function: native where it lowers, and then equal to the other tiers -------------
+
+def _corpus():
+    from tests.grad.test_differential import CASES as corpus
+    return corpus
+
+
+def test_every_corpus_function_that_lowers_agrees_with_the_numpy_tier_and_the_interpreter():
+    import warnings
+    from tests.compiler.values import sample_args
+    from tests.grad.test_differential import _float_positions
+    native_count = refused = 0
+    for case in _corpus():
+        args = sample_args(case, 0)
+        wrt = _float_positions(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ad.FallbackWarning)
+            g = ad.value_and_grad(case.fn, wrt=wrt, jit="always")
+            got = g(*args)
+        if g.mode != "compiled":
+            continue
+        if g.tier != "native":
+            refused += 1
+            assert "native refused" in g.explain() and "internally" not in g.explain(), g.explain()
+            continue
+        native_count += 1
+        want = ad.value_and_grad(case.fn, wrt=wrt, jit="never")(*args)
+        np.testing.assert_allclose(np.hstack([np.ravel(got[0]), *map(np.ravel, got[1])]),
+                                   np.hstack([np.ravel(want[0]), *map(np.ravel, want[1])]), rtol=1e-12, atol=0)
+        compiled = g._last.compiled
+        ref = interpret(compiled.ir, *[args[i] for i in range(len(args))], *compiled.forward_ir.hidden_values())
+        np.testing.assert_allclose(np.hstack([np.ravel(r) for r in ref]),
+                                   np.hstack([np.ravel(got[0]), *map(np.ravel, got[1])]), rtol=1e-12, atol=1e-300)
+    assert native_count >= 3 and refused >= 10, (native_count, refused)
