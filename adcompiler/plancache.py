@@ -17,7 +17,6 @@ The store itself (atomic writes, checksums, ADCOMPILER_CACHE=0) is diskcache.py.
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import sys
 import types
