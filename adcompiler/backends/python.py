@@ -113,6 +113,12 @@ class _Emitter:
         buffers = self._buffers_here()
         return buffers is not None and buffers.writable(op, self.position)
 
+    def memory_classes(self):
+        """The function's memory classes (see _MemoryClasses), made once per emitted function."""
+        if getattr(self, "_classes", None) is None:
+            self._classes = _MemoryClasses(self.fn, self.mem)
+        return self._classes
+
     def _find_owned(self, fn):
         """Arrays this function allocates itself (not parameters, constants or views)."""
         owned = self.owned
@@ -432,6 +438,34 @@ _UFUNC = {"add": "np.add", "sub": "np.subtract", "mul": "np.multiply", "div": "n
 REUSE_MIN_SIZE = 2048        # below this, a fresh array is as cheap as reusing one
 
 
+class _MemoryClasses:
+    """The memory analysis's sites joined where the backend writes in place: an index_add or
+    setitem run in place (acc[idx] += g) leaves its result in acc's memory, which the analysis
+    (functional IR) counts as a new site. `sharing[class]` lists the values that may hold it."""
+
+    def __init__(self, fn, mem):
+        self.parent = {}
+        self.made_by = {}       # id(value) -> the op that made it
+        ops_ = list(walk(fn.body))
+        for op in ops_:
+            for r in op.results:
+                self.made_by[id(r)] = op
+            if op.name in _WRITES:
+                for site in mem.of(op.operands[0]):
+                    self.parent[self.find(site)] = self.find(("alloc", op))
+        self.sharing = {}
+        for op in ops_:
+            for v in [*op.results, *(a for region in op.regions for a in region.args)]:
+                for root in {self.find(site) for site in mem.of(v)}:
+                    self.sharing.setdefault(root, []).append(v)
+
+    def find(self, x):
+        parent = self.parent
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+
 class _Buffers:
     """Dead temporaries of one block whose memory a later elementwise op of the same block may
     write into (`t5 = np.multiply(100.0, t4, out=t4)`): a fresh 8 MB array costs its page faults
@@ -451,29 +485,12 @@ class _Buffers:
                     self.last[id(v)] = k
                     if inner.name in self._KEEPS:
                         kept.add(id(v))
-        mem = em.mem
-        # an index_add the backend runs in place (acc[idx] += g) leaves its result in acc's memory,
-        # which the analysis (functional IR) counts as a new site: join them
-        parent = {}
-
-        def find(x):
-            while parent.get(x, x) != x:
-                x = parent[x]
-            return x
-
-        for op in walk(em.fn.body):
-            if op.name in _WRITES:
-                for site in mem.of(op.operands[0]):
-                    parent[find(site)] = find(("alloc", op))
-        sharing = {}            # alloc site (its class) -> the values that may hold its memory
-        for op in walk(em.fn.body):
-            values = list(op.results) + [a for region in op.regions for a in region.args]
-            for v in values:
-                for root in {find(site) for site in mem.of(v)}:
-                    sharing.setdefault(root, []).append(v)
+        mem, classes = em.mem, em.memory_classes()
+        find, sharing = classes.find, classes.sharing
         here = {id(r) for op in block.ops for r in op.results}
         self.find, self.sharing, self.here = find, sharing, here
         self.defined_at = {id(r): k for k, o in enumerate(block.ops) for r in o.results}
+        self.made = {id(r): o for o in block.ops for r in o.results}
         self.nested = {id(v) for op in block.ops for inner in walk_regions(op)
                        for v in [*inner.results, *(a for r in inner.regions for a in r.args)]}
         self.nested |= {id(a) for op in block.ops for r in op.regions for a in r.args}
@@ -548,7 +565,7 @@ class _Buffers:
         v = inits[j]
         while True:
             out.add(id(v))
-            w = next((o for o in walk(em.fn.body) if v in o.results), None)
+            w = em.memory_classes().made_by.get(id(v))
             if w is None or w.name not in _WRITES or em.uses.get(id(w.operands[0])) != 1:
                 break
             v = w.operands[0]
@@ -562,14 +579,13 @@ class _Buffers:
 
     def _copyable(self, v, acc, position):
         """`v` is a smaller view of `acc` read from it before `position` in this block."""
-        made = {id(r): (k, o) for k, o in enumerate(self.block.ops) for r in o.results}
-        k, o = made.get(id(v), (None, None))
-        return (o is not None and k < position and o.name == "getitem" and o.operands[0] is acc
+        o = self.made.get(id(v))
+        return (o is not None and self.defined_at[id(v)] < position and o.name == "getitem" and o.operands[0] is acc
                 and v.type.is_array and int(np.prod(v.type.shape)) < int(np.prod(acc.type.shape)))
 
     def _later_write_of(self, h, acc):
         """h is a later version of acc made by writes in this block (acc[i] = ...; then h[j] = ...)."""
-        made = {id(r): o for o in self.block.ops for r in o.results}
+        made = self.made
         while id(h) in made and made[id(h)].name in _WRITES:
             h = made[id(h)].operands[0]
             if h is acc:

@@ -8,6 +8,8 @@ unused, because Python runs it (a `math.log(b)` nobody reads still raises for b 
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import ops
 
 __all__ = ["math_name", "MATH_PRIMS", "INFIX_RAISING", "on_python_scalars", "may_raise", "python_scalar"]
@@ -44,7 +46,6 @@ def python_scalar(x):
     np.float64, which would promote float32 values it meets, and math.* widens a float32 to the double
     it is. Anything else (a traced Tensor) as it is. Generated code calls it where NumPy computes an op
     on Python scalars."""
-    import numpy as np
     if isinstance(x, np.generic) or isinstance(x, np.ndarray) and x.ndim == 0:
         return x.item()
     return x

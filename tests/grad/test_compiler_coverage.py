@@ -4,7 +4,6 @@ assignments; and the errors for what a gradient cannot be taken of (a tuple or
 None returned). Each compiled function: compiled == traced == central
 differences (float64), and the compiled path is the one taken."""
 import functools
-import warnings
 
 import numpy as np
 import pytest
@@ -12,26 +11,9 @@ import pytest
 import adcompiler as ad
 from adcompiler.compiler import UnsupportedSyntax, compile_function, parse_type
 
-from .numeric import fd_grad
+from .test_lists import X, check      # compiled == traced == central differences, and the mode taken
 
-X = np.array([0.5, -1.5, 2.0])
 SCALE = np.array([1.0, 2.0, 3.0])
-
-
-def check(f, x=X, mode="compiled"):
-    g = ad.value_and_grad(f)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ad.FallbackWarning)
-        v, d = g(x.copy())
-    tv, td = ad.value_and_grad(f, fallback="always")(x.copy())
-    want = f(x.copy())
-    fd = fd_grad(lambda z: f(z.reshape(x.shape)), x.ravel()).reshape(x.shape)
-    assert g.mode == mode, g.explain()
-    for value, grad, path in ((v, d, g.mode), (tv, td, "traced")):
-        np.testing.assert_allclose(value, want, rtol=1e-12, err_msg=f"{path} value")
-        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8, err_msg=f"{path} gradient")
-    np.testing.assert_allclose(d, td, rtol=1e-10, atol=1e-12, err_msg="compiled vs traced")
-    return g
 
 
 # ---- literal tuple shapes ---------------------------------------------------------------
