@@ -1303,11 +1303,12 @@ def state_cases(draw, family, avoid=DEFAULT_AVOID, max_depth=2):
     return program, rounds
 
 
-def writes_argument(mod, a, x, kw, a_type):
-    """Whether f writes into the arrays it is passed (it is run on read-only copies)."""
+def writes_argument(mod, a, x, kw, a_type, keywords_only=False):
+    """Whether f writes into the arrays it is passed (it is run on read-only copies; with
+    `keywords_only`, only the keyword arguments' arrays are read-only)."""
     args = [as_arg(a, a_type), x.copy()]
     kw = fresh(kw)
-    for v in args + list(kw.values()):
+    for v in (list(kw.values()) if keywords_only else args + list(kw.values())):
         if isinstance(v, np.ndarray):
             v.setflags(write=False)
     try:
@@ -1407,6 +1408,12 @@ def check_state_program(program, rounds, directory, native=False):
                 event(f"{family}: writes into an argument")
                 if not program.cfg.allows("write_arg"):
                     event(f"{family}: discarded, writes into an argument (test_writing_into_an_argument)")
+                    assume(False)
+                if not program.cfg.allows("traced_write_into_untraced_array") and \
+                        writes_argument(mod, r.a, r.x, r.kwargs, a_type, keywords_only=True):
+                    # a keyword argument's array is not differentiated: the tracer cannot write a traced
+                    # value into it (test_traced_write_into_an_untraced_array)
+                    event(f"{family}: discarded, writes into a keyword argument's array")
                     assume(False)
             fd = extrapolated_differences(lambda a_, x_: evaluate(mod, a_, x_, r.kwargs, a_type), r.a, r.x)
             assume(abs(fd[0]) < MAX_GRAD and np.all(np.abs(fd[1]) < MAX_GRAD))
