@@ -18,6 +18,7 @@ from .functions import __all__ as _functions_all
 from .tensor import Size, Tensor
 from .api import FallbackWarning, GradFunction, dump, export, grad, value_and_grad
 from .jitted import JitFunction, jit
+from .transforms import hessian, hvp, jacfwd, jacobian, jacrev, jvp, stop_gradient, vjp
 
 double = float64
 float = float32  # noqa: A001  (torch's alias)
@@ -34,6 +35,7 @@ __all__ = [
     "is_grad_enabled", "is_inference_mode_enabled", "float32", "float64", "float16", "int64", "int32", "int16",
     "int8", "uint8", "bool_", "double", "float", "half", "long", "int", "bool", "get_default_dtype",
     "set_default_dtype", "grad", "value_and_grad", "dump", "export", "GradFunction", "FallbackWarning", "jit", "JitFunction",
+    "jvp", "vjp", "jacfwd", "jacrev", "jacobian", "hessian", "hvp", "stop_gradient",
     *_functions_all,
 ]
 

@@ -311,7 +311,7 @@ class GradFunction:
         if self._last is None:
             return f"{self._fn_name()}: not called yet; the compiler specialises on the first call's argument types"
         if self._last.compiled is not None:
-            return (f"{self._fn_name()}: compiled (reverse-mode source transformation; {self._tier_story()})"
+            return (f"{self._fn_name()}: compiled ({self._last.compiled.how}; {self._tier_story()})"
                     f"{self._cache_story()}")
         return f"{self._fn_name()}: traced on the eager engine, because {self._last.reason}{self._cache_story()}"
 

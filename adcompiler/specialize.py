@@ -21,7 +21,7 @@ from .compiler.memory import Memory
 from .compiler.types import type_of_value
 from .tensor import Tensor
 
-__all__ = ["CompiledGrad", "compile_value_and_grad", "UnsupportedSyntax", "JIT_MODES"]
+__all__ = ["CompiledGrad", "CompiledTransform", "compile_value_and_grad", "UnsupportedSyntax", "JIT_MODES"]
 
 JIT_MODES = ("auto", "never", "always")
 AUTO_CALLS = 3          # "auto": try the native tier from this call on ...
@@ -99,6 +99,7 @@ class CompiledGrad(_Tiers):
         self.fn = fn
         self.with_value = with_value
         self.has_aux = has_aux
+        self.how = "reverse-mode source transformation"
         self.forward_ir, self.ir = ir or adjoint_ir(fn, values, wrt_names, with_value, has_aux)
         self.param_names = [p.hint for p in self.forward_ir.user_params]
         self.wrt_names = list(wrt_names)
@@ -165,6 +166,26 @@ class CompiledForward(_Tiers):
         return parts if self._is_tuple else parts[0]
 
 
+class CompiledTransform(_Tiers):
+    """A functional transform (transforms.py: jvp, vjp, hvp) of one argument signature: the IR the
+    compiler built for it on its tiers. `how` names the transform ("forward mode" ...)."""
+
+    def __init__(self, forward_ir, ir, how, jit="auto", fastmath=False):
+        self.forward_ir, self.ir, self.how = forward_ir, ir, how
+        self._init_tiers(ir, jit, fastmath)
+
+    def run(self, args):
+        """The generated code's result for these positional arguments, every array in it a copy
+        (the result may hold an argument or a constant of the code)."""
+        return _copy_arrays(self._call(list(args) + self.forward_ir.hidden_values()))
+
+
+def _copy_arrays(x):
+    if isinstance(x, tuple):
+        return tuple(_copy_arrays(p) for p in x)
+    return np.array(x) if isinstance(x, np.ndarray) else x
+
+
 def _plain(v):
     return v._data if isinstance(v, Tensor) else v
 
@@ -188,6 +209,11 @@ def _array_like(g, x, fresh):
 def compile_value_and_grad(fn, values, wrt_names, has_aux=False, with_value=True, jit="auto", fastmath=False):
     from .api import GradFunction, signature_key
     if isinstance(fn, GradFunction):
+        irs = _gradient_of_gradient(fn, values, wrt_names, with_value, has_aux)
+        if irs is not None:
+            compiled = CompiledGrad(fn, values, wrt_names, with_value, has_aux, jit, ir=irs, fastmath=fastmath)
+            compiled.how = "forward over reverse: the forward-mode transform of the inner adjoint's IR"
+            return compiled
         fn = _generated_gradient(fn, values)
     key = plancache.key(fn, tuple((n, signature_key(v)) for n, v in values.items()), tuple(wrt_names),
                         with_value, has_aux)
@@ -198,6 +224,30 @@ def compile_value_and_grad(fn, values, wrt_names, has_aux=False, with_value=True
     if key is not None:
         plancache.store(key, compiled.forward_ir, compiled.ir)
     return compiled
+
+
+def _gradient_of_gradient(inner, values, wrt_names, with_value, has_aux):
+    """grad(grad(f)) w.r.t. one float scalar argument, as forward over reverse on f's adjoint IR
+    (compiler/transforms.py): loops with tapes stay compiled. None where that does not apply (the
+    generated gradient is then read as user code)."""
+    from .api import GradFunction
+    if has_aux or len(wrt_names) != 1 or isinstance(inner.fn, GradFunction) or inner.has_aux or \
+            inner.return_value or inner._tuple_out or len(inner.wrt_names) != 1:
+        return None
+    name = wrt_names[0]
+    v = _plain(values.get(name)) if isinstance(name, str) else None
+    if not (isinstance(v, (float, np.floating)) or (isinstance(v, np.ndarray) and v.shape == ()
+                                                    and v.dtype.kind == "f")):
+        return None
+    plan = inner._plan(values)
+    if plan.compiled is None:
+        return None
+    from .compiler.transforms import second_derivative_ir
+    try:
+        return second_derivative_ir(inner.fn, {k: type_of_value(_plain(x)) for k, x in values.items()},
+                                    inner.wrt_names[0], name, with_value)
+    except UnsupportedSyntax:
+        return None
 
 
 def _generated_gradient(inner, values):

@@ -5,7 +5,8 @@
 Dependencies are edges value -> value: primitive operand -> result (for
 differentiable primitives, operands with a VJP rule, float results); tuple
 parts <-> tuple; the values flowing into if results and loop-carried values
-(condition values never carry derivatives). Varied is forward reachability
+(condition values never carry derivatives); what a tape_push pushes to what the
+tape's pops give (an adjoint's tapes, for forward-over-reverse). Varied is forward reachability
 from `wrt`, useful is backward reachability from the return value.
 """
 from __future__ import annotations
@@ -58,8 +59,16 @@ def active_values(fn, wrt_params):
             fwd.setdefault(id(a), []).append(b)
             bwd.setdefault(id(b), []).append(a)
 
+    pops = {}
     for op in walk(fn.body):
         _edges(op, edge)
+        if op.name == "tape_pop":
+            pops.setdefault(id(op.operands[0]), []).append(op)
+    for op in walk(fn.body):        # what a tape's push takes, its pops give back
+        if op.name == "tape_push":
+            for pop in pops.get(id(op.operands[0]), ()):
+                for v, r in zip(op.operands[1:], pop.results):
+                    edge(v, r)
     varied = _reach([p for p in wrt_params if _carries(p)], fwd)
     ret = fn.return_op.operands[0]
     useful = _reach([ret] if _carries(ret) else [], bwd)

@@ -1,0 +1,125 @@
+"""IR of the functional transforms: jvp, vjp, hvp and a derivative of a gradient.
+
+Each builder specialises `fn` on IR `types` (parameter name -> type), as
+gradient.py does for grad, and returns `(forward IR, transformed IR)`; the
+API (transforms.py at the package top) picks the tier that runs it.
+
+- jvp: forward.py's transform: f_jvp(*params, *tangents) -> (value, value_dot).
+- vjp: the reverse transform of `<f(params), ct>` with the cotangent `ct` as an
+  extra parameter: f_vjp(*params, ct) -> (cotangent of each wrt param,).
+- hvp: forward over reverse: the forward transform of f's adjoint (its tapes
+  carry tangents), f_hvp(*params, x_dot) -> ((grad,), (H x_dot,)).
+- second_derivative: the same with the tangent seeded with 1.0 for a scalar
+  parameter, shaped as a gradient (value, d/dy grad): what grad(grad(f)) compiles
+  to when the inner adjoint keeps a tape (re-reading its Python would trace).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ops
+from .builder import Builder
+from .errors import UnsupportedSyntax
+from .forward import forward
+from .gradient import adjoint_ir_for_types
+from .ir import Op, Value, clone, replace_uses, verify
+from .passes import optimize
+from .reverse import prune_tapes, reverse
+from .passes.dce import dce
+from .passes.simplify import simplify
+from .passes.factor import factor
+from .types import is_float
+
+__all__ = ["jvp_ir", "vjp_ir", "hvp_ir", "second_derivative_ir"]
+
+
+def _front(fn, types):
+    from .frontend import compile_function     # libcst, imported only when something is compiled
+    return compile_function(fn, types)
+
+
+def _indices(fwd, wrt_names):
+    names = [p.hint for p in fwd.params]
+    out = []
+    for n in wrt_names:
+        t = fwd.params[names.index(n)].type
+        if not is_float(t):
+            raise TypeError(f"argument {n!r} has type {t}; derivatives are taken w.r.t. float inputs")
+        out.append(names.index(n))
+    return out
+
+
+def _finish(fn):
+    fn = optimize(fn)
+    verify(fn)
+    return fn
+
+
+def jvp_ir(fn, types, wrt_names):
+    fwd = _front(fn, types)
+    return fwd, _finish(forward(fwd, _indices(fwd, wrt_names)))
+
+
+def vjp_ir(fn, types, wrt_names):
+    fwd = _front(fn, types)
+    wrt = _indices(fwd, wrt_names)
+    out_t = fwd.result_type
+    if not is_float(out_t):
+        raise UnsupportedSyntax(f"vjp of a function returning {out_t} is traced (the compiled vjp takes one float "
+                                "scalar or array result)")
+    g = clone(fwd)
+    ret = g.body.ops.pop()
+    ct = Value(out_t, "ct")
+    g.params.insert(len(g.user_params), ct)
+    with Builder(g.body, loc=ret.loc) as b:
+        prod = ops.mul(ret.operands[0], ct)
+        b.return_(ops.sum_(prod) if out_t.is_array else prod)
+    adj = optimize(factor(simplify(reverse(g, wrt, with_value=False))))
+    if prune_tapes(adj):
+        adj = dce(adj)
+    verify(adj)
+    return fwd, adj
+
+
+def _adjoint(fn, types, wrt_name):
+    """f's optimised adjoint (gradient alone), its hidden inputs (the last parameters) marked."""
+    fwd, adj = adjoint_ir_for_types(fn, types, [wrt_name], with_value=False)
+    adj.guards, adj.hidden = fwd.guards, fwd.hidden
+    return fwd, adj
+
+
+def hvp_ir(fn, types, wrt_name):
+    fwd, adj = _adjoint(fn, types, wrt_name)
+    names = [p.hint for p in adj.params]
+    return fwd, _finish(forward(adj, [names.index(wrt_name)]))
+
+
+def second_derivative_ir(inner_fn, types, inner_wrt, outer_wrt, with_value):
+    """d/d`outer_wrt` of grad(inner_fn, inner_wrt), a float scalar parameter, compiled as forward
+    over reverse: an IR function of inner_fn's parameters returning (inner gradient?, derivative)
+    like an adjoint with `with_value`."""
+    fwd, adj = _adjoint(inner_fn, types, inner_wrt)
+    names = [p.hint for p in adj.params]
+    y = adj.params[names.index(outer_wrt)]
+    if not (y.type.is_scalar or (y.type.is_array and y.type.shape == ())) or not is_float(y.type):
+        raise UnsupportedSyntax(f"a gradient of a gradient w.r.t. the array {outer_wrt!r} is traced when the inner "
+                                "adjoint keeps a tape (forward over reverse compiles it for a scalar)")
+    k = names.index(outer_wrt)
+    fw = forward(adj, [k])
+    # the tangent parameter becomes the constant seed 1.0, and (grads, grads_dot) -> (grad?, grad_dot)
+    seed = fw.params.pop(len(adj.user_params))
+    one = Op("full" if seed.type.is_array else "const", (), [seed.type], {"value": 1.0}, loc=fw.loc,
+             hints=[seed.hint])
+    fw.body.ops.insert(0, one)
+    replace_uses(fw.body, {id(seed): one.result})
+    ret = fw.body.ops.pop()
+    with Builder(fw.body, loc=ret.loc) as b:
+        grads, dots = b.untuple(ret.operands[0])
+        (grad,) = b.untuple(grads)
+        (dot,) = b.untuple(dots)
+        if not (grad.type.is_scalar or int(np.prod(grad.type.shape)) == 1):
+            raise UnsupportedSyntax("the inner gradient is an array")   # grad's own error, from the other path
+        b.return_(b.tuple(([grad] if with_value else []) + [dot]))
+    fw.name = inner_fn.__name__ + "_grad_grad"
+    return fwd, _finish(fw)
+
