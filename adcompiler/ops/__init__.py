@@ -1,13 +1,13 @@
 """The primitive table: every differentiable operation, defined once.
 
-`registry` maps each primitive's name to its `Primitive` (forward, VJP rules,
-shape rule, torch node name, and what it is for backends: kind, may_alias,
+`registry` maps each primitive's name to its `Primitive` (forward, VJP and JVP
+rules, shape rule, torch node name, and what it is for backends: kind, may_alias,
 numpy_name, scalar definition). Importing this package fills it; nothing here
 imports the engine or the compiler — they register `bind` handlers instead.
 The scalar math protocol and the Python namespace (the oracle) are in scalar.py;
 NumPy functions that only combine primitives (np.cross, np.pad ...) are in composites.py.
 """
-from .core import (KINDS, Abstract, Primitive, bind, dtype_of, get, register_handler, registry, shape_of,
+from .core import (KINDS, Abstract, Primitive, bind, dtype_of, get, jvp, register_handler, registry, shape_of,
                    unbroadcast)
 from .scalar import PythonMath, ScalarTypes, python_math
 from .elementwise import (absolute, add, arccos, arccosh, arcsin, arcsinh, arctan, arctan2, arctanh, ceil, clip,
@@ -28,5 +28,5 @@ from . import composites
 
 
 def differentiable_primitives():
-    """The primitives that have VJP rules, by name."""
+    """The primitives that have VJP and JVP rules, by name."""
     return {n: p for n, p in registry.items() if p.differentiable}

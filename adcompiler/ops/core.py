@@ -1,8 +1,14 @@
 """The machinery of the primitive table: `Primitive`, the registry, and `bind`.
 
 A primitive is defined once, here in ops/: its NumPy forward, one VJP rule per
-differentiable argument (written in terms of other primitives), a shape/dtype
-rule, and the name PyTorch gives its backward node.
+differentiable argument (written in terms of other primitives), its JVP (tangent)
+rules, a shape/dtype rule, and the name PyTorch gives its backward node.
+
+JVP rules are written only where they cannot be derived (see `Primitive.jvp_rule`):
+a primitive declared linear (`linear`, `multilinear`) gets its tangent by applying
+itself to the tangent, and one whose Jacobian is self-adjoint (every elementwise
+primitive, after broadcasting; `self_adjoint`) gets it from its VJP rule. `jvp`
+combines the rules into the tangent of a result.
 
 Applying a primitive (`bind`) dispatches on the kind of its arguments, like
 JAX's `bind`: layers register a handler for their value type (the eager engine
@@ -27,7 +33,7 @@ from .scalar import ScalarTypes
 
 __all__ = [
     "Primitive", "Abstract", "bind", "register_handler", "registry",
-    "get", "unbroadcast", "shape_of", "dtype_of", "KINDS", "SCALAR_ARGS",
+    "get", "unbroadcast", "shape_of", "dtype_of", "KINDS", "SCALAR_ARGS", "jvp",
 ]
 
 registry: dict[str, "Primitive"] = {}
@@ -127,11 +133,28 @@ class Primitive:
                   condition), "own" (unchanged: astype). See `scalar_types`.
     scalar_kinds -- the NumPy kinds of compute dtype ("f", "i", "u", "b") the scalar
                   definition holds for; a backend refuses the others.
+    jvps       -- (defjvp / defjvp_argnum) per positional argument, rule(t, *args, out=...,
+                  **params) returning the tangent of the result caused by tangent `t` of
+                  that argument (None: not differentiable). Rules call primitives only.
+                  Only where no rule can be derived (see `jvp_rule`).
+    linear     -- True (all arguments) or a tuple of argument indices the primitive is
+                  linear in JOINTLY, the other arguments held fixed: f(a + b) = f(a) + f(b)
+                  for those arguments together (add-like: concatenate, setitem(x, v),
+                  index_add(acc, v), reshape, sum ...). The tangent is the primitive applied
+                  to the tangents, zeros in the other linear slots.
+    multilinear -- True (all arguments) or a tuple of indices the primitive is linear in
+                  SEPARATELY, each with all other arguments fixed (mul, matmul, einsum): the
+                  tangent for argument i is the primitive with argument i replaced by it.
+    self_adjoint -- whether the Jacobian of the primitive with respect to each argument,
+                  that argument broadcast to the result's shape, is self-adjoint (symmetric),
+                  so the JVP rule is the VJP rule applied to the broadcast tangent. Default:
+                  kind == "elementwise" (a diagonal Jacobian); also softmax, prod_others.
     """
 
     def __init__(self, name, impl, *, grad_fn=None, saves=(), saves_out=False,
                  shape_rule=None, differentiable=True, kind=None, may_alias=None, numpy_name=None,
-                 math_name=None, scalar=None, scalar_args="result", scalar_kinds="f", doc=""):
+                 math_name=None, scalar=None, scalar_args="result", scalar_kinds="f", doc="",
+                 linear=None, multilinear=None, self_adjoint=None):
         if name in registry:
             raise ValueError(f"primitive {name!r} is defined twice")
         if kind not in KINDS:
@@ -145,6 +168,11 @@ class Primitive:
         self.impl = impl
         self.vjps = None
         self.vjp_argnum = None
+        self.jvps = None
+        self.jvp_argnum = None
+        self.linear = _arg_set(name, "linear", linear)
+        self.multilinear = _arg_set(name, "multilinear", multilinear)
+        self.self_adjoint = kind == "elementwise" if self_adjoint is None else bool(self_adjoint)
         self.saves = tuple(saves)
         self.saves_out = saves_out
         self._grad_fn = _camel(name) + "Backward0" if grad_fn is None else grad_fn
@@ -180,6 +208,69 @@ class Primitive:
         if self.vjp_argnum is not None:
             rule = self.vjp_argnum
             return lambda *a, **p: rule(i, *a, **p)
+        return None
+
+    def defjvp(self, *rules):
+        """Register one JVP rule per positional argument: rule(t, *args, out, **params) -> the
+        tangent of the result caused by tangent `t` of that argument (None: no tangent)."""
+        self.jvps = rules
+        return self
+
+    def defjvp_argnum(self, rule):
+        """Register one JVP rule for all arguments: rule(argnum, t, *args, out, **params)."""
+        self.jvp_argnum = rule
+        return self
+
+    def is_linear_in(self, i):
+        """Whether the primitive is linear in argument `i` jointly with the other `linear` ones."""
+        return self.linear is True or (self.linear is not None and i in self.linear)
+
+    def is_multilinear_in(self, i):
+        return self.multilinear is True or (self.multilinear is not None and i in self.multilinear)
+
+    def _explicit_jvp(self, i):
+        if self.jvps is not None:
+            return self.jvps[i] if i < len(self.jvps) else None
+        if self.jvp_argnum is not None:
+            rule = self.jvp_argnum
+            return lambda *a, **p: rule(i, *a, **p)
+        return None
+
+    def jvp_rule(self, i):
+        """The JVP rule for argument `i` as rule(t, *args, out, **params), or None (`out`, the
+        primal result, positional after the arguments, as for VJP rules).
+
+        The explicit rule (defjvp, defjvp_argnum) if there is one; else one derived:
+          linear in i (jointly)  -> the primitive applied to t, zeros in the other linear slots;
+          multilinear in i       -> the primitive with argument i replaced by t;
+          self-adjoint Jacobian  -> the VJP rule applied to t and argument i, both broadcast
+                                    to the result's shape (elementwise primitives: the
+                                    Jacobian is diagonal after broadcasting);
+                                    not for a primitive with explicit rules, where a None
+                                    entry means the argument is not differentiable (a None
+                                    entry for a `linear`/`multilinear` argument derives).
+        None for a primitive that is not differentiable, or an argument without a rule.
+        A rule may return a tangent of a smaller shape broadcastable to the result's, or of
+        another float dtype: `jvp` broadcasts and casts."""
+        if not self.differentiable:
+            return None
+        explicit = self._explicit_jvp(i)
+        if explicit is not None:
+            return explicit
+        # (`out` comes last among the positional arguments, as for VJP rules)
+        if self.is_linear_in(i):
+            prim = self
+            return lambda t, *rest, **params: _linear_jvp(prim, {i: t}, rest[:-1], params)
+        if self.is_multilinear_in(i):
+            prim = self
+            return lambda t, *rest, **params: prim(*rest[:i], t, *rest[i + 1:-1], **params)
+        if self.jvps is not None or self.jvp_argnum is not None:
+            return None
+        if self.self_adjoint:
+            vjp = self.vjp_rule(i)
+            if vjp is None:
+                return None
+            return lambda t, *rest, **params: _self_adjoint_jvp(vjp, i, t, rest[:-1], rest[-1], params)
         return None
 
     def grad_fn_name(self, args, params):
@@ -246,6 +337,106 @@ class Primitive:
 
     def __repr__(self):
         return f"<primitive {self.name}>"
+
+
+def _arg_set(name, flag, value):
+    if value is None or value is False:
+        return None
+    if value is True:
+        return True
+    try:
+        return frozenset(int(i) for i in value)
+    except TypeError:
+        raise ValueError(f"primitive {name!r}: {flag} must be True or a tuple of argument indices") from None
+
+
+_PY_SCALARS = (bool, int, float, complex)
+
+
+def _zero_for(prim, a):
+    """A zero standing for argument `a` in a linear slot without a tangent: a weak 0.0 for an
+    elementwise primitive (broadcasting supplies the shape) or a Python scalar, else zeros
+    shaped like `a` (the zeros_like primitive: it runs on every kind of value)."""
+    if isinstance(a, _PY_SCALARS) or prim.kind == "elementwise":
+        return 0.0
+    from .elementwise import zeros_like
+    return zeros_like(a)
+
+
+def _linear_jvp(prim, tangents, args, params):
+    """The tangent of a primitive jointly linear in its `linear` arguments: the primitive
+    applied to the tangents (a dict index -> tangent), zeros in the other linear slots."""
+    full = [tangents[j] if j in tangents else _zero_for(prim, a) if prim.is_linear_in(j) else a
+            for j, a in enumerate(args)]
+    return prim(*full, **params)
+
+
+def _self_adjoint_jvp(vjp, i, t, args, out, params):
+    """J t for a self-adjoint J: the VJP rule with t, and argument i, broadcast to the result's
+    shape (then the rule's unbroadcast to argument i's shape is the identity)."""
+    from .shape import broadcast_to
+    shape = shape_of(out)
+    if shape_of(t) != shape:
+        t = broadcast_to(t, shape=shape)
+    a = args[i]
+    if shape_of(a) != shape:
+        args = args[:i] + (broadcast_to(a, shape=shape),) + args[i + 1:]
+    return vjp(t, *args, out, **params)
+
+
+def jvp(prim, tangents, args, params=None, out=None):
+    """The tangent of `prim(*args, **params)` for `tangents` of its arguments.
+
+    tangents -- one per argument (a shorter sequence: the rest are None); None means the
+                argument has no tangent (zero). Values of any kind (ndarrays, Tensors, IR
+                values): only primitives run on them.
+    out      -- the primal result (computed here when None).
+    Returns the sum of the rules' tangents, broadcast to the result's shape and cast (astype)
+    to its dtype; None when no tangent is given, the primitive is not differentiable, no
+    rule gives a tangent, or the result is not floating point (an integer or boolean result
+    has no tangent, as in torch). A given tangent on an argument without a rule counts as
+    zero (a where's condition, the dynamic parts of an index). No primitive of the table
+    returns a tuple; tuple-valued functions (slogdet, svd, eigh) are one primitive per part.
+    """
+    if not prim.differentiable:
+        return None
+    params = {} if params is None else params
+    given = {i: t for i, t in enumerate(tangents) if t is not None and i < len(args)}
+    if not given:
+        return None
+    if out is None:
+        out = prim(*args, **params)
+    out_dtype = dtype_of(out)
+    if out_dtype.kind not in "fc":
+        return None
+    total = None
+    if prim.linear is not None:
+        lin = {i: t for i, t in given.items() if prim.is_linear_in(i) and prim._explicit_jvp(i) is None}
+        if len(lin) > 1:   # jointly linear: one application for all of them
+            total = _linear_jvp(prim, lin, args, params)
+            given = {i: t for i, t in given.items() if i not in lin}
+    for i, t in given.items():
+        rule = prim.jvp_rule(i)
+        if rule is None:
+            continue
+        r = rule(t, *args, out, **params)
+        if r is None:
+            continue
+        if total is None:
+            total = r
+        else:
+            from .elementwise import add
+            total = add(total, r)
+    if total is None:
+        return None
+    shape = shape_of(out)
+    if shape_of(total) != shape:
+        from .shape import broadcast_to
+        total = broadcast_to(total, shape=shape)
+    if dtype_of(total) != out_dtype:
+        from .shape import astype
+        total = astype(total, dtype=out_dtype)
+    return total
 
 
 def _weak_or_dtype(a):

@@ -1,6 +1,12 @@
 """Elementwise primitives: arithmetic, transcendental functions, activations,
 comparisons, `where` and `clip`, with their VJP rules and their scalar
-definitions (written once against a math namespace `m`: see ops/scalar.py)."""
+definitions (written once against a math namespace `m`: see ops/scalar.py).
+
+No JVP rule is written here: an elementwise primitive's Jacobian is diagonal after
+broadcasting, so its tangent is its VJP rule applied to the broadcast tangent
+(Primitive.jvp_rule); `mul` (multilinear) and `where` (linear in its branches) apply
+themselves to the tangent. Every VJP rule here is pointwise (g times a factor, or a
+`where` selecting g) -- keep it so, or give the primitive an explicit JVP rule."""
 from __future__ import annotations
 
 import math
@@ -102,7 +108,7 @@ add = _prim("add", np.add, numpy_name="add", scalar=lambda m, x, y: m.add(x, y),
 sub = _prim("sub", np.subtract, grad_fn=_sub_name, numpy_name="subtract", scalar=lambda m, x, y: m.sub(x, y),
             scalar_kinds=_INT)
 mul = _prim("mul", np.multiply, saves=(0, 1), numpy_name="multiply", scalar=lambda m, x, y: m.mul(x, y),
-            scalar_kinds=_INT)
+            scalar_kinds=_INT, multilinear=True)
 div = _prim("div", _ignore_fp(np.true_divide), saves=(1,), saves_out=True, numpy_name="true_divide",
             scalar=lambda m, x, y: m.div(x, y))
 neg = _prim("neg", np.negative, numpy_name="negative", scalar=lambda m, x: m.neg(x), scalar_kinds=_INT)
@@ -424,7 +430,7 @@ clip_mask = _nondiff("clip_mask", lambda x, lo=None, hi=None: (
 maximum = _prim("maximum", np.maximum, saves=(0, 1), numpy_name="maximum", scalar=_maximum, scalar_kinds=_ANY)
 minimum = _prim("minimum", np.minimum, saves=(0, 1), numpy_name="minimum", scalar=_minimum, scalar_kinds=_ANY)
 where = _prim("where", np.where, saves=(0,), numpy_name="where", scalar=lambda m, c, x, y: m.select(c, x, y),
-              scalar_args=("bool", "result", "result"), scalar_kinds=_ANY)
+              scalar_args=("bool", "result", "result"), scalar_kinds=_ANY, linear=(1, 2))
 # no numpy_name: np.clip calls its bounds min and max, not lo and hi
 clip = _prim("clip", lambda x, lo=None, hi=None: np.clip(x, lo, hi),
              grad_fn=lambda a, p: "ClampBackward1", saves=(0,), scalar=_clip, scalar_kinds=_INT)

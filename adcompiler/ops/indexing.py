@@ -1,6 +1,7 @@
 """Indexing primitives: `getitem` (basic and advanced indices), its adjoint
 `scatter_add` into zeros, and the functional `setitem` that slice assignment
-lowers to, with their VJP rules.
+lowers to, with their VJP rules. All are linear in their array arguments (jointly:
+setitem(x, v), index_add(acc, v)), which gives their JVP rules.
 
 An index is a static template (`idx`): ints, slices, None, Ellipsis, integer
 or boolean arrays. Parts only known at run time (a loop counter in compiled
@@ -91,7 +92,7 @@ def _getitem(x, *dyn, idx):
 
 
 # may alias: a basic index gives a view of x (copies_on_index says when NumPy copies)
-getitem = Primitive("getitem", _getitem, grad_fn=_getitem_name, kind="index", may_alias=True)
+getitem = Primitive("getitem", _getitem, grad_fn=_getitem_name, kind="index", may_alias=True, linear=(0,))
 
 
 def _scatter_add(g, *dyn, idx, shape):
@@ -104,7 +105,7 @@ def _scatter_add(g, *dyn, idx, shape):
     return z
 
 
-scatter_add = Primitive("scatter_add", _scatter_add, grad_fn="IndexPutBackward0", kind="index",
+scatter_add = Primitive("scatter_add", _scatter_add, grad_fn="IndexPutBackward0", kind="index", linear=(0,),
                         shape_rule=lambda a, p: Abstract(p["shape"], np.result_type(_dtype_or_weak(a[0]), 1.0)))
 
 
@@ -119,7 +120,7 @@ def _index_add(acc, g, *dyn, idx):
 
 
 # acc + scatter_add(g, idx): what adjoints of indexing accumulate into (in place when the backend may)
-index_add = Primitive("index_add", _index_add, grad_fn="IndexAddBackward0", kind="index",
+index_add = Primitive("index_add", _index_add, grad_fn="IndexAddBackward0", kind="index", linear=(0, 1),
                       shape_rule=lambda a, p: Abstract(shape_of(a[0]), np.result_type(
                           _dtype_or_weak(a[0]), _dtype_or_weak(a[1]))))
 
@@ -130,7 +131,7 @@ def _setitem(x, v, *dyn, idx):
     return out
 
 
-setitem = Primitive("setitem", _setitem, grad_fn="CopySlices", kind="index",
+setitem = Primitive("setitem", _setitem, grad_fn="CopySlices", kind="index", linear=(0, 1),
                     shape_rule=lambda a, p: Abstract(shape_of(a[0]), _dtype_or_weak(a[0]) if not isinstance(
                         a[0], (int, float, bool)) else np.result_type(a[0])))
 

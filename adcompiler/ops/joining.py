@@ -26,7 +26,8 @@ def _stack_piece(i, g, *rest, axis=0):
 
 
 concatenate = Primitive("concatenate", lambda *xs, axis=0: np.concatenate(xs, axis=axis),
-                        grad_fn="CatBackward0", kind="other").defvjp_argnum(_cat_piece)
-stack = Primitive("stack", lambda *xs, axis=0: np.stack(xs, axis=axis), kind="other").defvjp_argnum(_stack_piece)
+                        grad_fn="CatBackward0", kind="other", linear=True).defvjp_argnum(_cat_piece)
+stack = Primitive("stack", lambda *xs, axis=0: np.stack(xs, axis=axis), kind="other",
+                  linear=True).defvjp_argnum(_stack_piece)
 
 __all__ = ["concatenate", "stack"]

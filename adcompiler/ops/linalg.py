@@ -1,6 +1,8 @@
 """Linear-algebra primitives: matmul (1-D, 2-D and batched), linear (x @ w.T + b),
 trace, the vector/Frobenius norm, and np.linalg's inv, solve, det, slogdet,
-cholesky and pinv (batched over leading axes, as NumPy), with their VJP rules.
+cholesky and pinv (batched over leading axes, as NumPy), with their VJP rules and
+JVP rules (matmul and einsum are multilinear, trace linear, solve linear in b: their
+tangents are derived; the decompositions' tangents are the classical forward formulas).
 
 Forwards are NumPy's, so a singular or non-positive-definite matrix raises NumPy's
 LinAlgError (the paths add the user's line)."""
@@ -10,7 +12,7 @@ import numpy as np
 
 from .core import Abstract, Primitive, dtype_of, shape_of, unbroadcast
 from .elementwise import add, div, eq, mul, neg, sub, where
-from .reductions import expand_back
+from .reductions import expand_back, weighted_sum
 from .shape import broadcast_to, expand_dims, reshape, squeeze, swap_last2
 
 
@@ -56,7 +58,8 @@ def _matmul_shape(args, params):
     return Abstract(np.shape(out), np.asarray(out).dtype)
 
 
-matmul = Primitive("matmul", _matmul, grad_fn=_matmul_name, saves=(0, 1), shape_rule=_matmul_shape, kind="linalg")
+matmul = Primitive("matmul", _matmul, grad_fn=_matmul_name, saves=(0, 1), shape_rule=_matmul_shape, kind="linalg",
+                   multilinear=True)
 
 
 def _matmul_da(g, a, b, out):
@@ -94,6 +97,10 @@ linear = Primitive("linear", _linear, saves=(0, 1), kind="linalg",
 linear.defvjp(lambda g, x, w, b, out: _matmul_da(g, x, swap_last2(w), out),
               lambda g, x, w, b, out: swap_last2(_matmul_db(g, x, swap_last2(w), out)),
               lambda g, x, w, b, out: unbroadcast(g, shape_of(b)))
+# x @ w.T + b: linear in x and in w (each with b's term dropped), and b's tangent as it is
+linear.defjvp(lambda t, x, w, b, out: linear(t, w, 0.0),
+              lambda t, x, w, b, out: linear(x, t, 0.0),
+              lambda t, x, w, b, out: t)
 
 
 def _trace(x):
@@ -102,7 +109,7 @@ def _trace(x):
     return np.asarray(np.trace(x))
 
 
-trace = Primitive("trace", _trace, shape_rule=lambda a, p: Abstract((), a[0].dtype), kind="linalg")
+trace = Primitive("trace", _trace, shape_rule=lambda a, p: Abstract((), a[0].dtype), kind="linalg", linear=True)
 eye_like = Primitive("eye_like", lambda x: np.eye(*shape_of(x), dtype=dtype_of(x)), differentiable=False,
                      kind="linalg")
 trace.defvjp(lambda g, x, out: mul(g, eye_like(x)))
@@ -116,16 +123,23 @@ def _norm(x, axis=None, keepdims=False):
 norm = Primitive("norm", _norm, grad_fn="LinalgVectorNormBackward0", saves=(0,), saves_out=True, kind="linalg")
 
 
-def _norm_vjp(g, x, out, axis=None, keepdims=False):
-    # x / norm, and 0 where the norm is 0 (the zero vector: 0 is the subgradient, as torch).
+def _over_norm(v, out):
+    # v / norm, and 0 where the norm is 0 (the zero vector: 0 is the subgradient, as torch).
     # The inner `where` keeps 0 / 0 out of the discarded branch, so the rule's own derivative
     # (a second derivative) is not nan there either.
     zero = eq(out, 0.0)
-    scale = where(zero, 0.0, div(g, where(zero, 1.0, out)))
-    return mul(expand_back(scale, shape_of(x), axis, keepdims), x)
+    return where(zero, 0.0, div(v, where(zero, 1.0, out)))
 
 
-norm.defvjp(_norm_vjp)
+def _norm_vjp(g, x, out, axis=None, keepdims=False):
+    return mul(expand_back(_over_norm(g, out), shape_of(x), axis, keepdims), x)
+
+
+def _norm_jvp(t, x, out, axis=None, keepdims=False):
+    return _over_norm(weighted_sum(t, x, axis, keepdims), out)
+
+
+norm.defvjp(_norm_vjp).defjvp(_norm_jvp)
 
 # ---- np.linalg -----------------------------------------------------------------
 
@@ -154,6 +168,7 @@ inv = Primitive("inv", lambda a: np.asarray(np.linalg.inv(a)), grad_fn="LinalgIn
                 shape_rule=lambda a, p: Abstract(_square_shape(a, p), _float_of(a[0])))
 # d(A^-1) = -A^-1 dA A^-1
 inv.defvjp(lambda g, a, out: neg(matmul(_mT(out), matmul(g, _mT(out)))))
+inv.defjvp(lambda t, a, out: neg(matmul(out, matmul(t, out))))
 
 
 def _solve_shape(args, params):
@@ -170,7 +185,8 @@ def _solve_shape(args, params):
 
 
 solve = Primitive("solve", lambda a, b: np.asarray(np.linalg.solve(a, b)), grad_fn="LinalgSolveExBackward0",
-                  saves=(0,), saves_out=True, kind="linalg", numpy_name="linalg.solve", shape_rule=_solve_shape)
+                  saves=(0,), saves_out=True, kind="linalg", numpy_name="linalg.solve", shape_rule=_solve_shape,
+                  linear=(1,))
 
 
 def _solve_db(g, a, b, out):
@@ -192,18 +208,39 @@ def _solve_da(g, a, b, out):
     return unbroadcast(ga, shape_of(a))
 
 
+def _solve_jvp_a(t, a, b, out):
+    # dx = -A^-1 dA x (x a vector per matrix of a batch when b is 1-D)
+    if len(shape_of(b)) == 1:
+        return neg(squeeze(solve(a, matmul(t, expand_dims(out, axis=-1))), axis=-1))
+    return neg(solve(a, matmul(t, out)))
+
+
 solve.defvjp(_solve_da, _solve_db)
+solve.defjvp(_solve_jvp_a, None)   # linear in b: its tangent is solve(a, tb)
 
 det = Primitive("det", lambda a: np.asarray(np.linalg.det(a)), grad_fn="LinalgDetBackward0", saves=(0,),
                 saves_out=True, kind="linalg", numpy_name="linalg.det",
                 shape_rule=lambda a, p: Abstract(_square_shape(a, p)[:-2], _float_of(a[0])))
+
+
+def _inv_trace_weights(a):
+    """A^-T: tr(A^-1 dA) = sum(A^-T * dA), the weights of dA in log|det A|'s derivative."""
+    return _mT(inv(a))
+
+
+def _weighted_trace(t, a):
+    return weighted_sum(t, _inv_trace_weights(a), (-2, -1), False)
+
+
 # d det A = det A tr(A^-1 dA): the cotangent is g det(A) A^-T (NumPy's LinAlgError for a singular A)
-det.defvjp(lambda g, a, out: _scalar_times_matrix(mul(g, out), _mT(inv(a))))
+det.defvjp(lambda g, a, out: _scalar_times_matrix(mul(g, out), _inv_trace_weights(a)))
+det.defjvp(lambda t, a, out: mul(out, _weighted_trace(t, a)))
 
 logabsdet = Primitive("logabsdet", lambda a: np.asarray(np.linalg.slogdet(a)[1]), grad_fn="LinalgSlogdetBackward0",
                       saves=(0,), kind="linalg",
                       shape_rule=lambda a, p: Abstract(_square_shape(a, p)[:-2], _float_of(a[0])))
-logabsdet.defvjp(lambda g, a, out: _scalar_times_matrix(g, _mT(inv(a))))
+logabsdet.defvjp(lambda g, a, out: _scalar_times_matrix(g, _inv_trace_weights(a)))
+logabsdet.defjvp(lambda t, a, out: _weighted_trace(t, a))
 slogdet_sign = Primitive("slogdet_sign", lambda a: np.asarray(np.linalg.slogdet(a)[0]), differentiable=False,
                          kind="linalg", shape_rule=lambda a, p: Abstract(_square_shape(a, p)[:-2], _float_of(a[0])))
 
@@ -234,7 +271,17 @@ def _cholesky_vjp(g, a, out):
     return where(_tril_mask(n), mul(where(np.eye(n, dtype=bool), 1.0, 2.0), s), 0.0)
 
 
-cholesky.defvjp(_cholesky_vjp)
+def _cholesky_jvp(t, a, out):
+    # NumPy reads A's lower triangle, so A moves by the symmetric S = tril(t) + tril(t, -1)^T;
+    # dL = L Phi(L^-1 S L^-T), Phi: the lower triangle with the diagonal halved.
+    n = shape_of(a)[-1]
+    s = add(_tril(t), _mT(_tril(t, -1)))
+    y = solve(out, s)                          # L^-1 S
+    x = _mT(solve(out, _mT(y)))                # L^-1 S L^-T
+    return matmul(out, where(_tril_mask(n), mul(where(np.eye(n, dtype=bool), 0.5, 1.0), x), 0.0))
+
+
+cholesky.defvjp(_cholesky_vjp).defjvp(_cholesky_jvp)
 
 pinv = Primitive("pinv", lambda a: np.asarray(np.linalg.pinv(a)), grad_fn="LinalgPinvBackward0", saves=(0,),
                  saves_out=True, kind="linalg", numpy_name="linalg.pinv",
@@ -254,7 +301,18 @@ def _pinv_vjp(g, a, out):
     return add(t1, add(t2, t3))
 
 
-pinv.defvjp(_pinv_vjp)
+def _pinv_jvp(t, a, out):
+    # dP = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P (Golub & Pereyra)
+    p, pt, tt = out, _mT(out), _mT(t)
+    t1 = neg(matmul(p, matmul(t, p)))
+    u = matmul(matmul(p, pt), tt)              # P P^T dA^T
+    t2 = sub(u, matmul(matmul(u, a), p))
+    v = matmul(tt, matmul(pt, p))              # dA^T P^T P
+    t3 = sub(v, matmul(p, matmul(a, v)))
+    return add(t1, add(t2, t3))
+
+
+pinv.defvjp(_pinv_vjp).defjvp(_pinv_jvp)
 
 # ---- singular value decomposition ------------------------------------------------------
 # np.linalg.svd(a, full_matrices=False) as three primitives, one per output (each runs the
@@ -311,9 +369,37 @@ def _svd_dvh(g, a, out):
     return add(matmul(matmul(u, inner), vh), matmul(u, rest))
 
 
-svd_u.defvjp(_svd_du)
-svd_s.defvjp(_svd_ds)
-svd_vh.defvjp(_svd_dvh)
+# Tangents (Townsend): with dP = U^T dA V,
+#   dS = diag(dP),
+#   dU = U (F o (dP S + S dP^T)) + (I - U U^T) dA V S^-1,
+#   dV = V (F o (S dP + dP^T S)) + (I - V V^T) dA^T U S^-1.
+
+def _svd_jvp_s(t, a, out, uv=True):
+    u, vh = svd_u(a), svd_vh(a)
+    return weighted_sum(u, matmul(t, _mT(vh)), -2, False)        # diag(U^T dA V)
+
+
+def _svd_jvp_u(t, a, out):
+    u, s, vh = svd_u(a), svd_s(a), svd_vh(a)
+    tv = matmul(t, _mT(vh))                                       # dA V
+    dp = matmul(_mT(u), tv)
+    inner = mul(_svd_f(s), add(mul(dp, expand_dims(s, axis=-2)), mul(expand_dims(s, axis=-1), _mT(dp))))
+    rest = div(sub(tv, matmul(u, dp)), expand_dims(s, axis=-2))
+    return add(matmul(u, inner), rest)
+
+
+def _svd_jvp_vh(t, a, out):
+    u, s, vh = svd_u(a), svd_s(a), svd_vh(a)
+    tu = matmul(_mT(t), u)                                        # dA^T U
+    dpt = matmul(vh, tu)                                          # dP^T
+    inner = mul(_svd_f(s), add(mul(expand_dims(s, axis=-1), _mT(dpt)), mul(dpt, expand_dims(s, axis=-2))))
+    rest = div(sub(tu, matmul(_mT(vh), dpt)), expand_dims(s, axis=-2))
+    return _mT(add(matmul(_mT(vh), inner), rest))
+
+
+svd_u.defvjp(_svd_du).defjvp(_svd_jvp_u)
+svd_s.defvjp(_svd_ds).defjvp(_svd_jvp_s)
+svd_vh.defvjp(_svd_dvh).defjvp(_svd_jvp_vh)
 
 
 # ---- symmetric eigendecomposition -------------------------------------------------------
@@ -343,6 +429,22 @@ def _fold_onto_triangle(g, uplo):
     return where(tri, both, 0.0)
 
 
+def _sym_from_triangle(t, uplo):
+    """The symmetric matrix eigh sees when the triangle `uplo` of A moves by t's: that
+    triangle mirrored (the transpose of _fold_onto_triangle)."""
+    n = shape_of(t)[-1]
+    lower = _tril_mask(n)
+    half = where(lower if uplo == "L" else lower.T, t, 0.0)
+    return add(half, _mT(where(np.eye(n, dtype=bool), 0.0, half)))
+
+
+def _eigh_gaps(w):
+    """F[i, j] = 1 / (w_j - w_i) off the diagonal, 0 on it."""
+    n = shape_of(w)[-1]
+    eye = np.eye(n, dtype=bool)
+    return where(eye, 0.0, div(1.0, where(eye, 1.0, sub(expand_dims(w, axis=-2), expand_dims(w, axis=-1)))))
+
+
 def _eigh_dw(g, a, out, UPLO="L"):
     v = eigh_v(a, UPLO=UPLO)
     return _fold_onto_triangle(matmul(mul(v, expand_dims(g, axis=-2)), _mT(v)), UPLO)
@@ -350,15 +452,23 @@ def _eigh_dw(g, a, out, UPLO="L"):
 
 def _eigh_dv(g, a, out, UPLO="L"):
     w, v = eigh_w(a, UPLO=UPLO), out
-    n = shape_of(w)[-1]
-    eye = np.eye(n, dtype=bool)
-    f = where(eye, 0.0, div(1.0, where(eye, 1.0, sub(expand_dims(w, axis=-2), expand_dims(w, axis=-1)))))
-    inner = mul(f, matmul(_mT(v), g))
+    inner = mul(_eigh_gaps(w), matmul(_mT(v), g))
     return _fold_onto_triangle(matmul(matmul(v, inner), _mT(v)), UPLO)
 
 
-eigh_w.defvjp(_eigh_dw)
-eigh_v.defvjp(_eigh_dv)
+# tangents: with S the symmetric perturbation, dw = diag(V^T S V) and dV = V (F o (V^T S V))
+def _eigh_jvp_w(t, a, out, UPLO="L"):
+    v = eigh_v(a, UPLO=UPLO)
+    return weighted_sum(v, matmul(_sym_from_triangle(t, UPLO), v), -2, False)
+
+
+def _eigh_jvp_v(t, a, out, UPLO="L"):
+    w, v = eigh_w(a, UPLO=UPLO), out
+    return matmul(v, mul(_eigh_gaps(w), matmul(_mT(v), matmul(_sym_from_triangle(t, UPLO), v))))
+
+
+eigh_w.defvjp(_eigh_dw).defjvp(_eigh_jvp_w)
+eigh_v.defvjp(_eigh_dv).defjvp(_eigh_jvp_v)
 
 
 # ---- einsum ------------------------------------------------------------------------
@@ -390,7 +500,8 @@ def _einsum_vjp(i, g, *rest, spec):
 
 # `spec` is explicit ("ij,jk->ik"), without `...` and without a label repeated within an operand
 # (composites.einsum spells those out and takes the diagonals first)
-einsum = Primitive("einsum", _einsum_impl, saves=tuple(range(32)), kind="linalg", grad_fn="EinsumBackward0")
+einsum = Primitive("einsum", _einsum_impl, saves=tuple(range(32)), kind="linalg", grad_fn="EinsumBackward0",
+                   multilinear=True)
 einsum.defvjp_argnum(_einsum_vjp)
 
 __all__ = ["matmul", "linear", "trace", "eye_like", "norm", "einsum", "inv", "solve", "det", "logabsdet", "slogdet_sign",

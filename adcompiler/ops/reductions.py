@@ -1,5 +1,11 @@
 """Reductions (sum, mean, prod, var, std, max/min, argmax, logsumexp) and the
-normalisations that reduce internally (softmax, log_softmax), with VJP rules."""
+normalisations that reduce internally (softmax, log_softmax), with VJP and JVP rules.
+
+sum and mean are linear (their tangent is themselves applied to the tangent). The
+others' cotangent is the broadcast cotangent times weights w (one per input element):
+the weights are computed by one helper that the VJP (expand_back(g) * w) and the JVP
+(sum(t * w) over the reduced axes) share, so the boundary cases (std at zero spread,
+prod with zeros) are handled once. softmax's Jacobian is symmetric (self_adjoint)."""
 from __future__ import annotations
 
 import math
@@ -80,8 +86,8 @@ def _ax(axis):
     return tuple(axis) if isinstance(axis, list) else axis
 
 
-sum_ = _reduction("sum", _np_reduce(np.sum), _name("Sum"), numpy_name="sum")
-mean = _reduction("mean", _np_reduce(np.mean), _name("Mean"), numpy_name="mean")
+sum_ = _reduction("sum", _np_reduce(np.sum), _name("Sum"), numpy_name="sum", linear=True)
+mean = _reduction("mean", _np_reduce(np.mean), _name("Mean"), numpy_name="mean", linear=True)
 prod = _reduction("prod", _np_reduce(np.prod), _name("Prod"), saves=(0,), numpy_name="prod")
 var = _reduction("var", lambda x, axis=None, correction=1, keepdims=False: np.asarray(
     np.var(x, axis=_ax(axis), ddof=correction, keepdims=keepdims)), "VarBackward0", saves=(0,))
@@ -103,8 +109,16 @@ def _logsumexp(x, axis, keepdims):
 sum_.defvjp(lambda g, x, out, axis=None, keepdims=False: expand_back(g, shape_of(x), axis, keepdims))
 mean.defvjp(lambda g, x, out, axis=None, keepdims=False: div(
     expand_back(g, shape_of(x), axis, keepdims), float(count(shape_of(x), axis))))
+
+
+def weighted_sum(t, w, axis, keepdims):
+    """The tangent of a reduction whose cotangent is expand_back(g) * w: sum(t * w) over `axis`."""
+    return sum_(mul(t, w), axis=axis, keepdims=keepdims)
+
+
 prod.defvjp(lambda g, x, out, axis=None, keepdims=False: mul(
     expand_back(g, shape_of(x), axis, keepdims), prod_others(x, axis=axis)))
+prod.defjvp(lambda t, x, out, axis=None, keepdims=False: weighted_sum(t, prod_others(x, axis=axis), axis, keepdims))
 
 
 def dof(shape, axis, correction):
@@ -112,28 +126,49 @@ def dof(shape, axis, correction):
     return max(float(count(shape, axis) - correction), 0.0)
 
 
-def _var_vjp(g, x, out, axis=None, correction=1, keepdims=False):
+def _var_weights(x, axis, correction):
     # 2 (x - mean) / dof. With dof <= 0 the forward is S / 0 (inf, or nan where every x equals
     # the mean): the scale is inf, so the cotangent is +-inf, or nan where x == mean.
     d = dof(shape_of(x), axis, correction)
     scale = 2.0 / d if d > 0 else math.inf
-    return mul(expand_back(g, shape_of(x), axis, keepdims), mul(scale, sub(x, mean(x, axis=axis, keepdims=True))))
+    return mul(scale, sub(x, mean(x, axis=axis, keepdims=True)))
+
+
+def _var_vjp(g, x, out, axis=None, correction=1, keepdims=False):
+    return mul(expand_back(g, shape_of(x), axis, keepdims), _var_weights(x, axis, correction))
+
+
+def _var_jvp(t, x, out, axis=None, correction=1, keepdims=False):
+    return weighted_sum(t, _var_weights(x, axis, correction), axis, keepdims)
+
+
+def _over_twice_std(v, out):
+    # std = sqrt(var): a var (co)tangent v is v / (2 std), except where std == 0 (a single
+    # element, an axis of length 1, all-equal values), where std is a norm at its cone point
+    # and 0 is the subgradient (torch, HIPS autograd). The double `where` keeps 0 / 0 out of
+    # both branches, so neither the result nor its own derivative is nan.
+    zero = eq(out, 0.0)
+    return where(zero, 0.0, div(v, mul(2.0, where(zero, 1.0, out))))
 
 
 def _std_vjp(g, x, out, axis=None, correction=1, keepdims=False):
-    # std = sqrt(var): the var cotangent is g / (2 std), except where std == 0 (a single
-    # element, an axis of length 1, all-equal values), where std is a norm at its cone point
-    # and 0 is the subgradient (torch, HIPS autograd). The double `where` keeps 0 / 0 out of
-    # both branches, so neither the cotangent nor its own derivative is nan.
-    zero = eq(out, 0.0)
-    g_var = where(zero, 0.0, div(g, mul(2.0, where(zero, 1.0, out))))
-    return _var_vjp(g_var, x, out, axis=axis, correction=correction, keepdims=keepdims)
+    return _var_vjp(_over_twice_std(g, out), x, out, axis=axis, correction=correction, keepdims=keepdims)
 
 
-var.defvjp(_var_vjp)
-std.defvjp(_std_vjp)
+def _std_jvp(t, x, out, axis=None, correction=1, keepdims=False):
+    return _over_twice_std(_var_jvp(t, x, out, axis=axis, correction=correction, keepdims=keepdims), out)
+
+
+def _logsumexp_weights(x, out, axis, keepdims):
+    return exp(sub(x, expand_back(out, shape_of(x), axis, keepdims)))
+
+
+var.defvjp(_var_vjp).defjvp(_var_jvp)
+std.defvjp(_std_vjp).defjvp(_std_jvp)
 logsumexp.defvjp(lambda g, x, out, axis=None, keepdims=False: mul(
-    expand_back(g, shape_of(x), axis, keepdims), exp(sub(x, expand_back(out, shape_of(x), axis, keepdims)))))
+    expand_back(g, shape_of(x), axis, keepdims), _logsumexp_weights(x, out, axis, keepdims)))
+logsumexp.defjvp(lambda t, x, out, axis=None, keepdims=False: weighted_sum(
+    t, _logsumexp_weights(x, out, axis, keepdims), axis, keepdims))
 
 
 def _prod_others(x, *vs, axis=None):
@@ -219,8 +254,9 @@ def _prod_others_shape(args, params):
 # directions v1..vr, so by that symmetry its VJPs are prod_others again with the cotangent as one
 # more direction (for x) or in place of the direction it is taken for (for vs): exact at zeros at
 # every order, never prod / x_j. Rules read the directions by value (up to 7 of them).
+# (the Jacobian is symmetric in (j, i) as well, so the JVP rules are the VJP rules: self_adjoint)
 prod_others = Primitive("prod_others", _prod_others, saves=tuple(range(8)), shape_rule=_prod_others_shape,
-                        kind="other")
+                        kind="other", self_adjoint=True)
 prod_others.defvjp_argnum(lambda i, g, x, *rest, axis=None: (
     prod_others(x, *rest[:-1], g, axis=axis) if i == 0 else
     unbroadcast(prod_others(x, *rest[:i - 1], *rest[i:-1], g, axis=axis), shape_of(rest[i - 1]))))
@@ -264,12 +300,17 @@ def _make_extreme(name, fn, largest, torch_base, amax):
         grad_fn = lambda a, p: f"{torch_base}Backward{1 if p.get('axis') is None else 0}"
     prim = _reduction(name, impl, grad_fn, saves=(0,), saves_out=True, numpy_name=fn.__name__)
 
-    def rule(g, x, out, axis=None, keepdims=False):
+    def weights(x, out, axis, keepdims):
         ties = "even" if amax or axis is None else "first"
-        w = extreme_weights(x, out, axis=axis, keepdims=keepdims, ties=ties, largest=largest)
-        return mul(expand_back(g, shape_of(x), axis, keepdims), w)
+        return extreme_weights(x, out, axis=axis, keepdims=keepdims, ties=ties, largest=largest)
 
-    return prim.defvjp(rule)
+    def rule(g, x, out, axis=None, keepdims=False):
+        return mul(expand_back(g, shape_of(x), axis, keepdims), weights(x, out, axis, keepdims))
+
+    def jvp_rule(t, x, out, axis=None, keepdims=False):
+        return weighted_sum(t, weights(x, out, axis, keepdims), axis, keepdims)
+
+    return prim.defvjp(rule).defjvp(jvp_rule)
 
 
 max_ = _make_extreme("max", np.max, True, "Max", amax=False)
@@ -298,12 +339,15 @@ def _same_shape(args, params):
     return Abstract(shape_of(args[0]), np.asarray(_softmax(np.zeros((1,), args[0].dtype))).dtype)
 
 
-softmax = Primitive("softmax", _softmax, saves_out=True, shape_rule=_same_shape, kind="other")
+# softmax's Jacobian diag(s) - s s^T is symmetric: its JVP rule is its VJP rule (self_adjoint)
+softmax = Primitive("softmax", _softmax, saves_out=True, shape_rule=_same_shape, kind="other", self_adjoint=True)
 log_softmax = Primitive("log_softmax", _log_softmax, grad_fn="LogSoftmaxBackward0", saves_out=True,
                         shape_rule=_same_shape, kind="other")
 softmax.defvjp(lambda g, x, out, axis=-1: mul(out, sub(g, sum_(mul(g, out), axis=axis, keepdims=True))))
 log_softmax.defvjp(lambda g, x, out, axis=-1: sub(g, mul(exp(out), sum_(g, axis=axis, keepdims=True))))
+# the Jacobian I - 1 s^T (s = exp(out)) is not symmetric: t - (s . t), the transpose of the VJP's g - s sum(g)
+log_softmax.defjvp(lambda t, x, out, axis=-1: sub(t, sum_(mul(exp(out), t), axis=axis, keepdims=True)))
 
 __all__ = ["sum_", "mean", "prod", "var", "std", "logsumexp", "max_", "min_", "amax", "amin",
            "argmax", "argmin", "softmax", "log_softmax", "normalize_axis", "reduced_shape",
-           "expand_back", "count", "prod_others", "extreme_weights"]
+           "expand_back", "count", "prod_others", "extreme_weights", "weighted_sum"]

@@ -30,7 +30,7 @@ def _reverse(x, axis):
 
 
 cumsum = Primitive("cumsum", lambda x, axis: np.asarray(np.cumsum(x, axis=axis)), kind="other",
-                   numpy_name="cumsum", shape_rule=_cumsum_shape)
+                   numpy_name="cumsum", shape_rule=_cumsum_shape, linear=True)
 cumsum.defvjp(lambda g, x, out, axis: _reverse(cumsum(_reverse(g, axis), axis=axis), axis))
 
 __all__ = ["argsort", "argpartition", "cumsum"]

@@ -1,5 +1,6 @@
 """Shape primitives: reshape, transpose, squeeze/expand_dims, broadcast_to and
-its adjoint sum_to, copy and dtype casts, with their VJP rules.
+its adjoint sum_to, copy and dtype casts, with their VJP rules. All are linear:
+their tangent is the primitive applied to the tangent (`linear=True`).
 
 The views (kind "view") are the elements of their argument rearranged; sum_to is
 a reduction (over the broadcast axes) that returns its argument itself when
@@ -39,7 +40,7 @@ def _resolve_shape(old, shape):
 reshape = Primitive(
     "reshape", _reshape_impl,
     grad_fn=lambda a, p: "ViewBackward0" if _contiguous(a[0]) else "UnsafeViewBackward0", kind="view",
-    numpy_name="reshape",
+    numpy_name="reshape", linear=True,
     shape_rule=lambda a, p: _first_shape(a, p, _resolve_shape(shape_of(a[0]), p["shape"])))
 reshape.defvjp(lambda g, x, out, shape: reshape(g, shape=shape_of(x)))
 
@@ -53,7 +54,7 @@ def inverse_permutation(axes):
 
 transpose = Primitive(
     "transpose", lambda x, axes: np.transpose(x, axes), grad_fn="PermuteBackward0", kind="view",
-    numpy_name="transpose",
+    numpy_name="transpose", linear=True,
     shape_rule=lambda a, p: _first_shape(a, p, tuple(shape_of(a[0])[i] for i in p["axes"])))
 transpose.defvjp(lambda g, x, out, axes: transpose(g, axes=inverse_permutation(axes)))
 
@@ -67,16 +68,16 @@ def swap_last2(x):
 squeeze = Primitive(
     "squeeze", lambda x, axis=None: np.squeeze(x, axis=axis),
     grad_fn=lambda a, p: "SqueezeBackward0" if p.get("axis") is None else "SqueezeBackward1", kind="view",
-    numpy_name="squeeze")
+    numpy_name="squeeze", linear=True)
 squeeze.defvjp(lambda g, x, out, axis=None: reshape(g, shape=shape_of(x)))
 
 expand_dims = Primitive("expand_dims", lambda x, axis: np.expand_dims(x, axis), grad_fn="UnsqueezeBackward0",
-                        kind="view", numpy_name="expand_dims")
+                        kind="view", numpy_name="expand_dims", linear=True)
 expand_dims.defvjp(lambda g, x, out, axis: reshape(g, shape=shape_of(x)))
 
 broadcast_to = Primitive(
     "broadcast_to", lambda x, shape: np.broadcast_to(x, shape), grad_fn="ExpandBackward0", kind="view",
-    numpy_name="broadcast_to",
+    numpy_name="broadcast_to", linear=True,
     shape_rule=lambda a, p: _first_shape(a, p, tuple(p["shape"])))
 
 
@@ -90,19 +91,20 @@ def _sum_to(x, shape):
     return x.reshape(shape) if x.shape != shape else x
 
 
-sum_to = Primitive("sum_to", _sum_to, grad_fn="SumBackward1", kind="reduction",
+sum_to = Primitive("sum_to", _sum_to, grad_fn="SumBackward1", kind="reduction", linear=True,
                    may_alias=True,  # the argument itself when there is nothing to sum
                    shape_rule=lambda a, p: _first_shape(a, p, tuple(p["shape"])))
 broadcast_to.defvjp(lambda g, x, out, shape: sum_to(g, shape=shape_of(x)) if shape_of(g) != shape_of(x) else g)
 sum_to.defvjp(lambda g, x, out, shape: broadcast_to(g, shape=shape_of(x)))
 
 copy = Primitive("copy", lambda x: np.array(x, copy=True), grad_fn="CloneBackward0", kind="elementwise",
-                 numpy_name="array", scalar=lambda m, x: x, scalar_kinds="fiub")
+                 numpy_name="array", scalar=lambda m, x: x, scalar_kinds="fiub", linear=True)
 copy.defvjp(lambda g, x, out: g)
 
 astype = Primitive("astype", lambda x, dtype: np.asarray(x).astype(dtype), grad_fn="ToCopyBackward0",
                    shape_rule=lambda a, p: Abstract(shape_of(a[0]), p["dtype"]), kind="elementwise",
-                   scalar=lambda m, x, dtype: m.cast(x, dtype), scalar_args="own", scalar_kinds="fiub")
+                   scalar=lambda m, x, dtype: m.cast(x, dtype), scalar_args="own", scalar_kinds="fiub",
+                   linear=True)  # between floats; a cast to an integer has no tangent (ops.jvp)
 astype.defvjp(lambda g, x, out, dtype: astype(g, dtype=x.dtype))
 
 __all__ = ["reshape", "transpose", "swap_last2", "squeeze", "expand_dims", "broadcast_to", "sum_to",
