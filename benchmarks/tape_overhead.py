@@ -1,11 +1,30 @@
 """Tape overhead: forward + backward of a 10,000-op elementwise chain on a
-length-16 float64 vector, in microseconds per op, side by side with the peers
-that are installed (torch eager, HIPS autograd) and a hand-written NumPy
-reverse sweep. Run by hand: `python benchmarks/tape_overhead.py [--ops N]`.
-Reports ratios to torch eager (target: adcompiler <= 1.0)."""
+length-16 float64 vector, in microseconds per op, adcompiler's eager engine
+side by side with torch eager. Run by hand:
+
+    python benchmarks/tape_overhead.py [--ops N] [--rounds R] [--repeat K] [--heap M] [--all]
+
+Two conditions, because Python's cyclic garbage collector makes the cost of a
+recorded op depend on what else the process holds:
+
+- **alone**: each peer in a fresh process of its own that imports only its own
+  library; the rounds alternate processes (adcompiler, torch, adcompiler, ...).
+- **heap**: one process that imports both libraries and also holds M million
+  small container objects (as a real program holds its data and its libraries'
+  objects); the peers alternate inside it.
+
+Every timed run is one forward + backward. Reported: the median of all runs,
+the spread (interquartile range and min-max) and the ratio of the medians
+(target: adcompiler <= 1.0x torch in both conditions). Never only the best run:
+the best hides the garbage collector's pauses. `--all` adds HIPS autograd and a
+hand-written NumPy reverse sweep to the heap condition.
+"""
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
 import sys
 import time
 
@@ -86,49 +105,134 @@ def run_numpy(x0, n):
     return g
 
 
-def best_of(fn, x0, n, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn(x0, n)
-        times.append(time.perf_counter() - t)
-    return min(times), out
+PEERS = {"adcompiler": run_adcompiler, "torch eager": run_torch, "HIPS autograd": run_hips,
+         "hand-written NumPy": run_numpy}
+IMPORTS = {"adcompiler": "adcompiler", "torch eager": "torch", "HIPS autograd": "autograd",
+           "hand-written NumPy": "numpy"}
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--ops", type=int, default=N_DEFAULT)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds; the best of all is reported")
-    args = ap.parse_args(argv)
+def build_heap(millions):
+    """M million small container objects, all tracked by the cyclic GC (a program's data)."""
+    heap = []
+    for i in range(int(millions * 1_000_000) // 4):
+        heap.append(([i], {"k": i}, (i, [i])))
+    return heap
+
+
+def worker(args):
+    """Runs in a process of its own; prints one JSON object: {peer: [seconds, ...]} and GC facts."""
+    import gc
+    peers = args.worker.split(",")
+    for p in peers:
+        __import__(IMPORTS[p])
+    for m in args.imports.split(",") if args.imports else ():
+        __import__(m)
+    heap = build_heap(args.heap) if args.heap else None
     x0 = np.linspace(-1, 1, 16)
-    peers = [("adcompiler", run_adcompiler), ("torch eager", run_torch), ("HIPS autograd", run_hips),
-             ("hand-written NumPy", run_numpy)]
-    results = {}
     ref = None
-    available = []
-    for name, fn in peers:
+    disagree = {}
+    for p in peers:
+        out = PEERS[p](x0, args.ops)  # warm-up (and agreement check)
+        if ref is None:
+            ref = out
+        elif not np.allclose(out, ref, rtol=1e-9):
+            disagree[p] = float(np.max(np.abs(out - ref)))
+    times = {p: [] for p in peers}
+    collections = {p: [0, 0, 0] for p in peers}
+    current = [None]
+
+    def count(phase, info):
+        if phase == "start" and current[0] is not None:
+            collections[current[0]][info["generation"]] += 1
+    gc.callbacks.append(count)
+    for _ in range(args.rounds):
+        for p in peers:
+            for _ in range(args.repeat):
+                current[0] = p
+                t = time.perf_counter()
+                PEERS[p](x0, args.ops)
+                times[p].append(time.perf_counter() - t)
+                current[0] = None
+    gc.callbacks.remove(count)
+    print(json.dumps({"times": times, "collections": collections, "disagree": disagree,
+                      "tracked": len(gc.get_objects()), "heap": len(heap) * 7 if heap else 0}))
+    return 0
+
+
+def spawn(peers, ops, rounds, repeat, heap=0.0, imports=""):
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", ",".join(peers), "--ops", str(ops),
+           "--rounds", str(rounds), "--repeat", str(repeat), "--heap", str(heap), "--imports", imports]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def stats(ts, ops):
+    us = np.asarray(ts) / ops * 1e6
+    q1, med, q3 = np.percentile(us, [25, 50, 75])
+    return {"median": med, "q1": q1, "q3": q3, "min": us.min(), "max": us.max(), "n": len(us)}
+
+
+def report(title, times, ops, extra=""):
+    print(f"\n{title}{extra}")
+    base = stats(times["torch eager"], ops)["median"] if "torch eager" in times else None
+    print(f"  {'':20s} {'median':>8s} {'IQR':>17s} {'min-max':>17s}  runs  ratio of medians")
+    for name, ts in times.items():
+        s = stats(ts, ops)
+        ratio = f"{s['median'] / base:5.2f}x torch" if base else ""
+        print(f"  {name:20s} {s['median']:8.2f} {s['q1']:7.2f} - {s['q3']:7.2f} {s['min']:7.2f} - {s['max']:7.2f}"
+              f"  {s['n']:4d}  {ratio}")
+    print("  (microseconds per op)")
+
+
+def available(names):
+    ok = []
+    for name in names:
         try:
-            out = fn(x0, 50)
+            __import__(IMPORTS[name])
         except ImportError:
             print(f"{name:20s} not installed")
             continue
-        available.append((name, fn))
-    # interleaved rounds: on a shared machine, load drifts; each peer gets the same chances
-    for _ in range(args.rounds):
-        for name, fn in available:
-            t, out = best_of(fn, x0, args.ops, args.repeat)
-            if ref is None:
-                ref = out
-            elif not np.allclose(out, ref, rtol=1e-9):
-                print(f"{name:20s} DISAGREES with adcompiler (max diff {np.max(np.abs(out - ref)):.3g})")
-            results[name] = min(results.get(name, np.inf), t / args.ops * 1e6)
-    base = results.get("torch eager")
-    print(f"\n{args.ops}-op elementwise chain, length-16 float64, forward+backward "
-          f"(best of {args.rounds} interleaved rounds x {args.repeat})")
-    for name, us in results.items():
-        ratio = f"{us / base:5.2f}x torch" if base else ""
-        print(f"  {name:20s} {us:7.2f} us/op  {ratio}")
+        ok.append(name)
+    return ok
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--ops", type=int, default=N_DEFAULT)
+    ap.add_argument("--rounds", type=int, default=6, help="interleaved rounds (processes per peer when alone)")
+    ap.add_argument("--repeat", type=int, default=5, help="timed runs per peer per round")
+    ap.add_argument("--heap", type=float, default=3.0, help="millions of extra objects in the heap condition")
+    ap.add_argument("--all", action="store_true", help="also HIPS autograd and hand-written NumPy (heap condition)")
+    ap.add_argument("--only", choices=["alone", "heap"], help="run one condition only")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--imports", default="", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        return worker(args)
+    peers = available(["adcompiler", "torch eager"] + (["HIPS autograd", "hand-written NumPy"] if args.all else []))
+    head = f"{args.ops}-op elementwise chain, length-16 float64, forward + backward"
+    if args.only != "heap":
+        times = {p: [] for p in peers[:2]}
+        objs, coll = {}, {p: np.zeros(3, int) for p in times}
+        for _ in range(args.rounds):
+            for p in times:
+                r = spawn([p], args.ops, 1, args.repeat)
+                times[p] += r["times"][p]
+                objs[p] = r["tracked"]
+                coll[p] += r["collections"][p]
+        report(f"{head}\nALONE: each peer in a fresh process of its own ({args.rounds} processes x "
+               f"{args.repeat} runs, interleaved)", times, args.ops,
+               "".join(f"\n  GC-tracked objects in the {p} process: {n:,}" for p, n in objs.items())
+               + "\n  GC collections (gen 0/1/2) during the timed runs: "
+               + ", ".join(f"{p} {c[0]}/{c[1]}/{c[2]}" for p, c in coll.items()))
+    if args.only != "alone":
+        r = spawn(peers, args.ops, args.rounds, args.repeat, args.heap, "adcompiler,torch")
+        for p, d in r["disagree"].items():
+            print(f"{p:20s} DISAGREES with adcompiler (max diff {d:.3g})")
+        coll = ", ".join(f"{p} {c[0]}/{c[1]}/{c[2]}" for p, c in r["collections"].items())
+        report(f"{head}\nHEAP: one process importing adcompiler and torch and holding {args.heap:g} million other "
+               f"objects ({r['tracked']:,} GC-tracked), peers interleaved ({args.rounds} rounds x {args.repeat} runs)",
+               r["times"], args.ops, f"\n  GC collections (gen 0/1/2) during the timed runs: {coll}")
     return 0
 
 
