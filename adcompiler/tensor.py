@@ -18,7 +18,7 @@ import numpy as np
 from . import _format, dtypes
 from . import ops as P
 from .autograd import engine, grad_mode
-from .autograd.graph import PrimNode, accumulate_node, named
+from .autograd.graph import PrimNode, accumulate_node, moved, named
 from .autograd.hooks import add_hook, hooks_of, on_record
 from .autograd.recording import STATE as _recording
 from .ops.core import register_handler
@@ -107,8 +107,9 @@ def apply_prim(prim, args, params, name=None):
             if root._grad_fn is not None or not root._requires_grad:
                 _register_view(root, res)  # its grad_fn follows later in-place changes of root
     if record:
-        res._grad_fn = node = PrimNode(prim, args, params, out, res._counter() if prim.saves_out else res._vc,
-                                       name or prim.grad_fn_name(args, params), Tensor)
+        if cls._sticky and prim.saves_out:
+            res._counter()  # (traced NumPy code: Tensor._snapshot_savers compares counters)
+        res._grad_fn = node = PrimNode(prim, args, params, out, res, name or prim.grad_fn_name(args, params), Tensor)
         if _recording.active:  # anomaly mode or saved-tensor hooks
             on_record(node, prim, args, res)
         if cls._sticky:
@@ -456,7 +457,11 @@ class Tensor:
     def detach_(self):
         if self._base is not None and self.requires_grad:
             raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        old_fn = self._grad_fn
+        if old_fn is not None:
+            self._counter()  # the nodes that saved this tensor keep seeing its later in-place changes
         self._grad_fn = None
+        moved(old_fn, self)
         self._requires_grad = False
         return self
 
@@ -474,10 +479,15 @@ class Tensor:
 
     def _counter(self):
         """The version counter as a shareable list (a tensor starts with the shared, immutable
-        `_VC0`: one fewer object per result for the garbage collector, until it is needed)."""
+        `_VC0`: one fewer object per result for the garbage collector, until it is needed). The node
+        that produced this tensor gets it too: the nodes that saved this tensor check its version there
+        (see PrimNode)."""
         vc = self._vc
         if vc is _VC0:
             vc = self._vc = [0]
+            fn = self._grad_fn
+            if fn is not None and fn.out_id == id(self) and fn.out_vc is None:
+                fn.out_vc = vc
         return vc
 
     def _bump(self):
@@ -1088,15 +1098,18 @@ class Tensor:
             self._write(res._data)
             self._bump()
             node = res._grad_fn
-            if node.out_vc is not None and not others:
-                # a unary op's rule reads its saved output, which is self now: later in-place writes are caught
-                # (binary ones like div_ read it only for the other operand, so torch does not track it there)
-                node.out_vc, node.out_version = self._vc, self._vc[0]
+            old_fn = self._grad_fn
+            if not others or not prim.saves_out:
+                # self is the node's output now: a unary op's rule reads its saved output, so later in-place
+                # writes are caught (binary ones like div_ read it only for the other operand, so torch does
+                # not track it there); nodes that save self check its version on this node
+                node.out_vc, node.out_version, node.out_id = self._vc, self._vc[0], id(self)
             if self._base is not None:
                 self._rebase_view(res)
             else:
                 self._grad_fn = node
                 self._output_nr = 0
+            moved(old_fn, self)
             self._refresh_views()
             return self
         raw = [self._data] + [_unwrap(o) for o in others]
@@ -1127,8 +1140,10 @@ class Tensor:
             if v is not self and v._base is root:  # (a view may have been made independent since)
                 idx = _view_index(root._data, v._data)
                 if idx is not None:
+                    old_fn = v._grad_fn
                     v._grad_fn = apply_prim(P.getitem, (root,), {"idx": idx}, name="AsStridedBackward0")._grad_fn
                     v._output_nr = 0
+                    moved(old_fn, v)
 
     def _rebase_view(self, res):
         """After an in-place op on a view, as torch's CopySlices: the base becomes `base with the view's
@@ -1140,8 +1155,10 @@ class Tensor:
             return
         old_base = Tensor._make(base._data, base._grad_fn)
         old_base._acc, old_base._requires_grad, old_base._output_nr = base._acc, base._requires_grad, base._output_nr
+        old_fn = base._grad_fn
         base._grad_fn = apply_prim(P.setitem, (old_base, res), {"idx": idx}, name="CopySlices")._grad_fn
         base._output_nr = 0
+        moved(old_fn, base)
         self._grad_fn = apply_prim(P.getitem, (base,), {"idx": idx}, name="AsStridedBackward0")._grad_fn
         self._output_nr = 0
 

@@ -49,7 +49,7 @@ def _graph(roots):
         seen.add(n)
     while stack:
         node = stack.pop()
-        for child, _ in node._edges:
+        for child in node._next:
             if child is None:
                 continue
             deps[child] = deps.get(child, 0) + 1
@@ -65,17 +65,17 @@ def _needed(nodes, targets):
     for start in nodes:
         if start in needed:
             continue
-        stack = [(start, iter(start._edges))]
+        stack = [(start, iter(start._next))]
         needed[start] = start in targets
         while stack:
             node, it = stack[-1]
             advanced = False
-            for child, _ in it:
+            for child in it:
                 if child is None:
                     continue
                 if child not in needed:
                     needed[child] = child in targets
-                    stack.append((child, iter(child._edges)))
+                    stack.append((child, iter(child._next)))
                     advanced = True
                     break
                 if needed[child]:
@@ -134,7 +134,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                         gk = g if node.n_outputs == 1 else g[nr]
                         if gk is not None:
                             results[k] = gk if results[k] is None else results[k] + gk
-                    if not any(c in needed for c, _ in node._edges):
+                    if not any(c in needed for c in node._next):
                         continue  # leads to no other input (nothing to accumulate either): torch does not run it
             if type(node) is AccumulateGrad:
                 if g is not None and accumulate and (captures is None or node in captures):
@@ -143,7 +143,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                     else:
                         hooks_accumulate(node, hooks, g, create_graph)
                 continue
-            nexts = node._edges
+            nexts = node._next
             if g is None:
                 grads = None
             elif hooks is None and anomaly is None:
@@ -152,7 +152,9 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 grads = call_node(node, hooks, g, create_graph, anomaly, retain_graph)
             if not retain_graph:
                 node.release()
-            for j, (child, nr) in enumerate(nexts):
+            j = -1
+            for child in nexts:
+                j += 1
                 if child is None or (needed is not None and child not in needed):
                     continue
                 gj = grads[j] if grads is not None else None
@@ -163,7 +165,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                         else:
                             buffers[child] = gj
                     else:
-                        _add_to_buffer(buffers, child, nr, gj)
+                        _add_to_buffer(buffers, child, node._nrs[j] if node._nrs is not None else 0, gj)
                 d = deps[child] - 1
                 deps[child] = d
                 if d == 0:

@@ -32,7 +32,8 @@ class FunctionCtx(Node):
         self._materialize = True
         self._saved_slots = None
         self._hooks = None
-        self._edges = ()
+        self._next = ()
+        self._nrs = None
         self.n_outputs = 1
         self.needs_input_grad = ()
 
@@ -149,7 +150,9 @@ class Function(metaclass=_FunctionMeta):
         if recording.STATE.active:
             on_record_function(ctx)
         ctx._tensor_positions = [(i, tuple(a.shape)) for i, a in enumerate(args) if isinstance(a, Tensor)]
-        ctx._edges = tuple(edge_of(args[i]) for i, _ in ctx._tensor_positions)
+        edges = [edge_of(args[i]) for i, _ in ctx._tensor_positions]
+        ctx._next = tuple(n for n, _ in edges)
+        ctx._nrs = tuple(nr for _, nr in edges) if any(nr for _, nr in edges) else None
         ctx.n_outputs = len(outs)
         ctx._out_meta = [(tuple(o.shape), o._data.dtype) if isinstance(o, Tensor) else ((), np.float64)
                          for o in outs]

@@ -41,13 +41,23 @@ _FREED_MSG = (
 
 
 class Node:
-    """A node of the backward graph. Subclasses set `_edges` (one (node, output_nr) per input; the engine's
-    view, which `next_functions` shows as torch does) and implement
+    """A node of the backward graph. Subclasses set `_next` (one child node or None per input: the engine's
+    edges) and `_nrs` (None when every edge goes to output 0 of its child, else one output_nr per edge;
+    `_edges` and `next_functions` show them as torch's (node, output_nr) pairs) and implement
     `apply(grad, create_graph) -> grads, one per edge`."""
 
-    __slots__ = ("_edges", "_hooks", "__weakref__")
+    __slots__ = ("_next", "_nrs", "_hooks", "__weakref__")
     n_outputs = 1
     hidden_edge = None  # the engine's edge that next_functions does not show (see PrimNode)
+    out_id = None  # (PrimNode) id() of the tensor this node produced
+
+    @property
+    def _edges(self):
+        """((node, output_nr), ...), one per input."""
+        nrs = self._nrs
+        if nrs is None:
+            return tuple((c, 0) for c in self._next)
+        return tuple(zip(self._next, nrs))
 
     def name(self):
         return type(self).__name__
@@ -95,7 +105,8 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable):
         self.variable = variable
-        self._edges = ()
+        self._next = ()
+        self._nrs = None
         self._hooks = None
 
     def accumulate(self, g, create_graph):
@@ -144,65 +155,135 @@ def edge_of(t):
     return (None, 0)
 
 
-_NO_EDGE = (None, 0)
 _HIDDEN_EDGE = {"PowBackward0": 1, "PowBackward2": 0, "RsubBackward1": 0, "WhereBackward0": 0, "ZeroBackward0": 1,
                 "FillBackward2": 1}
-_abstract_of = Abstract.of
+
+# The shapes and dtypes of arguments a node does not keep by value: the node's `args` holds a plain int
+# key (its bit set in `_ak`) and the engine passes the rule this table's Abstract. An int is an atom for
+# Python's garbage collector, so a node's argument tuple (ints, floats, ndarrays) is untracked by it.
+_ABSTRACTS = []
+_ABSTRACT_KEYS = {}
+_MAX_ABSTRACTS = 1 << 16
+
+
+def _abstract_key(arr):
+    key = (arr.shape, arr.dtype)
+    k = _ABSTRACT_KEYS.get(key)
+    if k is None:
+        with _CLASS_LOCK:
+            k = _ABSTRACT_KEYS.get(key)
+            if k is None:
+                if len(_ABSTRACTS) >= _MAX_ABSTRACTS:
+                    return None  # (the caller keeps an Abstract object instead)
+                k = len(_ABSTRACTS)
+                _ABSTRACTS.append(Abstract(arr.shape, arr.dtype))
+                _ABSTRACT_KEYS[key] = k
+    return k
 
 
 class PrimNode(Node):
-    """One recorded application of a primitive (see `named` for its class)."""
+    """One recorded application of a primitive (see `named` for its class).
 
-    __slots__ = ("prim", "_name", "args", "params", "saved_versions", "out_data", "out_vc", "out_version", "freed",
-                 "has_saved")
+    What it keeps is laid out for Python's garbage collector, which walks every object it tracks: per
+    recorded op the node and its tuple of child nodes are the only tracked objects that stay. `args` holds
+    per argument a Python scalar, an ndarray, an int key of an Abstract (bit set in `_ak`) or, for a saved
+    tensor, its ndarray when the tensor is the output of its own grad_fn (bit set in `_nl`: the version
+    check then reads that node's `out_vc`) and the Tensor itself otherwise (leaves, constants, custom
+    Functions' outputs, traced arrays). No node refers to the tensor it produced (no reference cycles):
+    it knows it by `out_id`, and the tensor hands it its version counter when it gets one
+    (`Tensor._counter`)."""
 
-    def __init__(self, prim, args, params, out_data, out_vc, name, tensor_type):
+    __slots__ = ("prim", "_name", "args", "params", "saved_versions", "out_data", "out_vc", "out_version", "out_id",
+                 "freed", "has_saved", "_nl", "_ak", "_conv")
+
+    def __init__(self, prim, args, params, out_data, res, name, tensor_type):
         self.prim = prim
         self.params = params
         self._name = name
         self._hooks = None
+        self._nrs = None
         saves = prim.saves
-        kept = args  # the caller's tuple, copied only when an argument is replaced by its shape record
+        kept = None  # a list copy of args, made when an argument is replaced
         nexts = []
         versions = None
+        nonzero = False
+        nl = ak = 0
         i = 0
         for a in args:
             if isinstance(a, tensor_type):
                 fn = a._grad_fn
                 if fn is not None:
-                    nexts.append((fn, a._output_nr))
+                    nexts.append(fn)
+                    if a._output_nr:
+                        self._set_nr(len(args), i, a._output_nr)
                 elif a._requires_grad:
-                    nexts.append(edge_of(a))
+                    nexts.append(accumulate_node(a))
                 else:
-                    nexts.append(_NO_EDGE)
+                    nexts.append(None)
                 if i in saves:
                     if versions is None:
                         versions = []
-                    versions.append(a._vc[0])
+                    vc = a._vc
+                    if fn is not None and fn.out_id == id(a) and not a._sticky:
+                        ovc = fn.out_vc
+                        if vc is ovc or (ovc is None and vc.__class__ is tuple):
+                            # a tensor its own grad_fn produced: keep the array, check the version on that node
+                            if kept is None:
+                                kept = list(args)
+                            kept[i] = a._data
+                            nl |= 1 << i
+                    v = vc[0]
+                    versions.append(v)
+                    if v:
+                        nonzero = True
                 else:
-                    if kept is args:
+                    k = _abstract_key(a._data)
+                    if kept is None:
                         kept = list(args)
-                    kept[i] = _abstract_of(a._data)
+                    if k is None:
+                        kept[i] = Abstract.of(a._data)
+                    else:
+                        kept[i] = k
+                        ak |= 1 << i
             else:
-                nexts.append(_NO_EDGE)
+                nexts.append(None)
                 if a.__class__ is np.ndarray and i not in saves:
-                    if kept is args:
+                    k = _abstract_key(a)
+                    if kept is None:
                         kept = list(args)
-                    kept[i] = _abstract_of(a)
+                    if k is None:
+                        kept[i] = Abstract.of(a)
+                    else:
+                        kept[i] = k
+                        ak |= 1 << i
             i += 1
-        self.args = kept
-        self._edges = tuple(nexts)
-        self.saved_versions = tuple(versions) if versions else ()  # ints only: the GC untracks it
+        self.args = args if kept is None else tuple(kept)  # ints, floats, ndarrays only: untracked by the GC
+        self._next = tuple(nexts)
+        self._nl = nl
+        self._ak = ak
+        # expected versions of the saved tensors, in argument order; () when all are 0 (the usual case)
+        self.saved_versions = tuple(versions) if nonzero else ()
+        self._conv = versions is not None or ak != 0
+        self.out_id = id(res)
+        vc = res._vc
+        if vc.__class__ is list:
+            self.out_vc = vc
+            self.out_version = vc[0]
+        else:
+            self.out_vc = None  # set by Tensor._counter when the result gets a counter
+            self.out_version = 0
         if prim.saves_out:
             self.has_saved = True
             self.out_data = out_data
-            self.out_vc = out_vc
-            self.out_version = out_vc[0]
         else:
-            self.has_saved = bool(versions)
+            self.has_saved = versions is not None
             self.out_data = None
-            self.out_vc = None
         self.freed = False
+
+    def _set_nr(self, n, i, nr):
+        nrs = list(self._nrs) if self._nrs is not None else [0] * n
+        nrs[i] = nr
+        self._nrs = tuple(nrs)
 
     def name(self):
         return self._name
@@ -221,22 +302,28 @@ class PrimNode(Node):
             return edges
         return edges[:hide] + edges[hide + 1:]
 
+    def _saved_positions(self, tensor_type):
+        """Positions of the saved tensors in `args` (the order of `saved_versions`)."""
+        nl = self._nl
+        return [i for i, a in enumerate(self.args) if (nl >> i) & 1 or isinstance(a, tensor_type)]
+
     def snapshot_saved(self, root, tensor_type):
         """`root`'s storage is about to be written in place by NumPy code the tracer runs: keep, for
         this node, copies of the values it saved from that storage (NumPy semantics: an op that
         already ran used the old values)."""
         if self.freed:
             return
-        self.args, self.saved_versions = list(self.args), list(self.saved_versions)
-        vi = 0
-        for i, a in enumerate(self.args):
-            if isinstance(a, tensor_type):
-                if (a._base if a._base is not None else a) is root:
-                    snap = tensor_type._make(a._data.copy(), a._grad_fn)
-                    snap._acc, snap._requires_grad, snap._output_nr = a._acc, a._requires_grad, a._output_nr
-                    self.args[i] = snap
-                    self.saved_versions[vi] = snap._vc[0]
-                vi += 1
+        pos = self._saved_positions(tensor_type)
+        args = list(self.args)
+        versions = list(self.saved_versions) if self.saved_versions else [0] * len(pos)
+        for vi, i in enumerate(pos):
+            a = args[i]
+            if isinstance(a, tensor_type) and (a._base if a._base is not None else a) is root:
+                snap = tensor_type._make(a._data.copy(), a._grad_fn)
+                snap._acc, snap._requires_grad, snap._output_nr = a._acc, a._requires_grad, a._output_nr
+                args[i] = snap
+                versions[vi] = snap._vc[0]
+        self.args, self.saved_versions = tuple(args), tuple(versions)
         if self.out_data is not None and self.out_vc is root._vc:
             self.out_data, self.out_vc, self.out_version = self.out_data.copy(), [0], 0
 
@@ -246,31 +333,53 @@ class PrimNode(Node):
             self.args = None
             self.out_data = None
 
-    def _check_versions(self, tensor_type):
+    def _unpack(self, create_graph):
+        """The arguments for the rules: Abstracts for the keys, the saved values checked against their
+        versions (ndarrays; Tensors when create_graph)."""
+        Tensor = _tensor_type()
+        nl, ak = self._nl, self._ak
+        versions = self.saved_versions
         vi = 0
+        out = []
+        i = 0
         for a in self.args:
-            if isinstance(a, tensor_type):
-                expected = self.saved_versions[vi]
+            if (ak >> i) & 1:
+                a = _ABSTRACTS[a]
+            elif (nl >> i) & 1:
+                child = self._next[i]
+                vc = child.out_vc
+                cur = vc[0] if vc is not None else 0
+                expected = versions[vi] if versions else 0
+                vi += 1
+                if cur != expected:
+                    raise RuntimeError(_modified_msg(Tensor._make(a, _current_grad_fn(child)), cur, expected))
+                if create_graph:
+                    a = Tensor._make(a, child)
+                    if vc is not None:
+                        a._vc = vc
+            elif isinstance(a, Tensor):
+                expected = versions[vi] if versions else 0
                 vi += 1
                 if a._vc[0] != expected:
                     raise RuntimeError(_modified_msg(a, a._vc[0], expected))
-        if self.out_vc is not None and self.out_vc[0] != self.out_version:
-            raise RuntimeError(_modified_msg(None, self.out_vc[0], self.out_version, self))
+                if not create_graph:
+                    a = a._data
+            out.append(a)
+            i += 1
+        return out
 
     def apply(self, g, create_graph, unpacked=None):
         if self.freed:
             raise RuntimeError(_FREED_MSG)
-        Tensor = _tensor_type()
         if unpacked is None:
-            args = self.args
+            args = self._unpack(create_graph) if self._conv else self.args
             out = self.out_data
-            if self.saved_versions or self.out_vc is not None:
-                self._check_versions(Tensor)
-                if self.saved_versions and not create_graph:
-                    args = [a._data if isinstance(a, Tensor) else a for a in args]
+            if out is not None and self.out_vc is not None and self.out_vc[0] != self.out_version:
+                raise RuntimeError(_modified_msg(None, self.out_vc[0], self.out_version, self))
         else:
             args, out = unpacked
         if create_graph:
+            Tensor = _tensor_type()
             out = Tensor._make(out, self) if out is not None else None
             if not isinstance(g, Tensor):
                 g = Tensor._make(g)
@@ -278,7 +387,7 @@ class PrimNode(Node):
         params = self.params
         grads = []
         i = 0
-        for child, _ in self._edges:
+        for child in self._next:
             if child is not None:
                 rule = prim.vjp_rule(i)
                 grads.append(None if rule is None else rule(g, *args, out, **params))
@@ -291,7 +400,8 @@ class PrimNode(Node):
         """apply(), the saved values coming from `slots` (packed by saved_tensors_hooks)."""
         if self.freed:
             raise RuntimeError(_FREED_MSG)
-        args = list(self.args)
+        ak = self._ak
+        args = [_ABSTRACTS[a] if (ak >> i) & 1 else a for i, a in enumerate(self.args)]
         out = None
         for slot in slots:
             t = slot.unpack(self)
@@ -300,6 +410,26 @@ class PrimNode(Node):
             else:
                 args[slot.index] = t if create_graph else t._data
         return self.apply(g, create_graph, (args, out))
+
+
+# node -> the grad_fn its output tensor has now (a weakref; None: a leaf now), written when an in-place op
+# or detach_() changes the tensor's grad_fn: the "modified by an inplace operation" message names it, as torch
+MOVED = weakref.WeakKeyDictionary()
+
+
+def moved(old_fn, tensor):
+    """`tensor`, which `old_fn` produced, has a new grad_fn (or none)."""
+    if old_fn is not None and old_fn.out_id == id(tensor):
+        fn = tensor._grad_fn
+        MOVED[old_fn] = weakref.ref(fn) if fn is not None else None
+
+
+def _current_grad_fn(node):
+    if node in MOVED:
+        ref = MOVED[node]
+        fn = ref() if ref is not None else None
+        return fn if fn is not None or ref is None else node
+    return node
 
 
 NODE_CLASSES = {}

@@ -184,7 +184,7 @@ def _run_pre(node, hooks, g, create_graph):
 def _visible(node):
     """Positions of the engine's per-edge gradients that torch shows (next_functions' entries)."""
     hide = node.hidden_edge
-    return [i for i in range(len(node._edges)) if i != hide]
+    return [i for i in range(len(node._next)) if i != hide]
 
 
 def _run_post(node, hooks, grads, g, create_graph):
@@ -192,7 +192,7 @@ def _run_post(node, hooks, grads, g, create_graph):
     if not fns:
         return grads
     pos = _visible(node)
-    grads = list(grads) if grads is not None else [None] * len(node._edges)
+    grads = list(grads) if grads is not None else [None] * len(node._next)
     ins = tuple(_tensor(grads[i]) for i in pos)
     outs = tuple(_tensor(x) for x in (g if node.n_outputs != 1 else (g,)))
     for fn in fns:
@@ -298,10 +298,11 @@ def on_record(node, prim, args, res):
             kept[i] = Abstract.of(args[i]._data)
     if prim.saves_out:
         slots.append(SavedSlot(None, res, pair, history=False))
-        node.out_data = node.out_vc = None
+        node.out_data = None
     if kept is not None:
-        node.args = kept
+        node.args = tuple(kept)
     node.saved_versions = ()
+    node._nl = 0
     if slots:
         hooks_of(node).saved = slots
 
