@@ -21,11 +21,21 @@ def _setup(fn, args, nums):
 
     def f(*ls):
         a = list(args)
-        for i, leaf in zip(nums, ls):
-            a[i] = tracing._as_argument(leaf, args[i])
+        for i, leaf, orig in zip(nums, ls, leaves):
+            a[i] = _traced(leaf, orig)
         out = run(*a)
         return out if isinstance(out, Tensor) else Tensor._make(np.asarray(out, dtype=np.float64))
     return leaves, f
+
+
+def _traced(t, leaf):
+    """`t` (a Tensor the functional API made from `leaf`) as a TracedArray connected to it, so the
+    user's NumPy code sees NumPy methods (`x.max(axis=1)`); a float argument stays a scalar."""
+    if not isinstance(t, tracing.TracedArray):
+        t = t + tracing.TracedArray._make(np.zeros((), t._data.dtype))
+    if leaf.__dict__.get("_np_scalar"):
+        t._np_scalar = True
+    return t
 
 
 def _plain(t, like):

@@ -3,11 +3,13 @@
 Each is compiled per argument signature where the compiler can: `jvp` by the
 forward-mode transform of the IR (compiler/forward.py), `vjp` by the reverse
 transform of <f(x), ct>, `hvp` and `hessian` forward over reverse (through the
-adjoint's tapes, so loops stay compiled). Jacobians and Hessians take one
-compiled sweep per column (jacfwd, hessian) or row (jacrev); `explain()` says
-which path ran and why. What the compiler cannot handle runs on the eager
-engine with the same table of derivative rules (torch.autograd.functional's
-double-vjp trick for jvp), with a FallbackWarning under fallback="auto".
+adjoint's tapes, so loops stay compiled). Jacobians and Hessians run as one
+sweep with a batched tangent (cotangent) where the IR batches
+(compiler/batching.py), else one sweep per basis vector; `vectorize=False` asks
+for the latter (less memory). `explain()` says which path ran and why. What the
+compiler cannot handle runs on the eager engine with the same table of
+derivative rules (torch.autograd.functional's double-vjp trick for jvp), with a
+FallbackWarning under fallback="auto".
 
 Arguments are positional; `argnums` (an int or a tuple of ints) picks the ones
 to differentiate, as in JAX. Results are NumPy arrays or floats shaped as JAX's:
@@ -37,10 +39,10 @@ def stop_gradient(x):
 
 
 class _Plan:
-    __slots__ = ("compiled", "reason", "error")
+    __slots__ = ("compiled", "reason", "error", "unbatchable")
 
-    def __init__(self, compiled, reason=None, error=None):
-        self.compiled, self.reason, self.error = compiled, reason, error
+    def __init__(self, compiled, reason=None, error=None, unbatchable=False):
+        self.compiled, self.reason, self.error, self.unbatchable = compiled, reason, error, unbatchable
 
 
 def _fn_name(fn):
@@ -67,12 +69,12 @@ def _params(fn, n):
     return [p.name for p in ps]
 
 
-def _plan(fn, kind, argnums, args, fallback):
+def _plan(fn, kind, argnums, args, fallback, size=None):
     """The compiled IR of transform `kind` of `fn` for these arguments (on its tiers), or the reason
-    there is none."""
+    there is none. With `size`, the tangent (cotangent) has a leading batch axis of that size."""
     from .api import signature_key
     names = _params(fn, len(args))
-    key = (kind, argnums, tuple(signature_key(a) for a in args))
+    key = (kind, argnums, size, tuple(signature_key(a) for a in args))
     try:
         with _lock:
             cache = _plans.setdefault(fn, collections.OrderedDict())
@@ -81,7 +83,7 @@ def _plan(fn, kind, argnums, args, fallback):
     plan = cache.get(key)
     if plan is not None and (plan.compiled is None or plan.compiled.forward_ir.guards_hold()):
         return plan
-    plan = _make_plan(fn, kind, argnums, args, names, fallback)
+    plan = _make_plan(fn, kind, argnums, args, names, fallback, size)
     with _lock:
         cache[key] = plan
         while len(cache) > _CACHE_SIZE:
@@ -89,7 +91,7 @@ def _plan(fn, kind, argnums, args, fallback):
     return plan
 
 
-def _make_plan(fn, kind, argnums, args, names, fallback):
+def _make_plan(fn, kind, argnums, args, names, fallback, size):
     if fallback == "always":
         return _Plan(None, "fallback='always' was requested")
     from .compiler.errors import UnsupportedSyntax
@@ -115,6 +117,13 @@ def _make_plan(fn, kind, argnums, args, names, fallback):
             irs, how = ct.vjp_ir(fn, types, wrt), "reverse mode"
         else:
             irs, how = ct.hvp_ir(fn, types, wrt[0]), "forward over reverse"
+        if size is not None:
+            from .compiler.batching import Unbatchable
+            try:
+                irs = ct.batched(irs, size)
+            except Unbatchable as e:
+                return _Plan(None, f"one sweep per basis vector: the batched sweep has {e}", unbatchable=True)
+            how += f", one batched sweep of {size}"
         return _Plan(CompiledTransform(*irs, how))
     except UnsupportedSyntax as e:
         if fallback == "never":
@@ -139,6 +148,8 @@ class _Runner:
         self.last = None
         self.warned = False
         self.sweeps = 0
+        self.batch_note = None    # why the last Jacobian took one sweep per basis vector
+        self.vectorize = True     # Jacobians in one batched sweep where the IR batches
 
     def plan(self, kind, argnums, args):
         plan = _plan(self.fn, kind, argnums, args, self.fallback)
@@ -175,11 +186,27 @@ class _Runner:
         from . import eager_transforms
         return eager_transforms.hvp(self.fn, args, argnum, v)
 
+    def batched(self, kind, args, argnums, basis):
+        """The transform on a stack of tangents (cotangents) `basis` in one sweep: (out, results
+        with a leading axis), or None when the IR does not batch (or is not compiled)."""
+        if self.fallback == "always" or len(basis) < 2 or not self.vectorize:
+            return None
+        plan = _plan(self.fn, kind, argnums, args, self.fallback, size=len(basis))
+        if plan.compiled is None:
+            if plan.unbatchable:
+                self.batch_note = plan.reason
+            return None
+        self.last = plan
+        self.batch_note = None
+        return plan.compiled.run(list(args) + [basis])
+
     def explain(self):
         if self.last is None:
             return f"{self.what}({_fn_name(self.fn)}): not called yet; it specialises on the first call's arguments"
         c = self.last.compiled
         sweeps = f"; {self.sweeps} sweeps (one per basis vector) on the last call" if self.sweeps else ""
+        if self.sweeps and self.batch_note:
+            sweeps += f" ({self.batch_note})"
         if c is None:
             return f"{self.what}({_fn_name(self.fn)}): eager engine, because {self.last.reason}{sweeps}"
         tier = "native tier" if c.native is not None else "NumPy tier"
@@ -283,8 +310,9 @@ class Transformed:
     `fn`. `explain()` says whether it ran compiled and how many sweeps it took, `mode` is
     "compiled" or "eager" (the last call), `source` the generated code of the last call."""
 
-    def __init__(self, fn, argnums, fallback, what, impl):
+    def __init__(self, fn, argnums, fallback, what, impl, vectorize=True):
         self._r = _Runner(fn, fallback, what)
+        self._r.vectorize = bool(vectorize)
         self.argnums = argnums
         self._impl = impl
         self.__name__ = f"{what}({_fn_name(fn)})"
@@ -331,8 +359,14 @@ def _jacfwd_impl(r, argnums, args):
     jacs = []
     r.sweeps = 0
     for i in nums:
+        basis = _basis(args[i])
+        done = r.batched("jvp", args, (i,), np.stack(basis)) if isinstance(args[i], np.ndarray) else None
+        if done is not None:
+            out, dots = done
+            jacs.append(_from_batch_axis(dots, np.shape(out), np.shape(args[i])))
+            continue
         cols, out = [], None
-        for e in _basis(args[i]):
+        for e in basis:
             out, dot = r.jvp(args, (i,), [e])
             cols.append(dot)
             r.sweeps += 1
@@ -340,6 +374,20 @@ def _jacfwd_impl(r, argnums, args):
             out = _call_plain(r.fn, args)
         jacs.append(_stack_columns(cols, np.shape(out), np.shape(args[i]), _result_dtype(out, args[i])))
     return jacs[0] if single else tuple(jacs)
+
+
+def _with_batch_axis(a, size, shape):
+    """A batched sweep's result with its batch axis: a result that does not depend on the batched
+    tangent came out without one (the same for every basis vector)."""
+    a = np.asarray(a)
+    return np.broadcast_to(a, (size,) + tuple(shape)) if a.shape == tuple(shape) else a
+
+
+def _from_batch_axis(stacked, out_shape, x_shape):
+    """Results of a batched sweep (basis vector k of x first) as out.shape + x.shape."""
+    a = _with_batch_axis(stacked, int(np.prod(x_shape, dtype=int)), out_shape)
+    a = np.moveaxis(a, 0, -1).reshape(tuple(out_shape) + tuple(x_shape))
+    return np.array(a) if a.shape else float(a)
 
 
 def _result_dtype(out, x):
@@ -352,6 +400,11 @@ def _jacrev_impl(r, argnums, args):
     out = _call_plain(r.fn, args)
     rows = {i: [] for i in nums}
     r.sweeps = 0
+    if isinstance(out, np.ndarray) and out.size > 1:
+        done = r.batched("vjp", args, nums, np.stack(_basis(out)))
+        if done is not None:
+            return _unpack([np.array(_with_batch_axis(c, out.size, np.shape(args[i]))).reshape(
+                tuple(np.shape(out)) + tuple(np.shape(args[i]))) for i, c in zip(nums, done)], single)
     for e in _basis(out) if np.size(out) else []:
         cts = r.vjp_call(args, nums, e if isinstance(out, np.ndarray) else 1.0)
         r.sweeps += 1
@@ -365,6 +418,10 @@ def _jacrev_impl(r, argnums, args):
         else:
             j = np.zeros(shape, _result_dtype(out, args[i]))
         jacs.append(j if j.shape else float(j))
+    return _unpack(jacs, single)
+
+
+def _unpack(jacs, single):
     return jacs[0] if single else tuple(jacs)
 
 
@@ -386,6 +443,11 @@ def _hessian_impl(r, argnums, args):
     x = args[i]
     cols = []
     r.sweeps = 0
+    if isinstance(x, np.ndarray):
+        done = r.batched("hvp", args, (i,), np.stack(_basis(x)))
+        if done is not None:
+            _, (hv,) = done
+            return _from_batch_axis(hv, np.shape(x), np.shape(x))
     for e in _basis(x):
         cols.append(r.hvp(args, i, e))
         r.sweeps += 1
@@ -409,28 +471,28 @@ def _hvp_impl(r, argnums, args):
     return hv if isinstance(args[i], np.ndarray) else float(hv)
 
 
-def jacfwd(fn, argnums=0, *, fallback="auto"):
+def jacfwd(fn, argnums=0, *, fallback="auto", vectorize=True):
     """The Jacobian of `fn` w.r.t. argument(s) `argnums` by forward mode: one compiled tangent
     sweep per input element. Shape: out.shape + x.shape (jax.jacfwd)."""
-    return Transformed(fn, argnums, fallback, "jacfwd", _jacfwd_impl)
+    return Transformed(fn, argnums, fallback, "jacfwd", _jacfwd_impl, vectorize)
 
 
-def jacrev(fn, argnums=0, *, fallback="auto"):
+def jacrev(fn, argnums=0, *, fallback="auto", vectorize=True):
     """The Jacobian of `fn` w.r.t. argument(s) `argnums` by reverse mode: one compiled cotangent
     sweep per output element. Shape: out.shape + x.shape (jax.jacrev)."""
-    return Transformed(fn, argnums, fallback, "jacrev", _jacrev_impl)
+    return Transformed(fn, argnums, fallback, "jacrev", _jacrev_impl, vectorize)
 
 
-def jacobian(fn, argnums=0, *, fallback="auto"):
+def jacobian(fn, argnums=0, *, fallback="auto", vectorize=True):
     """The Jacobian, by forward mode when the inputs have no more elements than the output, else
     by reverse mode (fewer sweeps either way)."""
-    return Transformed(fn, argnums, fallback, "jacobian", _jacobian_impl)
+    return Transformed(fn, argnums, fallback, "jacobian", _jacobian_impl, vectorize)
 
 
-def hessian(fn, argnums=0, *, fallback="auto"):
+def hessian(fn, argnums=0, *, fallback="auto", vectorize=True):
     """The Hessian of a scalar `fn` w.r.t. argument `argnums`, forward over reverse: one compiled
     Hessian-vector product per element of the argument. Shape: x.shape + x.shape."""
-    return Transformed(fn, argnums, fallback, "hessian", _hessian_impl)
+    return Transformed(fn, argnums, fallback, "hessian", _hessian_impl, vectorize)
 
 
 def hvp(fn, argnums=0, *, fallback="auto"):

@@ -30,7 +30,7 @@ from .passes.simplify import simplify
 from .passes.factor import factor
 from .types import is_float
 
-__all__ = ["jvp_ir", "vjp_ir", "hvp_ir", "second_derivative_ir"]
+__all__ = ["jvp_ir", "vjp_ir", "hvp_ir", "second_derivative_ir", "batched"]
 
 
 def _front(fn, types):
@@ -70,7 +70,7 @@ def vjp_ir(fn, types, wrt_names):
     g = clone(fwd)
     ret = g.body.ops.pop()
     ct = Value(out_t, "ct")
-    g.params.insert(len(g.user_params), ct)
+    g.params.insert(len(g.user_params), ct)   # (the first parameter after the user's, as jvp's tangents)
     with Builder(g.body, loc=ret.loc) as b:
         prod = ops.mul(ret.operands[0], ct)
         b.return_(ops.sum_(prod) if out_t.is_array else prod)
@@ -123,3 +123,11 @@ def second_derivative_ir(inner_fn, types, inner_wrt, outer_wrt, with_value):
     fw.name = inner_fn.__name__ + "_grad_grad"
     return fwd, _finish(fw)
 
+
+
+def batched(irs, size):
+    """(forward IR, the transformed IR with a batch axis of `size` on its tangent or cotangent
+    parameter, the first after the user's). Raises batching.Unbatchable."""
+    from .batching import batch
+    fwd, ir = irs
+    return fwd, _finish(batch(ir, [len(fwd.user_params)], size))

@@ -95,3 +95,33 @@ def test_most_corpus_functions_transform_compiled():
         _quiet(h, *args)
         compiled += h.mode == "compiled"
     assert compiled >= 0.85 * len(F64), compiled
+
+
+@pytest.mark.parametrize("case", F64, ids=repr)
+def test_one_batched_sweep_equals_one_sweep_per_basis_vector(case):
+    args = sample_args(case, 3)
+    i = _small_float_arg(args)
+    if i is None or not isinstance(args[i], np.ndarray):
+        pytest.skip("no small float array argument")
+    for make in (ad.jacfwd, ad.jacrev, ad.hessian):
+        batched, single = make(case.fn, i), make(case.fn, i, vectorize=False)
+        a, b = _quiet(batched, *args), _quiet(single, *args)
+        np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-12, atol=1e-14)
+        if single.mode == "compiled":
+            assert "sweeps" in single.explain(), single.explain()
+
+
+def test_most_corpus_jacobians_and_hessians_are_one_batched_sweep():
+    batched = total = 0
+    for case in F64:
+        args = sample_args(case, 3)
+        i = _small_float_arg(args)
+        if i is None or not isinstance(args[i], np.ndarray) or np.size(args[i]) < 2:
+            continue
+        for make in (ad.jacfwd, ad.hessian):
+            t = make(case.fn, i)
+            _quiet(t, *args)
+            if t.mode == "compiled":
+                total += 1
+                batched += "batched sweep" in t.explain()
+    assert total >= 40 and batched >= 0.8 * total, (batched, total)
