@@ -394,3 +394,36 @@ def test_jvp_rules_run_on_ir_values(name, args, params):
     fn = verify(Function(f"{name}_jvp", [*xs.values(), *ts.values()], b.block))
     got = interpret(fn, *[args[i] for i in xs], *[vs[i] for i in ts])
     np.testing.assert_allclose(np.asarray(got), want, rtol=1e-12, atol=1e-12)
+
+
+TORCH_BOUNDARIES = [
+    ("std", lambda x: x.std(), {"axis": None, "correction": 1}, np.ones(3)),
+    ("std", lambda x: x.std(dim=1, correction=0), {"axis": 1, "correction": 0}, np.array([[2.0, 2.0], [1.0, 3.0]])),
+    ("norm", lambda x: torch.linalg.vector_norm(x), {}, np.zeros(3)),
+    ("prod", lambda x: x.prod(), {}, np.array([0.0, 0.0, 2.0])),
+    ("relu", torch.relu if torch else None, {}, np.array([0.0, -1.0, 1.0])),
+    ("abs", torch.abs if torch else None, {}, np.array([0.0, -1.0, 1.0])),
+    ("sqrt", torch.sqrt if torch else None, {}, np.array([0.0, 0.0, 4.0])),
+]
+
+
+@needs_torch
+@pytest.mark.parametrize("name,fn,params,x", TORCH_BOUNDARIES, ids=[f"{c[0]}-{k}" for k, c in enumerate(TORCH_BOUNDARIES)])
+def test_boundaries_against_torch_func_jvp(name, fn, params, x):
+    v = np.linspace(-1.0, 1.0, x.size).reshape(x.shape)     # (a 0 in the sqrt case: 0 / 0 = nan, as torch)
+    with np.errstate(all="ignore"):
+        ours = _ours(name, [x], [v], **params)
+    np.testing.assert_allclose(ours, _torch_jvp(fn, [x], [v]), rtol=1e-12, atol=1e-12)
+
+
+@needs_torch
+@pytest.mark.parametrize("y", [0.0, 2.0, 0.5])
+def test_pow_at_zero_against_torch_func_jvp(y):
+    x, v = np.array([0.0, 0.0, 1.5]), np.array([1.0, -2.0, 0.5])
+    with np.errstate(all="ignore"):
+        ours = _ours("pow", [x, y], [v, None])
+    np.testing.assert_allclose(ours, _torch_jvp(lambda a: a ** y, [x], [v]), rtol=1e-12, atol=1e-12)
+    ys = np.array([0.0, 1.0, 2.0])            # the exponent's tangent at x == 0
+    dy = np.array([1.0, 1.0, 1.0])
+    np.testing.assert_allclose(_ours("pow", [x, ys], [None, dy]),
+                               _torch_jvp(lambda b: torch.tensor(x) ** b, [ys], [dy]), rtol=1e-12, atol=1e-12)
