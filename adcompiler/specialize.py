@@ -173,6 +173,8 @@ class CompiledTransform(_Tiers):
     def __init__(self, forward_ir, ir, how, jit="auto", fastmath=False):
         self.forward_ir, self.ir, self.how = forward_ir, ir, how
         self._init_tiers(ir, jit, fastmath)
+        if jit == "always":
+            self.try_native()
 
     def run(self, args):
         """The generated code's result for these positional arguments, every array in it a copy

@@ -24,18 +24,14 @@ import weakref
 
 import numpy as np
 
+from .ops import stop_gradient
+
 __all__ = ["jvp", "vjp", "jacfwd", "jacrev", "jacobian", "hessian", "hvp", "stop_gradient"]
 
 _FALLBACKS = ("auto", "never", "always")
 _CACHE_SIZE = 32
 _plans = weakref.WeakKeyDictionary()      # function -> {(kind, wrt, signature): _Plan}
 _lock = threading.Lock()
-
-
-def stop_gradient(x):
-    """`x` as a constant: no derivative flows through it (compiled, traced and eager)."""
-    from . import ops
-    return ops.stop_gradient(x)
 
 
 class _Plan:
@@ -181,7 +177,7 @@ class _Runner:
     def hvp(self, args, argnum, v):
         plan = self.plan("hvp", (argnum,), args)
         if plan.compiled is not None:
-            _, (hv,) = plan.compiled.run(list(args) + [v])
+            _, hv = plan.compiled.run(list(args) + [v])
             return hv
         from . import eager_transforms
         return eager_transforms.hvp(self.fn, args, argnum, v)
@@ -431,7 +427,6 @@ def _jacobian_impl(r, argnums, args):
     single, nums = _argnums(argnums, len(args))
     n_in = sum(int(np.size(args[i])) for i in nums)
     n_out = int(np.size(_call_plain(r.fn, args)))
-    r.what = "jacobian (forward mode)" if n_in <= n_out else "jacobian (reverse mode)"
     return (_jacfwd_impl if n_in <= n_out else _jacrev_impl)(r, argnums, args)
 
 
@@ -446,7 +441,7 @@ def _hessian_impl(r, argnums, args):
     if isinstance(x, np.ndarray):
         done = r.batched("hvp", args, (i,), np.stack(_basis(x)))
         if done is not None:
-            _, (hv,) = done
+            _, hv = done
             return _from_batch_axis(hv, np.shape(x), np.shape(x))
     for e in _basis(x):
         cols.append(r.hvp(args, i, e))

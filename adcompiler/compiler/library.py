@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from .. import ops as _ops
 from .ir import Value
 from .pysemantics import python_scalar
 from .lists import as_array, stack_nested
@@ -281,6 +282,11 @@ def _array(fe, obj, dtype=None, copy=True):
     if fe.callee is np.array and fe.static(copy, "copy"):
         return fe.prim("copy", v)
     return v
+
+
+@lowering(_ops.stop_gradient)
+def _stop_gradient(fe, x):
+    return fe.prim("stop_gradient", x, weak=True)
 
 
 @lowering(np.copy, methods=("copy",))

@@ -8,7 +8,7 @@ API (transforms.py at the package top) picks the tier that runs it.
 - vjp: the reverse transform of `<f(params), ct>` with the cotangent `ct` as an
   extra parameter: f_vjp(*params, ct) -> (cotangent of each wrt param,).
 - hvp: forward over reverse: the forward transform of f's adjoint (its tapes
-  carry tangents), f_hvp(*params, x_dot) -> ((grad,), (H x_dot,)).
+  carry tangents), f_hvp(*params, x_dot) -> (grad, H x_dot).
 - second_derivative: the same with the tangent seeded with 1.0 for a scalar
   parameter, shaped as a gradient (value, d/dy grad): what grad(grad(f)) compiles
   to when the inner adjoint keeps a tape (re-reading its Python would trace).
@@ -89,9 +89,15 @@ def _adjoint(fn, types, wrt_name):
 
 
 def hvp_ir(fn, types, wrt_name):
+    """f_hvp(*params, x_dot) -> (grad, H x_dot), a flat pair (what the native tier returns)."""
     fwd, adj = _adjoint(fn, types, wrt_name)
     names = [p.hint for p in adj.params]
-    return fwd, _finish(forward(adj, [names.index(wrt_name)]))
+    fw = forward(adj, [names.index(wrt_name)])
+    ret = fw.body.ops.pop()
+    with Builder(fw.body, loc=ret.loc) as b:
+        grads, dots = b.untuple(ret.operands[0])
+        b.return_(b.tuple(b.untuple(grads) + b.untuple(dots)))
+    return fwd, _finish(fw)
 
 
 def second_derivative_ir(inner_fn, types, inner_wrt, outer_wrt, with_value):

@@ -23,7 +23,8 @@ from .linalg import (cholesky, det, eigh_v, eigh_w, einsum, eye_like, inv, linea
 from .reductions import (amax, amin, argmax, argmin, extreme_weights, log_softmax, logsumexp, max_, mean, min_, prod,
                          prod_others, softmax, std, sum_, var)
 from .scans import argpartition, argsort, cumsum
-from .shape import astype, broadcast_to, copy, expand_dims, reshape, squeeze, sum_to, swap_last2, transpose
+from .shape import (astype, broadcast_to, copy, expand_dims, reshape, squeeze, stop_gradient, sum_to, swap_last2,
+                    transpose)
 from . import composites
 
 

@@ -101,6 +101,17 @@ copy = Primitive("copy", lambda x: np.array(x, copy=True), grad_fn="CloneBackwar
                  numpy_name="array", scalar=lambda m, x: x, scalar_kinds="fiub", linear=True)
 copy.defvjp(lambda g, x, out: g)
 
+
+def _stop_gradient(x):
+    return x if isinstance(x, (bool, int, float)) else np.array(x, copy=True)
+
+
+# a copy with no derivative (jax.lax.stop_gradient; torch's detach, without the shared memory):
+# nothing is recorded for it, no adjoint or tangent flows through it
+stop_gradient = Primitive("stop_gradient", _stop_gradient, kind="elementwise", differentiable=False,
+                          numpy_name="array", scalar=lambda m, x: x, scalar_kinds="fiub",
+                          doc="`x` as a constant: no derivative flows through it (compiled, traced and eager).")
+
 astype = Primitive("astype", lambda x, dtype: np.asarray(x).astype(dtype), grad_fn="ToCopyBackward0",
                    shape_rule=lambda a, p: Abstract(shape_of(a[0]), p["dtype"]), kind="elementwise",
                    scalar=lambda m, x, dtype: m.cast(x, dtype), scalar_args="own", scalar_kinds="fiub",
@@ -108,4 +119,5 @@ astype = Primitive("astype", lambda x, dtype: np.asarray(x).astype(dtype), grad_
 astype.defvjp(lambda g, x, out, dtype: astype(g, dtype=x.dtype))
 
 __all__ = ["reshape", "transpose", "swap_last2", "squeeze", "expand_dims", "broadcast_to", "sum_to",
+           "stop_gradient",
            "copy", "astype", "inverse_permutation"]
