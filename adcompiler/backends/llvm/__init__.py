@@ -5,7 +5,7 @@
     llvm_ir(fn, opt=0)     -> the LLVM IR text, before (opt=0) or after optimisation
     assembly(fn)           -> the machine code as assembly text
 
-Only the scalar subset lowers today (lower.py); `fallback` is the NumPy tier's
+Scalar code and straight-line array code lower (lower.py, arrays.py); `fallback` is the NumPy tier's
 function for the same IR, which a call re-runs on when the native code reports
 that Python would have raised. llvmlite is imported only when something must be
 lowered or compiled: a kernel found as a cached shared library (shared.py) is
@@ -24,7 +24,7 @@ from .abi import NotLowerable, Slot
 
 __all__ = ["compile", "llvm_ir", "assembly", "NotLowerable", "NativeFunction", "LOWERING_VERSION"]
 
-LOWERING_VERSION = 2     # 2: position-independent code (it may be linked into a shared library)
+LOWERING_VERSION = 3     # 2: position-independent code (it may be linked into a shared library); 3: arrays
 _KERNEL = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_char_p, ctypes.c_void_p)
 
 
@@ -40,25 +40,57 @@ class NativeFunction:
         self._kernel = _KERNEL(address)
         self._in = struct.Struct("<" + "".join(s.code for s in in_slots))
         self._out = struct.Struct("<" + "".join(s.code for s in out_slots))
-        self._convert = [_CONVERT[s.kind] for s in out_slots]
+        self._convert = [_converter(s.kind) for s in out_slots]
+        self._arr_index = [int(s.kind[4:]) if s.kind.startswith("arr:") else None for s in out_slots]
         self._is_tuple = is_tuple
         self._n_out = len(out_slots)
         self.fallback = fallback
         self.calls = self.fallbacks = 0
         self.last_ok = True            # whether the last call ran natively (not re-run on the fallback)
+        # arrays: parameters passed as C-contiguous data pointers, results allocated here and filled
+        self._in_arrays = [(k, *_array_kind(s.kind)) for k, s in enumerate(in_slots) if s.kind.startswith("in:")]
+        self._out_arrays = [_array_kind(s.kind) for s in in_slots if s.kind.startswith("out:")]
+        self._n_params = len(in_slots) - len(self._out_arrays)
 
     def __call__(self, *args):
+        keep = outs = None
+        if self._in_arrays or self._out_arrays:
+            flat, held, outs = self._marshal(args)
+            if flat is None:
+                return self._fallback(args)
+            keep, args = args, flat
         try:
             packed = self._in.pack(*args)
         except (struct.error, TypeError, ValueError):
-            return self._fallback(args)    # e.g. an int beyond int64: Python's semantics
+            return self._fallback(args if keep is None else keep)    # e.g. an int beyond int64: Python's semantics
         out = ctypes.create_string_buffer(8 * self._n_out)
         if self._kernel(packed, ctypes.addressof(out)):
-            return self._fallback(args)
+            return self._fallback(args if keep is None else keep)
         self.calls += 1
         self.last_ok = True
-        vals = [c(v) for c, v in zip(self._convert, self._out.unpack(out.raw))]
+        vals = [c(v) if c is not None else outs[j] for c, j, v in zip(self._convert, self._arr_index,
+                                                                       self._out.unpack(out.raw))]
         return tuple(vals) if self._is_tuple else vals[0]
+
+    def _marshal(self, args):
+        """(the arguments with data pointers for arrays, what must stay alive through the call, the
+        output arrays); an array argument that is not a C-contiguous array of its dtype is copied into
+        one first; one of another shape (never, for a specialisation) runs the fallback."""
+        if len(args) != self._n_params:
+            return None, None, None
+        flat = list(args)
+        held = []
+        for k, dtype, shape in self._in_arrays:
+            a = flat[k]
+            if not (type(a) is np.ndarray and a.dtype == dtype and a.flags.c_contiguous):
+                a = np.ascontiguousarray(a, dtype=dtype)
+            if a.shape != shape:
+                return None, None, None
+            held.append(a)
+            flat[k] = a.ctypes.data
+        outs = [np.empty(shape, dtype) for dtype, shape in self._out_arrays]
+        flat += [o.ctypes.data for o in outs]
+        return flat, (args, held), outs     # `held` keeps the contiguous copies alive through the call
 
     @property
     def llvm_ir(self):
@@ -74,9 +106,19 @@ class NativeFunction:
         return self.fallback(*args)
 
 
-# a result slot's kind -> the Python or NumPy type it comes back as
+# a result slot's kind -> the Python or NumPy type it comes back as ("arr:k": the k-th output array)
 _CONVERT = {"float": float, "int": int, "bool": bool,
             **{k: np.dtype(k).type for k in ("float64", "float32", "int64", "bool")}}
+
+
+def _array_kind(kind):
+    """(dtype, shape) of an array slot's kind "in:float64:3,4" / "out:float64:3,4"."""
+    _, dtype, shape = kind.split(":")
+    return np.dtype(dtype), tuple(int(d) for d in shape.split(",") if d)
+
+
+def _converter(kind):
+    return None if kind.startswith("arr:") else _CONVERT[kind]
 
 
 def _module_text(module, fastmath):

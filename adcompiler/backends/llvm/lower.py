@@ -28,10 +28,11 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
-from ...compiler.ir import walk
+from ...compiler.ir import use_counts, walk
 from ...compiler.types import ArrayType, ScalarType, abstract_arg
 from ...compiler.pysemantics import MATH_PRIMS, on_python_scalars
 from .abi import NotLowerable, Slot
+from .arrays import Arr, ArrayLowering, Gen, is_array, storage_type
 from .math import F32, F64, I1, I64, TYPES as _TYPES, LLVMMath, convert
 
 __all__ = ["NotLowerable", "lower", "Slot"]
@@ -83,6 +84,8 @@ class _Lowering:
         self.in_slots, self.out_slots = [], []
         self.realloc = ir.Function(self.module, ir.FunctionType(_I8P, [_I8P, I64]), "realloc")
         self.free = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [_I8P]), "free")
+        self.arrays = ArrayLowering(self)
+        self.depth = 0          # how many if/loop regions the op being lowered is inside
 
     # ---- the function ---------------------------------------------------------------
     def run(self):
@@ -91,22 +94,64 @@ class _Lowering:
         b.store(ir.Constant(_I32, 0), self.status)
         args = b.bitcast(self.func.args[0], I64.as_pointer())
         for k, p in enumerate(self.fn.params):
+            if is_array(p.type):
+                self.in_slots.append(Slot("q", f"in:{np.dtype(p.type.dtype).name}:{','.join(map(str, p.type.shape))}"))
+                ptr = b.inttoptr(b.load(b.gep(args, [ir.Constant(I64, k)])), storage_type(p.type.dtype).as_pointer())
+                self.env[id(p)] = Arr(ptr, p.type.shape, p.type.dtype)
+                continue
             try:
                 slot = _slot(p.type)
             except NotLowerable:
                 raise NotLowerable(f"parameter '{p.hint}': a value of type {p.type} is not lowered (the native tier "
-                                   "compiles scalar code)", self.fn.loc) from None
+                                   "compiles scalar code and arrays of floats, ints and bools)", self.fn.loc) from None
             self.in_slots.append(slot)
             self.env[id(p)] = self._load_slot(args, k, p.type)
         self._declare_tapes()
-        self.block(self.fn.body.ops[:-1])
         ret = self.fn.body.ops[-1]
+        self._output_arrays(args, ret)
+        self.block(self.fn.body.ops[:-1])
         self._store_results(ret)
         for tape in self.tapes.values():
             for buf in tape.bufs:
                 b.call(self.free, [b.bitcast(b.load(buf), _I8P)])
+        self.arrays.free_all()
         b.ret(b.load(self.status))
         return self.module
+
+    def _output_arrays(self, args, ret):
+        """An input slot per array result: the glue allocates it and passes its data pointer; the
+        values that end up there (through in-place index_add/setitem chains) are computed into it."""
+        b = self.b
+        value = ret.operands[0]
+        items = self._result_values(value)
+        self.out_arrays = []
+        uses = use_counts(self.fn.body)
+        self.arrays.uses = uses
+        defs = {id(r): op for op in walk(self.fn.body) for r in op.results}
+        for v in items:
+            if not is_array(v.type):
+                continue
+            k = len(self.in_slots)
+            shape = ",".join(map(str, v.type.shape))
+            self.in_slots.append(Slot("q", f"out:{np.dtype(v.type.dtype).name}:{shape}"))
+            ptr = b.inttoptr(b.load(b.gep(args, [ir.Constant(I64, k)])), storage_type(v.type.dtype).as_pointer())
+            dest = Arr(ptr, v.type.shape, v.type.dtype, owner=("out", len(self.out_arrays)))
+            self.out_arrays.append((v, dest))
+            while id(v) not in self.arrays.dest:
+                self.arrays.dest[id(v)] = dest
+                op = defs.get(id(v))
+                if op is None or op.name not in ("index_add", "setitem") or uses.get(id(op.operands[0]), 0) != 1:
+                    break
+                v = op.operands[0]      # updated in place into the output: computed there from the start
+
+    def _result_values(self, value):
+        """The values a function returns (the parts of the tuple it builds, or the one value)."""
+        if not value.type.is_tuple:
+            return [value]
+        for op in walk(self.fn.body):
+            if op.name == "tuple" and op.result is value:
+                return list(op.operands)
+        raise NotLowerable("a tuple value that is not built in the function is not lowered", self.fn.loc)
 
     def _load_slot(self, base, k, t):
         b = self.b
@@ -124,7 +169,16 @@ class _Lowering:
         value = ret.operands[0]
         items = self._tuple_items(value)
         self.result_is_tuple = items is not None
+        outs = iter(self.out_arrays)
         for k, v in enumerate(items if items is not None else [value]):
+            if is_array(v.type):
+                _, dest = next(outs)
+                x = self.env[id(v)]
+                if not (isinstance(x, Arr) and x.ptr is dest.ptr and x.strides == dest.strides and
+                        isinstance(x.offset, int) and x.offset == 0):
+                    self.arrays.materialize(x, into=dest)
+                self.out_slots.append(Slot("q", f"arr:{dest.owner[1]}"))
+                continue
             self.out_slots.append(_slot(v.type))
             x = self.env[id(v)]
             ptr = b.gep(out, [ir.Constant(I64, k)])
@@ -166,6 +220,15 @@ class _Lowering:
         if _is_none(t):
             self.env[id(op.result)] = None
             return
+        if is_array(t):
+            self._no_arrays_in_regions(op)
+            val = op.attrs["value"]
+            if op.name == "full":
+                c = ir.Constant(lltype(ScalarType(t.dtype)), float(val) if t.dtype.kind == "f" else int(val))
+                self.env[id(op.result)] = Gen(t.shape, t.dtype, lambda idx, c=c: c)
+            else:
+                self.env[id(op.result)] = self.arrays.constant(val)
+            return
         ty = lltype(t, op.loc)
         val = op.attrs["value"]
         if isinstance(val, np.ndarray):
@@ -186,8 +249,18 @@ class _Lowering:
             if id(v) in self.tuples:
                 self.tuples[id(r)] = self.tuples[id(v)]
 
+    def _no_arrays_in_regions(self, op):
+        if self.depth:
+            raise NotLowerable(f"an array value made inside an if or a loop ({op.name}) is not lowered yet", op.loc)
+
     def prim(self, op):
         prim = op.prim
+        if any(is_array(v.type) for v in list(op.operands) + list(op.results)):
+            if is_array(op.result.type):
+                self._no_arrays_in_regions(op)
+            self.env[id(op.result)] = self.arrays.settle(op.result, self.arrays.prim(op, [self.value(v)
+                                                                                        for v in op.operands]))
+            return
         for v in list(op.operands) + list(op.results):
             lltype(v.type, op.loc)
         if prim.scalar is None:
@@ -265,7 +338,11 @@ class _Lowering:
     def _region(self, block, args):
         for a, v in zip(block.args, args):
             self.env[id(a)] = v
-        self.block(block.ops)
+        self.depth += 1
+        try:
+            self.block(block.ops)
+        finally:
+            self.depth -= 1
         term = block.ops[-1]
         return [self.value(v) for v in term.operands]
 
