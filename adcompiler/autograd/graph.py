@@ -351,8 +351,12 @@ class PrimNode(Node):
                 cur = vc[0] if vc is not None else 0
                 expected = versions[vi] if versions else 0
                 vi += 1
-                if cur != expected:
-                    raise RuntimeError(_modified_msg(Tensor._make(a, _current_grad_fn(child)), cur, expected))
+                if cur != expected or child in MOVED:
+                    name = MOVED.get(child, child.name())
+                    if name is None:
+                        raise RuntimeError(_DETACHED_MSG)
+                    if cur != expected:
+                        raise RuntimeError(_modified_msg(Tensor._make(a), cur, expected, op=name))
                 if create_graph:
                     a = Tensor._make(a, child)
                     if vc is not None:
@@ -412,24 +416,20 @@ class PrimNode(Node):
         return self.apply(g, create_graph, (args, out))
 
 
-# node -> the grad_fn its output tensor has now (a weakref; None: a leaf now), written when an in-place op
-# or detach_() changes the tensor's grad_fn: the "modified by an inplace operation" message names it, as torch
+# node -> the name of the grad_fn its output tensor has now (None: detached in place), written when an
+# in-place op or detach_() changes the grad_fn of a tensor a node produced: a node that saved the tensor
+# (as its array) says it as torch does. (A name, not the node: the new node holds the old one.)
 MOVED = weakref.WeakKeyDictionary()
+
+_DETACHED_MSG = ("Trying to use a saved tensor that has been detached in-place, i.e. with .detach_().This is not "
+                 "supported, please use out-of-place `.detach()` instead")
 
 
 def moved(old_fn, tensor):
     """`tensor`, which `old_fn` produced, has a new grad_fn (or none)."""
     if old_fn is not None and old_fn.out_id == id(tensor):
         fn = tensor._grad_fn
-        MOVED[old_fn] = weakref.ref(fn) if fn is not None else None
-
-
-def _current_grad_fn(node):
-    if node in MOVED:
-        ref = MOVED[node]
-        fn = ref() if ref is not None else None
-        return fn if fn is not None or ref is None else node
-    return node
+        MOVED[old_fn] = fn.name() if fn is not None else None
 
 
 NODE_CLASSES = {}
@@ -474,9 +474,11 @@ def _op_name(node):
     return re.sub(r"Backward\d+$", "", node.name())
 
 
-def _modified_msg(t, version, expected, node=None):
+def _modified_msg(t, version, expected, node=None, op=None):
     head = "one of the variables needed for gradient computation has been modified by an inplace operation: "
-    if t is None:  # a node's own saved output
+    if op is not None:  # a saved array: `op` names the grad_fn its tensor has now
+        head += f"{_describe(t)}, which is output 0 of {re.sub(r'Backward[0-9]*$', '', op)},"
+    elif t is None:  # a node's own saved output
         head += f"{_describe(_tensor_type()._make(node.out_data))}, which is output 0 of {_op_name(node)},"
     elif t._grad_fn is not None:
         head += f"{_describe(t)}, which is output {t._output_nr} of {_op_name(t._grad_fn)},"
