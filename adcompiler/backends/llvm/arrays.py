@@ -223,11 +223,36 @@ class ArrayLowering:
 
     # ---- memory --------------------------------------------------------------------------
     def temp(self, shape, dtype):
+        """A buffer of its own for one value: allocated once, in the entry block (a loop reuses it in
+        every iteration), freed at the exit."""
+        alloc = self.low.alloc
         size = max(int(np.prod(shape, dtype=np.int64)), 1) * np.dtype(dtype).itemsize
-        raw = self.b.call(self.malloc, [ir.Constant(I64, size)])
+        raw = alloc.call(self.malloc, [ir.Constant(I64, size)])
         self.temps.append(raw)
         self.n_temps += 1
-        return Arr(self.b.bitcast(raw, storage_type(dtype).as_pointer()), shape, dtype, owner=("temp", self.n_temps))
+        return Arr(alloc.bitcast(raw, storage_type(dtype).as_pointer()), shape, dtype, owner=("temp", self.n_temps))
+
+    def buffer(self, t):
+        """The buffer of an array carried through a loop or merged at an if (IR type `t`)."""
+        return self.temp(tuple(t.shape), t.dtype)
+
+    def assign(self, pairs, fresh=False):
+        """Set each buffer of `pairs` (buffer, value) to its value, as if all at once. At a loop's
+        back edge the values may read the buffers (the carried arrays of this iteration), so any
+        value that may — a generator, or a view of one of the buffers — is first computed into a
+        staging buffer; a value already in its buffer (updated in place) is left as it is. With
+        `fresh` (a loop's initial values, an if's results) nothing reads the buffers yet."""
+        dests = {id(buf.ptr) for buf, _ in pairs}
+        todo = []
+        for buf, v in pairs:
+            if isinstance(v, Arr) and v.ptr is buf.ptr and v.strides == buf.strides and \
+                    isinstance(v.offset, int) and v.offset == buf.offset:
+                continue
+            if not fresh and (not isinstance(v, Arr) or id(v.ptr) in dests):
+                v = self.materialize(v, into=self.temp(buf.shape, buf.dtype))
+            todo.append((buf, v))
+        for buf, v in todo:
+            self.materialize(v, into=buf)
 
     def free_all(self):
         for raw in self.temps:
@@ -588,7 +613,9 @@ class ArrayLowering:
         """The memory an index_add/setitem writes: the accumulator itself when nothing else reads
         it (its only use) and this kernel owns it, else a copy (into the output when there is one)."""
         dest = self.dest.get(id(op.result))
-        if isinstance(acc, Arr) and acc.owner is not None and self.uses.get(id(acc_val), 0) == 1 and acc.contiguous:
+        here = self.low.blocks[-1] if self.low.blocks else None
+        if isinstance(acc, Arr) and acc.owner is not None and self.uses.get(id(acc_val), 0) == 1 and acc.contiguous \
+                and self.low.defined_in.get(id(acc_val)) == here:
             if dest is None or acc.owner == dest.owner:
                 return acc
         return self.materialize(self.as_gen(acc), into=dest)

@@ -60,11 +60,12 @@ def _slot(t):
 
 
 class _Tape:
-    __slots__ = ("top", "cap", "bufs", "types", "sized")
+    __slots__ = ("top", "cap", "bufs", "types", "sized", "arrays")
 
-    def __init__(self, top, cap, bufs, types, sized):
+    def __init__(self, top, cap, bufs, types, sized, arrays):
         self.top, self.cap, self.bufs, self.types = top, cap, bufs, types
         self.sized = sized     # the capacity is reserved when the tape is made (a for loop's trip count)
+        self.arrays = arrays   # per pushed value: None for a scalar, the IR type of an array (an entry is a copy)
 
 
 class _Lowering:
@@ -85,7 +86,8 @@ class _Lowering:
         self.realloc = ir.Function(self.module, ir.FunctionType(_I8P, [_I8P, I64]), "realloc")
         self.free = ir.Function(self.module, ir.FunctionType(ir.VoidType(), [_I8P]), "free")
         self.arrays = ArrayLowering(self)
-        self.depth = 0          # how many if/loop regions the op being lowered is inside
+        self.blocks = []        # the op lists being lowered, innermost last
+        self.defined_in = {}    # id(IR value) -> id of the op list it is defined in (region arguments too)
 
     # ---- the function ---------------------------------------------------------------
     def run(self):
@@ -109,6 +111,12 @@ class _Lowering:
         self._declare_tapes()
         ret = self.fn.body.ops[-1]
         self._output_arrays(args, ret)
+        # the entry block keeps the allocations (array buffers are allocated there once, so a loop
+        # reuses them); the code starts in the next block, branched to once everything is lowered
+        start = self.func.append_basic_block("start")
+        self.alloc = ir.IRBuilder(self.entry)
+        self.alloc.position_at_end(self.entry)
+        b.position_at_end(start)
         self.block(self.fn.body.ops[:-1])
         self._store_results(ret)
         for tape in self.tapes.values():
@@ -116,6 +124,7 @@ class _Lowering:
                 b.call(self.free, [b.bitcast(b.load(buf), _I8P)])
         self.arrays.free_all()
         b.ret(b.load(self.status))
+        self.alloc.branch(start)
         return self.module
 
     def _output_arrays(self, args, ret):
@@ -198,7 +207,17 @@ class _Lowering:
 
     # ---- ops -----------------------------------------------------------------------
     def block(self, ops):
+        self.blocks.append(id(ops))
+        try:
+            self._ops(ops)
+        finally:
+            self.blocks.pop()
+
+    def _ops(self, ops):
+        here = self.blocks[-1]
         for op in ops:
+            for r in op.results:
+                self.defined_in[id(r)] = here
             if op.name in ("yield", "condition"):
                 continue
             method = getattr(self, "op_" + op.name, None)
@@ -221,7 +240,6 @@ class _Lowering:
             self.env[id(op.result)] = None
             return
         if is_array(t):
-            self._no_arrays_in_regions(op)
             val = op.attrs["value"]
             if op.name == "full":
                 c = ir.Constant(lltype(ScalarType(t.dtype)), float(val) if t.dtype.kind == "f" else int(val))
@@ -249,15 +267,9 @@ class _Lowering:
             if id(v) in self.tuples:
                 self.tuples[id(r)] = self.tuples[id(v)]
 
-    def _no_arrays_in_regions(self, op):
-        if self.depth:
-            raise NotLowerable(f"an array value made inside an if or a loop ({op.name}) is not lowered yet", op.loc)
-
     def prim(self, op):
         prim = op.prim
         if any(is_array(v.type) for v in list(op.operands) + list(op.results)):
-            if is_array(op.result.type):
-                self._no_arrays_in_regions(op)
             self.env[id(op.result)] = self.arrays.settle(op.result, self.arrays.prim(op, [self.value(v)
                                                                                         for v in op.operands]))
             return
@@ -338,11 +350,8 @@ class _Lowering:
     def _region(self, block, args):
         for a, v in zip(block.args, args):
             self.env[id(a)] = v
-        self.depth += 1
-        try:
-            self.block(block.ops)
-        finally:
-            self.depth -= 1
+            self.defined_in[id(a)] = id(block.ops)
+        self.block(block.ops)
         term = block.ops[-1]
         return [self.value(v) for v in term.operands]
 
@@ -354,14 +363,19 @@ class _Lowering:
         merge = self.func.append_basic_block("endif")
         b.cbranch(cond, then_bb, else_bb)
         incoming = []
+        bufs = {k: self.arrays.buffer(r.type) for k, r in enumerate(op.results) if is_array(r.type)}
         for bb, region in ((then_bb, op.regions[0]), (else_bb, op.regions[1])):
             b.position_at_end(bb)
             vals = self._region(region, [])
-            vals = [self._cast(v, lltype(r.type)) for v, r in zip(vals, op.results)]
+            self.arrays.assign([(bufs[k], vals[k]) for k in bufs], fresh=True)
+            vals = [v if k in bufs else self._cast(v, lltype(r.type)) for k, (v, r) in enumerate(zip(vals, op.results))]
             incoming.append((vals, b.block))
             b.branch(merge)
         b.position_at_end(merge)
         for k, r in enumerate(op.results):
+            if k in bufs:
+                self.env[id(r)] = bufs[k]
+                continue
             phi = b.phi(lltype(r.type, op.loc), name=r.hint or "")
             for vals, bb in incoming:
                 phi.add_incoming(vals[k], bb)
@@ -370,7 +384,7 @@ class _Lowering:
     def op_for(self, op):
         b = self.b
         start, stop, step = (self._cast(self.value(v), I64) for v in op.operands[:3])
-        inits = [self.value(v) for v in op.operands[3:]]
+        inits = self._array_inits(op, [self.value(v) for v in op.operands[3:]])
         pre = b.block
         header = self.func.append_basic_block("for")
         body = self.func.append_basic_block("body")
@@ -391,8 +405,7 @@ class _Lowering:
         b.cbranch(go, body, exit_)
         b.position_at_end(body)
         ys = self._region(op.regions[0], [i] + phis)
-        i.add_incoming(b.add(i, step), b.block)
-        self._close_loop(op, phis, ys, header, exit_)
+        self._close_loop(op, phis, ys, header, exit_, counter=(i, step))
 
     def _const_int(self, v):
         value = self.consts.get(id(v))
@@ -400,7 +413,7 @@ class _Lowering:
 
     def op_while(self, op):
         b = self.b
-        inits = [self.value(v) for v in op.operands]
+        inits = self._array_inits(op, [self.value(v) for v in op.operands])
         pre = b.block
         header = self.func.append_basic_block("while")
         body = self.func.append_basic_block("body")
@@ -416,20 +429,41 @@ class _Lowering:
         ys = self._region(body_region, phis)
         self._close_loop(op, phis, ys, header, exit_)
 
+    def _array_inits(self, op, inits):
+        """The initial values, a carried array's replaced by the buffer it lives in through the loop
+        (allocated once, set to the initial value here)."""
+        out = list(inits)
+        for k, r in enumerate(op.results):
+            if is_array(r.type):
+                buf = self.arrays.buffer(r.type)
+                self.arrays.assign([(buf, inits[k])], fresh=True)
+                out[k] = buf
+        return out
+
     def _carried(self, op, inits, pre):
-        """One phi per carried value in the loop header, entered with its initial value."""
+        """One phi per carried scalar in the loop header, entered with its initial value (a carried
+        array is its buffer, from _array_inits)."""
         phis = []
         for v, r in zip(inits, op.results):
+            if is_array(r.type):
+                phis.append(v)
+                continue
             phi = self.b.phi(lltype(r.type, op.loc), name=r.hint or "")
             phi.add_incoming(self._cast(v, phi.type), pre)
             phis.append(phi)
         return phis
 
-    def _close_loop(self, op, phis, ys, header, exit_):
-        """The back edge (the body's yields into the phis), then continue after the loop."""
+    def _close_loop(self, op, phis, ys, header, exit_, counter=None):
+        """The back edge: the body's yields into the carried arrays' buffers and the phis (and the
+        counter's step), then continue after the loop."""
         b = self.b
+        self.arrays.assign([(buf, y) for buf, y in zip(phis, ys) if isinstance(buf, Arr)])
+        if counter is not None:
+            i, step = counter
+            i.add_incoming(b.add(i, step), b.block)
         for phi, y in zip(phis, ys):
-            phi.add_incoming(self._cast(y, phi.type), b.block)
+            if not isinstance(phi, Arr):
+                phi.add_incoming(self._cast(y, phi.type), b.block)
         b.branch(header)
         b.position_at_end(exit_)
         for r, phi in zip(op.results, phis):
@@ -444,7 +478,8 @@ class _Lowering:
         for op in walk(self.fn.body):
             if op.name != "tape_new":
                 continue
-            types = [lltype(t, op.loc) for t in op.result.type.elems]
+            elems = op.result.type.elems
+            types = [storage_type(t.dtype) if is_array(t) else lltype(t, op.loc) for t in elems]
             top = b.alloca(I64, name="tape_top")
             cap = b.alloca(I64, name="tape_cap")
             b.store(ir.Constant(I64, 0), top)
@@ -454,7 +489,8 @@ class _Lowering:
                 buf = b.alloca(ty.as_pointer(), name="tape_buf")
                 b.store(ir.Constant(ty.as_pointer(), None), buf)
                 bufs.append(buf)
-            self.tapes[id(op.result)] = _Tape(top, cap, bufs, types, op.result.type.capacity is not None)
+            self.tapes[id(op.result)] = _Tape(top, cap, bufs, types, op.result.type.capacity is not None,
+                                              [t if is_array(t) else None for t in elems])
 
     def op_tape_new(self, op):
         """Reset the tape; a tape whose size is known (a for loop's trip count) reserves it now,
@@ -479,8 +515,10 @@ class _Lowering:
     def _grow(self, tape, new_cap, when):
         b = self.b
         with b.if_then(when, likely=False):
-            for buf, ty in zip(tape.bufs, tape.types):
+            for buf, ty, arr in zip(tape.bufs, tape.types, tape.arrays):
                 size = 8 if ty in (F64, I64) else 4 if ty == F32 else 1
+                if arr is not None:
+                    size *= _count(arr)
                 raw = b.call(self.realloc, [b.bitcast(b.load(buf), _I8P), b.mul(new_cap, ir.Constant(I64, size))])
                 b.store(b.bitcast(raw, ty.as_pointer()), buf)
             b.store(new_cap, tape.cap)
@@ -494,20 +532,32 @@ class _Lowering:
                 cap = b.load(tape.cap)
                 self._grow(tape, b.add(b.mul(cap, ir.Constant(I64, 2)), ir.Constant(I64, 64)),
                            b.icmp_signed(">=", top, cap))
-            for buf, ty, v in zip(tape.bufs, tape.types, op.operands[1:]):
-                b.store(self._cast(self.value(v), ty), b.gep(b.load(buf), [top]))
+            for buf, ty, arr, v in zip(tape.bufs, tape.types, tape.arrays, op.operands[1:]):
+                if arr is not None:     # an array: a copy in the entry's slice of the buffer
+                    self.arrays.materialize(self.value(v), into=self._tape_entry(buf, top, arr))
+                else:
+                    b.store(self._cast(self.value(v), ty), b.gep(b.load(buf), [top]))
         b.store(b.add(top, ir.Constant(I64, 1)), tape.top)
+
+    def _tape_entry(self, buf, top, t):
+        b = self.b
+        return Arr(b.gep(b.load(buf), [b.mul(top, ir.Constant(I64, _count(t)))]), t.shape, t.dtype)
 
     def op_tape_pop(self, op):
         b = self.b
         tape = self.tapes[id(op.operands[0])]
         top = b.sub(b.load(tape.top), ir.Constant(I64, 1))
         b.store(top, tape.top)
-        for r, buf in zip(op.results, tape.bufs):
-            self.env[id(r)] = b.load(b.gep(b.load(buf), [top]))
+        for r, buf, arr in zip(op.results, tape.bufs, tape.arrays):
+            # an array entry is read where it is (nothing pushes onto it again before it is used)
+            self.env[id(r)] = self._tape_entry(buf, top, arr) if arr is not None else b.load(b.gep(b.load(buf), [top]))
 
     def op_tape_len(self, op):
         self.env[id(op.result)] = self.b.load(self.tapes[id(op.operands[0])].top)
+
+
+def _count(t):
+    return int(np.prod(t.shape, dtype=np.int64))
 
 
 def _is_none(t):
