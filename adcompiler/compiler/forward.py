@@ -66,7 +66,17 @@ class _Forward:
         if t is None or not is_float(type_):
             return self.b.zeros(type_)
         t = self.b.value(t)
-        return t if t.type == type_ else self.convert(t, type_)
+        if t.type == type_:
+            return t
+        if type_.is_scalar and t.type.is_array and t.type.shape == ():
+            # the tangent of a Python scalar computed as a 0-d array (the rule of `float(x[i])`'s cast, or of
+            # math.cos(x[i])): cast it as the front end casts float(x) -- an astype retyped as a Python scalar
+            # (Frontend.convert would keep the 0-d array, and verify refuses it where the scalar is carried)
+            c = self.b.prim("astype", t, dtype=type_.dtype)
+            c.type = type_
+            self.b.block.ops[-1].user = True     # the backends' float(x) (a Python float at run time)
+            return c
+        return self.convert(t, type_)
 
     def set_tangent(self, old, t):
         if t is not None and self.active(old):
