@@ -73,39 +73,44 @@ def _unwrap(a):
 
 def apply_prim(prim, args, params, name=None):
     """Run `prim` on Tensor arguments; record a node when gradients are needed."""
-    raw = [a._data if isinstance(a, Tensor) else a for a in args]
+    raw = []
+    record = False
+    cls = Tensor
+    enabled = _state.enabled and prim.differentiable
+    for a in args:  # one pass: the arrays, whether to record, and the result's class
+        if isinstance(a, Tensor):
+            raw.append(a._data)
+            if a._sticky:
+                cls = a.__class__
+            if enabled and not record and (a._grad_fn is not None or a._requires_grad):
+                record = True
+        else:
+            raw.append(a)
     try:
         out = prim.impl(*raw, **params)
     except (ValueError, IndexError) as e:  # never a bare NumPy error: say it as torch does
-        if _any_sticky(args):
+        if cls._sticky:
             raise numpy_error(e) from None  # traced NumPy code: NumPy's words, and the user's line
         raise torch_error(prim.name, raw, params, e) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     if out.dtype is _F64:
         r0 = raw[0]
-        if not (r0.__class__ is np.ndarray and r0.dtype is _F64) and not _any_sticky(args):
+        if not (r0.__class__ is np.ndarray and r0.dtype is _F64) and not cls._sticky:
             out = _demote_f64(out, raw, params)  # (traced NumPy code keeps NumPy's dtypes)
-    record = False
-    cls = Tensor
-    enabled = _state.enabled and prim.differentiable
-    for a in args:
-        if isinstance(a, Tensor):
-            if a._sticky:
-                cls = a.__class__
-            if enabled and (a._grad_fn is not None or a._requires_grad):
-                record = True
     res = cls._make(out)
     if cls._sticky and out.ndim == 0:
         res._np_scalar = _numpy_returns_scalar(prim, args)
-    a0 = args[0] if args else None
-    if isinstance(a0, Tensor) and out.base is not None:
-        base = raw[0]
-        if out.base is base or (base.base is not None and out.base is base.base):
-            res._vc = a0._counter()
-            root = res._base = a0._base if a0._base is not None else a0
-            if root._grad_fn is not None or not root._requires_grad:
-                _register_view(root, res)  # its grad_fn follows later in-place changes of root
+    obase = out.base
+    if obase is not None and args:
+        a0 = args[0]
+        if isinstance(a0, Tensor):
+            base = raw[0]
+            if obase is base or (base.base is not None and obase is base.base):
+                res._vc = a0._counter()
+                root = res._base = a0._base if a0._base is not None else a0
+                if root._grad_fn is not None or not root._requires_grad:
+                    _register_view(root, res)  # its grad_fn follows later in-place changes of root
     if record:
         if cls._sticky and prim.saves_out:
             res._counter()  # (traced NumPy code: Tensor._snapshot_savers compares counters)

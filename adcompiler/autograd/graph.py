@@ -202,6 +202,54 @@ class PrimNode(Node):
         self._name = name
         self._hooks = None
         self._nrs = None
+        self.freed = False
+        self.out_id = id(res)
+        vc = res._vc
+        if vc.__class__ is list:
+            self.out_vc = vc
+            self.out_version = vc[0]
+        else:
+            self.out_vc = None  # set by Tensor._counter when the result gets a counter
+            self.out_version = 0
+        if prim.saves_out:
+            self.out_data = out_data
+            saved = True
+        else:
+            self.out_data = None
+            saved = False
+        self.saved_versions = ()  # expected versions of the saved tensors, in argument order; () when all 0
+        if len(args) == 1 and args[0].__class__ is tensor_type:
+            # the usual unary op: its argument saved (as its array when its own grad_fn produced it) or not
+            a = args[0]
+            fn = a._grad_fn
+            self._next = (fn if fn is not None else accumulate_node(a),)
+            if fn is not None and a._output_nr:
+                self._nrs = (a._output_nr,)
+            if 0 in prim.saves:
+                vc = a._vc
+                if fn is not None and fn.out_id == id(a) and (vc is fn.out_vc or (vc.__class__ is tuple
+                                                                                  and fn.out_vc is None)):
+                    self.args = (a._data,)
+                    self._nl = 1
+                else:
+                    self.args = args
+                    self._nl = 0
+                if vc[0]:
+                    self.saved_versions = (vc[0],)
+                self._ak = 0
+                self._conv = self.has_saved = True
+                return
+            k = _abstract_key(a._data)
+            self._nl = 0
+            self.has_saved = saved
+            self._conv = True
+            if k is None:
+                self.args = (Abstract.of(a._data),)
+                self._ak = 0
+            else:
+                self.args = (k,)
+                self._ak = 1
+            return
         saves = prim.saves
         kept = None  # a list copy of args, made when an argument is replaced
         nexts = []
@@ -261,24 +309,10 @@ class PrimNode(Node):
         self._next = tuple(nexts)
         self._nl = nl
         self._ak = ak
-        # expected versions of the saved tensors, in argument order; () when all are 0 (the usual case)
-        self.saved_versions = tuple(versions) if nonzero else ()
+        if nonzero:
+            self.saved_versions = tuple(versions)
         self._conv = versions is not None or ak != 0
-        self.out_id = id(res)
-        vc = res._vc
-        if vc.__class__ is list:
-            self.out_vc = vc
-            self.out_version = vc[0]
-        else:
-            self.out_vc = None  # set by Tensor._counter when the result gets a counter
-            self.out_version = 0
-        if prim.saves_out:
-            self.has_saved = True
-            self.out_data = out_data
-        else:
-            self.has_saved = versions is not None
-            self.out_data = None
-        self.freed = False
+        self.has_saved = saved or versions is not None
 
     def _set_nr(self, n, i, nr):
         nrs = list(self._nrs) if self._nrs is not None else [0] * n
