@@ -163,6 +163,7 @@ _HIDDEN_EDGE = {"PowBackward0": 1, "PowBackward2": 0, "RsubBackward1": 0, "Where
 # Python's garbage collector, so a node's argument tuple (ints, floats, ndarrays) is untracked by it.
 _ABSTRACTS = []
 _ABSTRACT_KEYS = {}
+_NUMBERS = (float, int)
 _MAX_ABSTRACTS = 1 << 16
 
 
@@ -251,6 +252,38 @@ class PrimNode(Node):
                 self._ak = 1
             return
         saves = prim.saves
+        if len(args) == 2 and args[0].__class__ is tensor_type and args[1].__class__ in _NUMBERS:
+            # the usual binary op with a Python number (x * 2.0, x + 1): as the unary case
+            a, c = args
+            fn = a._grad_fn
+            self._next = (fn if fn is not None else accumulate_node(a), None)
+            if fn is not None and a._output_nr:
+                self._nrs = (a._output_nr, 0)
+            self._conv = True
+            if 0 in saves:
+                vc = a._vc
+                if fn is not None and fn.out_id == id(a) and (vc is fn.out_vc or (vc.__class__ is tuple
+                                                                                  and fn.out_vc is None)):
+                    self.args = (a._data, c)
+                    self._nl = 1
+                else:
+                    self.args = args
+                    self._nl = 0
+                if vc[0]:
+                    self.saved_versions = (vc[0],)
+                self._ak = 0
+                self.has_saved = True
+                return
+            k = _abstract_key(a._data)
+            self._nl = 0
+            self.has_saved = saved
+            if k is None:
+                self.args = (Abstract.of(a._data), c)
+                self._ak = 0
+            else:
+                self.args = (k, c)
+                self._ak = 1
+            return
         kept = None  # a list copy of args, made when an argument is replaced
         nexts = []
         versions = None
