@@ -317,6 +317,8 @@ class GradFunction:
 
     def _tier_story(self):
         c = self._last.compiled
+        if c.native is not None and c.tier == "native" and c.native_note:
+            return f"native tier for the array regions: {c.native_note}"
         if c.native is not None and c.tier == "native":
             return "native tier: machine code through LLVM"
         if c.native is not None:

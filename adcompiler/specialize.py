@@ -38,6 +38,7 @@ class _Tiers:
         self._compiled = None          # the NumPy tier's code, made when first needed
         self.native = None             # the native tier's function, once compiled
         self.native_reason = None      # why there is none (NotLowerable), once tried
+        self.native_note = None        # what is native when only the array regions are (outline.py)
         self.calls = 0
         self.tier = None               # "native" or "numpy": what ran last
         self._slow = False             # the last call took longer than AUTO_SLOW
@@ -67,8 +68,10 @@ class _Tiers:
         try:
             self.native = llvm.compile(self.ir, self._numpy_tier, fastmath=self.fastmath)
         except llvm.NotLowerable as e:
-            self.native_reason = str(e)
-            return None
+            self.native = self._partly_native(llvm, e)
+            if self.native is None:
+                self.native_reason = str(e)
+                return None
         except Exception as e:   # a defect of the native tier: the NumPy tier's answer is still right
             first = str(e).splitlines()[0] if str(e) else ""
             self.native_reason = (f"the native tier failed internally ({type(e).__name__}: {first}); please "
@@ -76,6 +79,22 @@ class _Tiers:
             return None
         self._runner = self.native
         return self.native
+
+    def _partly_native(self, llvm, whole):
+        """The NumPy tier's code calling native kernels for the function's array regions (outline.py),
+        or None when no region is worth one; `native_note` says what became native."""
+        from .backends import python as python_backend
+        from .backends.llvm.outline import outline
+
+        def compile_kernel(kfn):
+            return llvm.compile(kfn, python_backend.compile_function(kfn), fastmath=self.fastmath)
+        try:
+            done = outline(self.ir, compile_kernel)
+        except llvm.NotLowerable:
+            return None
+        host = python_backend.compile_function(done.host)
+        self.native_note = f"{done.summary()} (the whole function: {whole.reason})"
+        return _PartlyNative(host, done.kernels)
 
     def _call(self, args):
         runner = self._runner
@@ -90,6 +109,25 @@ class _Tiers:
         self._slow = time.perf_counter() - t > AUTO_SLOW
         self.tier = "native" if runner is self.native and runner.last_ok else "numpy"
         return out
+
+
+class _PartlyNative:
+    """Generated NumPy code that calls native kernels for its array regions; callable like a
+    NativeFunction (`last_ok`: the last call's kernels all ran natively)."""
+
+    def __init__(self, host, kernels):
+        self.host, self.kernels = host, kernels
+
+    def __call__(self, *args):
+        return self.host(*args)
+
+    @property
+    def last_ok(self):
+        return all(k.last_ok for k in self.kernels)
+
+    @property
+    def llvm_ir(self):
+        return "\n".join(k.llvm_ir for k in self.kernels)
 
 
 class CompiledGrad(_Tiers):

@@ -245,6 +245,16 @@ class _Emitter:
         if name == "tape_len":
             self.emit(indent, f"{self.names.bind(op.result)} = len({self.ref(op.operands[0])})", op.loc)
             return
+        if name == "native_call":    # a native kernel for a run of array code (backends/llvm/outline.py)
+            kernel = f"_k{sum(k.startswith('_k') for k in self.consts)}"
+            self.consts[kernel] = op.attrs["kernel"]
+            targets = [self.names.bind(r) for r in op.results]
+            lhs = ", ".join(targets) + ("," if op.attrs["tuple"] and len(targets) == 1 else "")
+            self.emit(indent, f"{lhs} = {kernel}({', '.join(self.ref(v) for v in op.operands)})", op.loc)
+            for r, t in zip(op.results, targets):
+                if r.type.is_array and r.type.shape == ():    # the kernel gives a NumPy scalar for a 0-d array
+                    self.emit(indent, f"{t} = np.asarray({t})")
+            return
         if name in _WRITES and self.in_place(op):
             acc, g, *dyn = op.operands
             target = self.ref(acc)
@@ -759,7 +769,9 @@ def emit_source(fn, strict=False, reuse=True, prim_ref=None, reserved=()):
     if len(em.lines) == n:
         em.lines.append("    pass")
     if em.consts:
-        em.lines[1:1] = ["    # constants: " + "; ".join(f"{k} = {_describe_const(v)}" for k, v in em.consts.items())]
+        em.lines[1:1] = ["    # constants: " + "; ".join(
+            f"{k} = {_describe_const(v)}" if not k.startswith("_k") else f"{k} = native kernel {v.name}"
+            for k, v in em.consts.items())]
     return "\n".join(em.lines) + "\n", em.consts
 
 

@@ -27,6 +27,9 @@ Tapes (made by the reverse transform, reverse.py; type `TapeType`, text
     tape_pop   operands [tape] -> one result per element type (the last entry pushed)
     tape_len   operands [tape] -> 1 result, i64: the number of entries
 
+`native_call` (operands: the inputs; attrs: the compiled `kernel`; results: its outputs) exists only
+in the host code of a function whose array regions became native kernels (backends/llvm/outline.py).
+
 A value is visible in the block that defines it and in the regions nested
 inside that block (like MLIR's scf dialect). Types are exact (`check_types`):
 where values meet (a branch's yields, a loop's inits, carried values, yields and
@@ -43,7 +46,7 @@ from .. import ops as _ops
 from .types import I64, RANGE, TupleType, abstract_arg, dtype_name, from_abstract, type_of_value
 
 STRUCTURAL = frozenset({"const", "full", "tuple", "untuple", "if", "for", "while", "yield", "condition", "return",
-                        "tape_new", "tape_push", "tape_pop", "tape_len"})
+                        "tape_new", "tape_push", "tape_pop", "tape_len", "native_call"})
 # Ops that act on a tape: never removed, merged or reordered by passes.
 EFFECTS = frozenset({"tape_new", "tape_push", "tape_pop"})
 TERMINATORS = frozenset({"yield", "condition", "return"})

@@ -361,3 +361,61 @@ def test_every_corpus_function_that_lowers_agrees_with_the_numpy_tier_and_the_in
         np.testing.assert_allclose(np.hstack([np.ravel(r) for r in ref]),
                                    np.hstack([np.ravel(got[0]), *map(np.ravel, got[1])]), rtol=1e-12, atol=1e-300)
     assert native_count >= 3 and refused >= 10, (native_count, refused)
+
+
+# ---- functions that lower only in part: native kernels for the array regions, NumPy glue -----------
+
+def mlp_loss(W1, b1, W2, b2, X, Y):
+    h = np.tanh(X @ W1 + b1)
+    z = h @ W2 + b2
+    m = np.max(z, axis=1, keepdims=True)
+    lse = m + np.log(np.sum(np.exp(z - m), axis=1, keepdims=True))
+    return -np.sum(Y * (z - lse)) / X.shape[0]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_function_with_matmul_runs_its_array_regions_native_and_says_so(dtype):
+    r = np.random.default_rng(0)
+    args = [r.standard_normal((30, 20)) / 5, r.standard_normal(20) / 10, r.standard_normal((20, 10)) / 5,
+            r.standard_normal(10) / 10, r.standard_normal((64, 30)), np.eye(10)[r.integers(0, 10, 64)]]
+    args = [a.astype(dtype) for a in args]
+    g = ad.value_and_grad(mlp_loss, wrt=(0, 1, 2, 3), jit="always")
+    got = g(*args)
+    assert g.tier == "native"
+    text = g.explain()
+    assert "native tier for the array regions" in text and "kept as NumPy: matmul at line" in text, text
+    assert "_k0(" in g._last.compiled.native.host.source
+    want = ad.value_and_grad(mlp_loss, wrt=(0, 1, 2, 3), jit="never")(*args)
+    rtol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(got[0], want[0], rtol=rtol)
+    for a, b in zip(got[1], want[1]):
+        assert a.dtype == b.dtype == dtype
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=1e-7 if dtype == np.float32 else 1e-15)
+    again = g(*args)                      # a second call: fresh results, same values
+    assert again[1][0] is not got[1][0]
+    np.testing.assert_array_equal(again[1][0], got[1][0])
+
+
+def test_every_corpus_function_that_lowers_in_part_agrees_with_the_numpy_tier(monkeypatch):
+    import warnings
+    from adcompiler.backends.llvm import outline
+    from tests.compiler.values import sample_args
+    from tests.grad.test_differential import _float_positions
+    monkeypatch.setattr(outline, "MIN_ELEMENTS", 0)     # the corpus's arrays are small: outline them anyway
+    partial = 0
+    for case in _corpus():
+        args = sample_args(case, 0)
+        wrt = _float_positions(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ad.FallbackWarning)
+            g = ad.value_and_grad(case.fn, wrt=wrt, jit="always")
+            got = g(*args)
+            want = ad.value_and_grad(case.fn, wrt=wrt, jit="never")(*args)
+        if g.mode != "compiled" or "array regions" not in g.explain():
+            continue
+        partial += 1
+        assert g.tier == "native"
+        for a, b in zip([got[0], *got[1]], [want[0], *want[1]]):
+            assert np.shape(a) == np.shape(b)
+            np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-12, atol=1e-15)
+    assert partial >= 10, partial
