@@ -335,6 +335,8 @@ class _Emitter:
             return f"slice({self.attr(v.start)}, {self.attr(v.stop)}, {self.attr(v.step)})"
         if isinstance(v, (type(Ellipsis),)):
             return "Ellipsis"
+        if isinstance(v, float):
+            return _literal(v)          # inf and nan as float('inf'), not a bare name
         return repr(v)
 
     def index(self, idx, dyn):

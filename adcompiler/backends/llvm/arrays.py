@@ -457,6 +457,7 @@ class ArrayLowering:
                 raise NotLowerable(f"{op.name} on {np.dtype(dt)} is not lowered", op.loc)
             gens.append((self.broadcast(x, shape) if isinstance(x, _ARRAYS) else None, x, t))
         attrs = op.attrs
+        scalar_exponent = op.name == "pow" and gens[0][0] is not None and gens[1][0] is None
 
         def at(idx):
             args = [convert(low.b, g.at(idx) if g is not None else x, t) for g, x, t in gens]
@@ -465,6 +466,8 @@ class ArrayLowering:
                 r = prim.scalar(m, *args, **attrs)
             except NotImplementedError as e:
                 raise NotLowerable(f"{op.name}: {e} is not lowered", op.loc) from None
+            if scalar_exponent and m.is_float:    # NumPy's power takes sqrt for an array ** a scalar 0.5
+                r = m.select(m.eq(args[1], 0.5), m.sqrt(args[0]), r)
             return convert(low.b, m.const(r) if not isinstance(r, ir.Value) else r, res_ty)
         if not shape:
             return at([])

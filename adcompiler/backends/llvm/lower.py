@@ -313,6 +313,8 @@ class _Lowering:
         is_float = m.is_float
         if name in ("div", "floor_divide", "remainder"):
             self._error_if(m.eq(args[1], 0))
+            if name == "floor_divide" and not is_float and args[0].type == I64:   # -2**63 // -1: Python's big int
+                self._error_if(b.and_(m.eq(args[0], -2 ** 63), m.eq(args[1], -1)))
         elif name in ("add", "sub", "mul") and not is_float and args[0].type == I64:
             iname = f"llvm.s{name}.with.overflow.i64"
             intr = self.module.globals.get(iname) or ir.Function(

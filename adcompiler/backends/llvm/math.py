@@ -133,13 +133,17 @@ class LLVMMath:
         b = self.b
         if not self.is_float:
             zero = self.const(0)
-            safe = b.select(b.icmp_signed("==", y, zero), self.const(1), y)
+            # y == 0 and y == -1 never reach the division: x // 0 and x % 0 are 0 (NumPy), and
+            # x // -1 is -x, wrapping for the smallest integer (NumPy) where sdiv would trap (SIGFPE)
+            minus_one = b.icmp_signed("==", y, self.const(-1))
+            by_zero = b.icmp_signed("==", y, zero)
+            safe = b.select(b.or_(by_zero, minus_one), self.const(1), y)
             q, r = b.sdiv(x, safe), b.srem(x, safe)
             fix = b.and_(b.icmp_signed("!=", r, zero), b.xor(b.icmp_signed("<", r, zero), b.icmp_signed("<", safe, zero)))
             q = b.select(fix, b.sub(q, self.const(1)), q)
             r = b.select(fix, b.add(r, safe), r)
-            # NumPy: x // 0 and x % 0 are 0 for integers
-            return b.select(b.icmp_signed("==", y, zero), zero, q), b.select(b.icmp_signed("==", y, zero), zero, r)
+            q = b.select(minus_one, b.sub(zero, x), q)
+            return b.select(by_zero, zero, q), b.select(b.or_(by_zero, minus_one), zero, r)
         zero, one, half = self.const(0.0), self.const(1.0), self.const(0.5)
         mod = self._libm("fmod", x, y)
         div = b.fdiv(b.fsub(x, mod), y)
