@@ -10,7 +10,7 @@ import numpy as np
 
 from . import grad_mode
 from .anomaly_mode import ANOMALY
-from .graph import GRAD_LOCK, AccumulateGrad, edge_of
+from .graph import GRAD_LOCK, AccumulateGrad, children, edge_of
 from .hooks import accumulate as hooks_accumulate, call_node, run_tensor_hooks
 
 __all__ = ["backward", "grad", "run_backward"]
@@ -49,7 +49,14 @@ def _graph(roots):
         seen.add(n)
     while stack:
         node = stack.pop()
-        for child in node._next:
+        nexts = node._next
+        if type(nexts) is not tuple:  # a PrimNode's only child (see Node)
+            deps[nexts] = deps.get(nexts, 0) + 1
+            if nexts not in seen:
+                seen.add(nexts)
+                stack.append(nexts)
+            continue
+        for child in nexts:
             if child is None:
                 continue
             deps[child] = deps.get(child, 0) + 1
@@ -65,7 +72,7 @@ def _needed(nodes, targets):
     for start in nodes:
         if start in needed:
             continue
-        stack = [(start, iter(start._next))]
+        stack = [(start, iter(children(start)))]
         needed[start] = start in targets
         while stack:
             node, it = stack[-1]
@@ -75,7 +82,7 @@ def _needed(nodes, targets):
                     continue
                 if child not in needed:
                     needed[child] = child in targets
-                    stack.append((child, iter(child._next)))
+                    stack.append((child, iter(children(child))))
                     advanced = True
                     break
                 if needed[child]:
@@ -134,7 +141,7 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                         gk = g if node.n_outputs == 1 else g[nr]
                         if gk is not None:
                             results[k] = gk if results[k] is None else results[k] + gk
-                    if not any(c in needed for c in node._next):
+                    if not any(c in needed for c in children(node)):
                         continue  # leads to no other input (nothing to accumulate either): torch does not run it
             if type(node) is AccumulateGrad:
                 if g is not None and accumulate and (captures is None or node in captures):
@@ -152,6 +159,24 @@ def run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs=None,
                 grads = call_node(node, hooks, g, create_graph, anomaly, retain_graph)
             if not retain_graph:
                 node.release()
+            if type(nexts) is not tuple:  # a PrimNode's only child, that of its input 0 (see Node)
+                child = nexts
+                if needed is not None and child not in needed:
+                    continue
+                gj = grads[0] if grads is not None else None
+                if gj is not None:
+                    if child.n_outputs == 1:
+                        if child in buffers:
+                            buffers[child] = buffers[child] + gj
+                        else:
+                            buffers[child] = gj
+                    else:
+                        _add_to_buffer(buffers, child, node._nrs[0] if node._nrs is not None else 0, gj)
+                d = deps[child] - 1
+                deps[child] = d
+                if d == 0:
+                    ready.append(child)
+                continue
             j = -1
             for child in nexts:
                 j += 1

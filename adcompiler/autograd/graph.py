@@ -41,10 +41,12 @@ _FREED_MSG = (
 
 
 class Node:
-    """A node of the backward graph. Subclasses set `_next` (one child node or None per input: the engine's
-    edges) and `_nrs` (None when every edge goes to output 0 of its child, else one output_nr per edge;
-    `_edges` and `next_functions` show them as torch's (node, output_nr) pairs) and implement
-    `apply(grad, create_graph) -> grads, one per edge`."""
+    """A node of the backward graph. Subclasses set `_next`, the engine's edges: a tuple with one child node
+    or None per input or, for a PrimNode whose only child is that of its first input, the child node itself
+    (no tuple: one object fewer per recorded op for the GC; `_arity` then says how many inputs there are);
+    and `_nrs` (None when every edge goes to output 0 of its child, else one output_nr per edge). `_edges` and
+    `next_functions` show them as torch's (node, output_nr) pairs. Subclasses implement
+    `apply(grad, create_graph) -> grads, one per input`."""
 
     __slots__ = ("_next", "_nrs", "_hooks", "__weakref__")
     n_outputs = 1
@@ -55,9 +57,10 @@ class Node:
     def _edges(self):
         """((node, output_nr), ...), one per input."""
         nrs = self._nrs
+        nexts = children(self)
         if nrs is None:
-            return tuple((c, 0) for c in self._next)
-        return tuple(zip(self._next, nrs))
+            return tuple((c, 0) for c in nexts)
+        return tuple(zip(nexts, nrs))
 
     def name(self):
         return type(self).__name__
@@ -132,6 +135,14 @@ class AccumulateGrad(Node):
             var.grad._bump()
 
 
+def children(node):
+    """`node`'s child per input (None where an input needs no gradient), as a tuple."""
+    nexts = node._next
+    if type(nexts) is tuple:
+        return nexts
+    return (nexts,) + (None,) * (node._arity - 1)
+
+
 def accumulate_node(t):
     """The (cached) AccumulateGrad of leaf tensor `t`; the tensor holds it weakly."""
     ref = t._acc
@@ -195,7 +206,7 @@ class PrimNode(Node):
     (`Tensor._counter`)."""
 
     __slots__ = ("prim", "_name", "args", "params", "saved_versions", "out_data", "out_vc", "out_version", "out_id",
-                 "freed", "has_saved", "_nl", "_ak", "_conv")
+                 "freed", "has_saved", "_nl", "_ak", "_conv", "_arity")
 
     def __init__(self, prim, args, params, out_data, res, name, tensor_type):
         self.prim = prim
@@ -223,7 +234,8 @@ class PrimNode(Node):
             # the usual unary op: its argument saved (as its array when its own grad_fn produced it) or not
             a = args[0]
             fn = a._grad_fn
-            self._next = (fn if fn is not None else accumulate_node(a),)
+            self._next = fn if fn is not None else accumulate_node(a)  # (the child itself: see Node)
+            self._arity = 1
             if fn is not None and a._output_nr:
                 self._nrs = (a._output_nr,)
             if 0 in prim.saves:
@@ -256,7 +268,8 @@ class PrimNode(Node):
             # the usual binary op with a Python number (x * 2.0, x + 1): as the unary case
             a, c = args
             fn = a._grad_fn
-            self._next = (fn if fn is not None else accumulate_node(a), None)
+            self._next = fn if fn is not None else accumulate_node(a)
+            self._arity = 2
             if fn is not None and a._output_nr:
                 self._nrs = (a._output_nr, 0)
             self._conv = True
@@ -340,6 +353,7 @@ class PrimNode(Node):
             i += 1
         self.args = args if kept is None else tuple(kept)  # ints, floats, ndarrays only: untracked by the GC
         self._next = tuple(nexts)
+        self._arity = len(nexts)
         self._nl = nl
         self._ak = ak
         if nonzero:
@@ -413,7 +427,9 @@ class PrimNode(Node):
             if (ak >> i) & 1:
                 a = _ABSTRACTS[a]
             elif (nl >> i) & 1:
-                child = self._next[i]
+                child = self._next
+                if type(child) is tuple:
+                    child = child[i]
                 vc = child.out_vc
                 cur = vc[0] if vc is not None else 0
                 expected = versions[vi] if versions else 0
@@ -456,9 +472,14 @@ class PrimNode(Node):
                 g = Tensor._make(g)
         prim = self.prim
         params = self.params
+        nexts = self._next
+        if type(nexts) is not tuple:  # one child, that of input 0
+            rule = prim.vjp_rule(0)
+            g0 = None if rule is None else rule(g, *args, out, **params)
+            return [g0] if self._arity == 1 else [g0, None]
         grads = []
         i = 0
-        for child in self._next:
+        for child in nexts:
             if child is not None:
                 rule = prim.vjp_rule(i)
                 grads.append(None if rule is None else rule(g, *args, out, **params))

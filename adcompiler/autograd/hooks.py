@@ -183,16 +183,18 @@ def _run_pre(node, hooks, g, create_graph):
 
 def _visible(node):
     """Positions of the engine's per-edge gradients that torch shows (next_functions' entries)."""
+    from .graph import children
     hide = node.hidden_edge
-    return [i for i in range(len(node._next)) if i != hide]
+    return [i for i in range(len(children(node))) if i != hide]
 
 
 def _run_post(node, hooks, grads, g, create_graph):
     fns = list(hooks.post.values()) if hooks.post else ()
     if not fns:
         return grads
+    from .graph import children
     pos = _visible(node)
-    grads = list(grads) if grads is not None else [None] * len(node._next)
+    grads = list(grads) if grads is not None else [None] * len(children(node))
     ins = tuple(_tensor(grads[i]) for i in pos)
     outs = tuple(_tensor(x) for x in (g if node.n_outputs != 1 else (g,)))
     for fn in fns:
