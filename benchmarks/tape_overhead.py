@@ -2,16 +2,17 @@
 length-16 float64 vector, in microseconds per op, adcompiler's eager engine
 side by side with torch eager. Run by hand:
 
-    python benchmarks/tape_overhead.py [--ops N] [--rounds R] [--repeat K] [--heap M] [--all]
+    python benchmarks/tape_overhead.py [--ops N] [--rounds R] [--repeat K] [--heap M1,M2] [--all]
 
-Two conditions, because Python's cyclic garbage collector makes the cost of a
+Conditions, because Python's cyclic garbage collector makes the cost of a
 recorded op depend on what else the process holds:
 
 - **alone**: each peer in a fresh process of its own that imports only its own
   library; the rounds alternate processes (adcompiler, torch, adcompiler, ...).
-- **heap**: one process that imports both libraries and also holds M million
-  small container objects (as a real program holds its data and its libraries'
-  objects); the peers alternate inside it.
+- **heap**: one process that imports both libraries (torch alone brings some
+  170,000 objects the GC tracks) and also holds M million small container
+  objects (as a real program holds its data); the peers alternate inside it.
+  By default M = 0 and M = 3.
 
 Every timed run is one forward + backward. Reported: the median of all runs,
 the spread (interquartile range and min-max) and the ratio of the medians
@@ -127,7 +128,7 @@ def worker(args):
         __import__(IMPORTS[p])
     for m in args.imports.split(",") if args.imports else ():
         __import__(m)
-    heap = build_heap(args.heap) if args.heap else None
+    heap = build_heap(float(args.heap)) if float(args.heap) else None
     x0 = np.linspace(-1, 1, 16)
     ref = None
     disagree = {}
@@ -201,7 +202,8 @@ def main(argv=None):
     ap.add_argument("--ops", type=int, default=N_DEFAULT)
     ap.add_argument("--rounds", type=int, default=6, help="interleaved rounds (processes per peer when alone)")
     ap.add_argument("--repeat", type=int, default=5, help="timed runs per peer per round")
-    ap.add_argument("--heap", type=float, default=3.0, help="millions of extra objects in the heap condition")
+    ap.add_argument("--heap", default="0,3", help="millions of extra objects in the heap conditions (comma-separated; "
+                                                 "0: only the two libraries' own objects)")
     ap.add_argument("--all", action="store_true", help="also HIPS autograd and hand-written NumPy (heap condition)")
     ap.add_argument("--only", choices=["alone", "heap"], help="run one condition only")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
@@ -225,12 +227,12 @@ def main(argv=None):
                "".join(f"\n  GC-tracked objects in the {p} process: {n:,}" for p, n in objs.items())
                + "\n  GC collections (gen 0/1/2) during the timed runs: "
                + ", ".join(f"{p} {c[0]}/{c[1]}/{c[2]}" for p, c in coll.items()))
-    if args.only != "alone":
-        r = spawn(peers, args.ops, args.rounds, args.repeat, args.heap, "adcompiler,torch")
+    for heap in (float(h) for h in args.heap.split(",")) if args.only != "alone" else ():
+        r = spawn(peers, args.ops, args.rounds, args.repeat, heap, "adcompiler,torch")
         for p, d in r["disagree"].items():
             print(f"{p:20s} DISAGREES with adcompiler (max diff {d:.3g})")
         coll = ", ".join(f"{p} {c[0]}/{c[1]}/{c[2]}" for p, c in r["collections"].items())
-        report(f"{head}\nHEAP: one process importing adcompiler and torch and holding {args.heap:g} million other "
+        report(f"{head}\nHEAP: one process importing adcompiler and torch and holding {heap:g} million other "
                f"objects ({r['tracked']:,} GC-tracked), peers interleaved ({args.rounds} rounds x {args.repeat} runs)",
                r["times"], args.ops, f"\n  GC collections (gen 0/1/2) during the timed runs: {coll}")
     return 0
