@@ -53,12 +53,39 @@ def run(args):
     except ImportError as e:
         raise CLIError(f"the native tier needs llvmlite: {e}") from None
     opt = args.opt if args.opt is not None else (ASM_OPT if args.asm else 0)
+    def emit(fn):
+        return native.assembly(fn, opt=opt) if args.asm else native.llvm_ir(fn, opt=opt)
     try:
-        text = native.assembly(ir_fn, opt=opt) if args.asm else native.llvm_ir(ir_fn, opt=opt)
-    except native.NotLowerable as e:
-        raise CLIError(f"not lowered: {_with_location(e, ir_fn)}") from None
+        text = emit(ir_fn)
+    except native.NotLowerable as whole:
+        text = _regions(ir_fn, emit, whole, native)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
+
+
+class _Shown:
+    """A kernel as `adc llvm` shows it (outline() wants something with a name)."""
+
+    def __init__(self, fn, text):
+        self.name, self.fn, self.text = fn.name, fn, text
+
+
+def _regions(ir_fn, emit, whole, native):
+    """The function's array regions that become native kernels (backends/llvm/outline.py), each
+    with its code, and what stays NumPy; or the refusal when no region does."""
+    from ..backends.llvm.outline import outline
+    try:
+        done = outline(ir_fn, lambda kfn: _Shown(kfn, emit(kfn)))
+    except native.NotLowerable:
+        raise CLIError(f"not lowered: {_with_location(whole, ir_fn)}") from None
+    out = [f"; {ir_fn.name} does not lower whole ({whole.reason}); {done.summary()}"]
+    for k in done.kernels:
+        loc = k.fn.loc
+        out.append(f"\n; ---- kernel {k.name}" + (f" ({os.path.basename(loc[0])}:{loc[1]})" if loc and loc[0] else "")
+                   + f": {len(k.fn.params)} inputs, computes what line(s) "
+                   + ", ".join(sorted({str(o.loc[1]) for o in k.fn.body.ops if o.loc}, key=int)) + " compute")
+        out.append(k.text)
+    return "\n".join(out)
 
 
 def _with_location(e, ir_fn):

@@ -1,5 +1,6 @@
 """`adc llvm`: the native tier's LLVM IR (forward or adjoint, before or after LLVM's pipeline),
-its assembly, and one-line errors with exit 2 (arrays are not lowered, with the user's line).
+its assembly, one-line errors with exit 2 (what is not lowered, with the user's line), and the
+native kernels of the array regions of a function that does not lower whole.
 
 The loop structure is checked through the phis of each loop header (the target of a back
 edge, found with dominators on the printed CFG): the lowering emits one phi per carried
@@ -50,12 +51,12 @@ import numpy as np
 
 
 def takes(x, v):
-    return x
+    return x * (v @ v)
 
 
 def makes(x):
-    v = np.zeros(3)
-    return x
+    v = (np.ones((3, 3)) * x) @ np.ones(3)
+    return x * v[0]
 
 
 def with_try(x):
@@ -174,8 +175,8 @@ def test_asm_prints_machine_code(capsys, src):
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["takes", "--arg", "x=f64", "--arg", "v=f64[3]"], "not lowered: parameter 'v': a value of type f64[3] is not lowered"),
-    (["makes", "--arg", "x=f64"], "not lowered: a value of type f64[3] is not lowered"),
+    (["takes", "--arg", "x=f64", "--arg", "v=f64[3]"], "not lowered: matmul on arrays has no native lowering"),
+    (["makes", "--arg", "x=f64"], "not lowered: matmul on arrays has no native lowering"),
     (["takes", "--arg", "x=f64", "--arg", "v=f64[3]", "--grad"], "not lowered: "),
     (["takes", "--arg", "x=f64"], "missing --arg for parameter 'v'"),
     (["takes", "--arg", "x=f64", "--arg", "v=f64[3]", "--wrt", "x"], "--wrt is for --grad"),
@@ -191,7 +192,7 @@ def test_errors_are_one_line_with_exit_2(capsys, src, argv, message):
     assert message in err
 
 
-@pytest.mark.parametrize("name,line", [("takes", 4), ("makes", 9)])
+@pytest.mark.parametrize("name,line", [("takes", 5), ("makes", 9)])
 def test_not_lowered_names_the_users_line(capsys, src, name, line):
     path = src(ARRAYS, "arrays.py")
     argv = ["--arg", "x=f64"] + (["--arg", "v=f64[3]"] if name == "takes" else [])
@@ -261,3 +262,24 @@ def test_scalar_loop_adjoint(capsys, euler):
     assert 1 in carried and 2 in carried and set(carried) <= {1, 2}
     code, out, _ = run(capsys, euler, *EULER_ARGS, "--grad", "--wrt", "a", "--asm")
     assert code == 0 and re.search(r"^\s+ret", out, re.M)
+
+
+MLP = """\
+import numpy as np
+
+
+def loss(W, b, X):
+    h = np.tanh(X @ W + b)
+    return np.sum(h * h)
+"""
+
+
+def test_a_function_that_lowers_in_part_shows_its_kernels(capsys, src):
+    path = src(MLP, "mlp.py")
+    code, out, err = run(capsys, f"{path}::loss", "--arg", "W=f64[30,20]", "--arg", "b=f64[20]",
+                         "--arg", "X=f64[64,30]", "--grad", "--wrt", "W")
+    assert code == 0, err
+    first = out.splitlines()[0]
+    assert first.startswith("; loss_grad does not lower whole (matmul on arrays has no native lowering)")
+    assert "1 native kernel for the array code" in first and "kept as NumPy: matmul at line 5" in first
+    assert "; ---- kernel loss_grad_k0 (mlp.py:5)" in out and 'define i32 @"kernel"' in out
