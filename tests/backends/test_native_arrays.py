@@ -456,7 +456,9 @@ def test_reductions_of_empty_arrays():
 
     def body(b, x, y):
         return ([b.prim(n, x, axis=a, keepdims=False) for n, a in cases[:4]] +
-                [b.prim(n, y, axis=a, keepdims=kd) for n, a in cases[4:] for kd in (False, True)])
+                [b.prim(n, y, axis=a, keepdims=kd) for n, a in cases[4:] for kd in (False, True)] +
+                [b.prim("sum_to", x, shape=()), b.prim("sum_to", y, shape=(0,)), b.prim("sum_to", y, shape=(1, 0)),
+                 b.prim("sum_to", y, shape=(2, 0))])
     k = Kernel([e1, e2], body)
     with np.errstate(all="ignore"):
         got, want = k.nat(e1, e2), k.py(e1, e2)
@@ -482,10 +484,13 @@ def _one_prim(x, name, axis):
     return fn
 
 
-def test_integer_reductions_are_not_lowered():
+def test_integer_reductions_and_other_dtypes_are_not_lowered():
     x = np.arange(12).reshape(3, 4)
     with pytest.raises(native.NotLowerable, match="int64 array is not lowered"):
         Kernel([x], lambda b, x: b.prim("sum", x, axis=0, keepdims=False))
+    for dtype in ("int32", "uint8", "float16"):
+        with pytest.raises(native.NotLowerable, match=f"arrays of {dtype} are not lowered"):
+            Kernel([np.zeros(3, dtype)], lambda b, x: b.prim("add", x, x))
 
 
 # ---- 3. views and indexing ------------------------------------------------------------------------
@@ -568,6 +573,23 @@ def test_run_time_integer_indices_and_out_of_range():
         assert not k.nat.last_ok                    # the native code reported it; NumPy raised
     k.nat(x, 1, 1)
     assert k.nat.last_ok
+    # run-time indices into pull-form values (index_add / setitem over boxes, not computed yet)
+    A = rng.standard_normal((4, 5))
+
+    def pulled(b, A, i):
+        p = b.prim("index_add", A, 1.0, idx=(slice(1, 3), slice(2, None)))
+        q = b.prim("setitem", A, 0.0, idx=(slice(None), 0))
+        return [b.prim("getitem", p, i, idx=(Dyn(0),)), b.prim("getitem", p, i, idx=(slice(None), Dyn(0))),
+                b.prim("getitem", q, i, i, idx=(Dyn(0), Dyn(1))), b.prim("transpose", p, axes=(1, 0)),
+                b.prim("mul", b.prim("getitem", p, i, idx=(Dyn(0), None)), b.prim("getitem", q, idx=(slice(None), None, 1)))]
+    k = Kernel([A, 1], pulled)
+    for i in range(-4, 4):
+        got, want, ref = k.run(A, i)
+        for n, (g, w, r) in enumerate(zip(got, want, ref)):
+            assert_same(g, w, f"pulled output {n} at i={i}")
+            assert_same(r, w, "interpreter")
+    with pytest.raises(IndexError):
+        k.nat(A, 4)
 
 
 def gather_loop(x, n):
