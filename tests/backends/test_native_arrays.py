@@ -316,9 +316,15 @@ def test_binary_primitives_on_mixed_dtypes(dtypes):
     specs = [dtypes[0], 0.0 if dtypes[1] == "weak" else dtypes[1]]
     names = [n for n in BINARY if lowers(n, specs) and not (n == "pow" and dtypes == (I64, "weak"))]
     k = Kernel(make(), lambda b, x, y: [b.prim(n, x, y) for n in names])
-    rtols = {n: 2e-6 if F32 in dtypes and F64 not in dtypes and I64 not in dtypes else 1e-13 for n in INEXACT}
+    abstract = [Abstract((), s) if isinstance(s, np.dtype) else s for s in specs]
+    rtols = {n: RTOL[np.dtype(ops.get(n).scalar_types(abstract, {}).result)] if n in INEXACT else 0.0 for n in names}
     for _ in range(N_CALLS):
         check_all(k, names, make(), rtols)
+    if dtypes[1] != "weak":              # every pair of special values
+        va, vb = (all_specials(d, (len(SPECIAL.get(d, [0, 1])),))[0].ravel() for d in dtypes)
+        x, y = np.repeat(va, len(vb)), np.tile(vb, len(va))
+        k = Kernel([x, y], lambda b, x, y: [b.prim(n, x, y) for n in names])
+        check_all(k, names, [x, y], rtols)
 
 
 def test_integer_pow_is_not_lowered_and_the_numpy_tier_keeps_its_error():
