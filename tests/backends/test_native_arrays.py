@@ -798,6 +798,25 @@ def softmax_cross_entropy(z, y):
     return -np.sum(y * np.log(p)) / z.shape[0]
 
 
+def views_of_a_reduction(A):
+    s = np.sum(A * A, axis=1)
+    t = s.reshape(2, 2)
+    return np.sum(t[:, ::-1] * t) + np.sum(t[::2] ** 3) + np.sum(s)
+
+
+def centred_transpose(A):
+    B = A.T
+    c = np.sum(B, axis=1, keepdims=True)
+    return np.sum((B - c)[::2, ::-1] ** 2) + np.sum(c[::-1] * c)
+
+
+def strided_exp(x):
+    y = np.exp(x)
+    z = y[::2] + y[1::2]
+    w = z[::-1] * y[:z.shape[0]]
+    return np.sum(w * w) + np.sum(y[::3])
+
+
 def mixed_matmul(W, x):
     h = np.tanh(W @ x)
     return np.sum(h * h + x[0])
@@ -813,7 +832,10 @@ GRAD_CASES = [(rosenbrock, lambda r: (r.standard_normal(9),)),
               (stencil_2d, lambda r: (r.standard_normal((6, 5)),)),
               (with_setitems, lambda r: (r.standard_normal(6),)),
               (clipped, lambda r: (r.standard_normal(9),)),
-              (softmax_cross_entropy, lambda r: (r.standard_normal((3, 4)), np.eye(4)[[0, 2, 1]]))]
+              (softmax_cross_entropy, lambda r: (r.standard_normal((3, 4)), np.eye(4)[[0, 2, 1]])),
+              (views_of_a_reduction, lambda r: (r.standard_normal((4, 3)),)),
+              (centred_transpose, lambda r: (r.standard_normal((4, 3)),)),
+              (strided_exp, lambda r: (r.standard_normal(8),))]
 
 
 @pytest.mark.parametrize("f, make", GRAD_CASES, ids=[c[0].__name__ for c in GRAD_CASES])
