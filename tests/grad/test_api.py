@@ -192,12 +192,14 @@ def test_second_and_third_derivatives_match_finite_differences(fn, x):
     assert d2(x) == pytest.approx(_fd(d1, x), rel=1e-6, abs=1e-7)
     assert d3(x) == pytest.approx(_fd(d2, x), rel=1e-5, abs=1e-6)
     assert d1.mode == "compiled"
-    if fn is T.smooth:   # the generated adjoint is read by the front end like user code
-        assert d2.mode == d3.mode == "compiled"
-        assert d2.source.startswith("def smooth_grad_0_grad(x):")
-        assert d2(x) == pytest.approx(ad.grad(d1, fallback="always")(x), rel=1e-12)
-    else:                # its tape (a Python list) is not compilable: traced through the generated code
-        assert d2.mode == "traced" and "cannot be compiled again" in d2.explain()
+    # the second derivative w.r.t. a scalar: forward over reverse on f's adjoint IR, tapes included
+    assert d2.mode == "compiled" and "forward over reverse" in d2.explain()
+    assert d2.source.startswith(f"def {fn.__name__}_grad_grad(x):")
+    assert d2(x) == pytest.approx(ad.grad(d1, fallback="always")(x), rel=1e-12)
+    if fn is T.smooth:   # the third: d2's generated code is read by the front end like user code
+        assert d3.mode == "compiled"
+    else:                # d2's code keeps a tape (a Python list): traced through the generated code
+        assert d3.mode == "traced" and "cannot be compiled again" in d3.explain()
 
 
 def test_hessian_vector_product_through_grad_of_grad_dot_v():
