@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tape_overhead import IMPORTS, chain  # noqa: E402
+from tape_overhead import IMPORTS, chain
 
 N_DEFAULT = 1_000_000
 

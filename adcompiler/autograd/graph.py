@@ -175,6 +175,7 @@ _HIDDEN_EDGE = {"PowBackward0": 1, "PowBackward2": 0, "RsubBackward1": 0, "Where
 _ABSTRACTS = []
 _ABSTRACT_KEYS = {}
 _NUMBERS = (float, int)
+_NO_PARAMS = {}
 _MAX_ABSTRACTS = 1 << 16
 
 
@@ -210,7 +211,7 @@ class PrimNode(Node):
 
     def __init__(self, prim, args, params, out_data, res, name, tensor_type):
         self.prim = prim
-        self.params = params
+        self.params = params if params else _NO_PARAMS  # (one shared empty dict: the rules read, never write)
         self._name = name
         self._hooks = None
         self._nrs = None
