@@ -416,6 +416,9 @@ class PythonMath:
         return self._f("erfc", math.erfc, x)
 
     def lgamma(self, x):
+        if math.isinf(x):
+            self._float_only("lgamma")
+            return _INF                     # lgamma(+-inf) = +inf (C99), where math.floor(-inf) would raise
         if x == 0.0 or (x < 0 and x == math.floor(x)):
             self._float_only("lgamma")
             return _INF                     # the poles

@@ -114,6 +114,7 @@ class ArrayLowering:
         self.malloc = ir.Function(low.module, ir.FunctionType(_I8P, [I64]), "malloc")
         self.uses = {}
         self.dest = {}             # id(IR value) -> Arr of the output array it is computed into
+        self.reads = {}            # id(IR value) -> owners of the buffers its lazy (Gen/Pull) form reads
 
     @property
     def b(self):
@@ -612,15 +613,45 @@ class ArrayLowering:
             return g.at(src)
         return Gen(shape, x.dtype, at, x.cost)
 
+    def note_reads(self, op):
+        """Record which buffers the lazy result of `op` (a Gen or a Pull, computed later) reads: those
+        of its operands in memory, and what its lazy operands read."""
+        x = self.low.env.get(id(op.result))
+        if not isinstance(x, (Gen, Pull)):
+            return
+        reads = set()
+        for v in op.operands:
+            y = self.low.env.get(id(v))
+            if isinstance(y, Arr) and y.owner is not None:
+                reads.add(y.owner)
+            reads |= self.reads.get(id(v), frozenset())
+        self.reads[id(op.result)] = frozenset(reads)
+
+    def _writable(self, acc_val, acc):
+        """Whether the index_add/setitem now being lowered may write into `acc`'s memory: this kernel
+        owns it, this is `acc`'s last use (an element read from it before, `y[i - 1]`, is in a
+        register already), and every other value that holds or lazily reads that memory is dead —
+        defined in this same block (not an outer one, which a loop reads again in its next
+        iteration) with its last use already behind."""
+        low = self.low
+        here = low.blocks[-1] if low.blocks else None
+        if not (isinstance(acc, Arr) and acc.owner is not None and acc.contiguous and
+                low.last_use.get(id(acc_val)) == low.position and low.defined_in.get(id(acc_val)) == here):
+            return False
+        for vid, x in low.env.items():
+            if vid == id(acc_val):
+                continue
+            holds = (isinstance(x, Arr) and x.owner == acc.owner) or acc.owner in self.reads.get(vid, ())
+            if holds and not (low.defined_in.get(vid) == here and low.last_use.get(vid, -1) < low.position):
+                return False
+        return True
+
     def _accumulator(self, op, acc_val, acc):
         """The memory an index_add/setitem writes: the accumulator itself when nothing else reads
-        it (its only use) and this kernel owns it, else a copy (into the output when there is one)."""
+        it (see _writable), else a copy (into the output when there is one)."""
         dest = self.dest.get(id(op.result))
-        here = self.low.blocks[-1] if self.low.blocks else None
-        if isinstance(acc, Arr) and acc.owner is not None and self.uses.get(id(acc_val), 0) == 1 and acc.contiguous \
-                and self.low.defined_in.get(id(acc_val)) == here:
-            if dest is None or acc.owner == dest.owner:
-                return acc
+        if self._writable(acc_val, acc) and (dest is None or acc.owner == dest.owner):
+            return acc
         return self.materialize(self.as_gen(acc), into=dest)
 
     def _scatter(self, op, out, g_val, plan, add):

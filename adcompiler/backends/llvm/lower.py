@@ -134,8 +134,19 @@ class _Lowering:
         value = ret.operands[0]
         items = self._result_values(value)
         self.out_arrays = []
+        # an element read after a write into the same array moves before it, so the write can be in place
+        # (the NumPy tier does the same; pure ops only, the IR's meaning does not change)
+        from ..python import _reads_before_writes
+        for block in [self.fn.body] + [r for o in walk(self.fn.body) for r in o.regions]:
+            _reads_before_writes(block)
         uses = use_counts(self.fn.body)
         self.arrays.uses = uses
+        # lowering order (pre-order) and, per value, the position of its last use: what is dead when
+        self.order, self.last_use = {}, {}
+        for k, o in enumerate(walk(self.fn.body)):
+            self.order[id(o)] = k
+            for v in o.operands:
+                self.last_use[id(v)] = k
         defs = {id(r): op for op in walk(self.fn.body) for r in op.results}
         for v in items:
             if not is_array(v.type):
@@ -216,6 +227,7 @@ class _Lowering:
     def _ops(self, ops):
         here = self.blocks[-1]
         for op in ops:
+            self.position = self.order[id(op)]
             for r in op.results:
                 self.defined_in[id(r)] = here
             if op.name in ("yield", "condition"):
@@ -272,6 +284,7 @@ class _Lowering:
         if any(is_array(v.type) for v in list(op.operands) + list(op.results)):
             self.env[id(op.result)] = self.arrays.settle(op.result, self.arrays.prim(op, [self.value(v)
                                                                                         for v in op.operands]))
+            self.arrays.note_reads(op)
             return
         for v in list(op.operands) + list(op.results):
             lltype(v.type, op.loc)
