@@ -15,13 +15,18 @@ every program is differentiated by each transform, in float64:
 * `ad.jacfwd(f, 1)` == `ad.jacrev(f, 1)` == `ad.grad(f, 1)` (f is scalar-valued);
 * `ad.hvp(f, 1)(a, x, v)` == the Hessian times v;
 * `ad.grad(ad.grad(f, 0), 0)`, compiled as forward over reverse, == central differences of
-  `ad.grad(f, 0)`, and == the eager engine's double backward.
+  `ad.grad(f, 0)`, and == the eager engine's double backward;
+* and w.r.t. the scalar a by the other transforms: `ad.hessian(f, 0)` == that second
+  derivative, `ad.jacfwd(f, 0)` == `ad.grad(f, 0)`.
 
-`ad.grad` must compile every generated program (as in test_properties); then every transform
-must run compiled too (a refusal fails the property, as a FallbackWarning or, for jvp with
-fallback="never", as UnsupportedSyntax). `python -m tests.transforms.test_transform_properties
-[--examples N]` checks N programs without stopping at a failure and prints the counts
-(checked / compiled / refused / failing) and the smallest failing programs.
+Where `ad.grad` compiles a program, every transform must run compiled too (a refusal fails the
+property); where grad refuses it (`for e in x + a: s = e; s -= 0.5; e += 0.5` is refused as
+writing into an alias of e, a NumPy scalar), the transforms are checked on whichever path they take. The programs of test_properties' "state"
+families (aliases, views, in-place writes, 0-d arrays, globals changed between calls) are checked
+too, on whichever path each transform takes, with the transform objects kept across the calls.
+`python -m tests.transforms.test_transform_properties [--examples N] [--seed S]` checks N programs
+without stopping at a failure and prints the counts (checked / compiled / refused / failing) and
+the smallest failing programs.
 """
 from __future__ import annotations
 
@@ -38,10 +43,12 @@ from hypothesis import strategies as st
 from hypothesis.errors import UnsatisfiedAssumption
 
 import adcompiler as ad
+import adcompiler.transforms
 from adcompiler.compiler import UnsupportedSyntax
-from tests.grad.test_properties import (FAST, FD_ATOL, FD_H, FD_RTOL, MAX_GRAD, PATH_ATOL, PATH_RTOL, SLOW,
-                                        assume_smooth, cases, compiled_value_and_grad, decisions, evaluate, keep,
-                                        loaded, progdir)  # noqa: F401  (progdir: the fixture)
+from tests.grad.test_properties import (FAST, FD_ATOL, FD_H, FD_RTOL, MAX_GRAD, PATH_ATOL, PATH_RTOL, SLOW, Program,
+                                        Return, as_arg, assume_smooth, cases, compiled_value_and_grad, decisions,
+                                        evaluate, keep, leaf, loaded, progdir,  # noqa: F401  (progdir: the fixture)
+                                        state_cases, writes_argument)
 
 SECOND_H = 1e-5                         # step of the differences of a gradient (as check_second_order)
 SECOND_RTOL, SECOND_ATOL = 1e-4, 1e-5   # second derivatives vs differences of the compiled gradient
@@ -226,6 +233,120 @@ def test_transforms_compiled_eager_and_finite_differences_agree(case, progdir):
 @given(case=transform_cases(max_depth=3))
 def test_transforms_compiled_eager_and_finite_differences_agree_many(case, progdir):
     check_transforms(*case, progdir)
+
+
+# ---- the state families: aliases, views, in-place writes, 0-d arrays, changing globals --------
+#
+# test_properties' second generator makes programs with aliases, views and in-place writes ("alias"),
+# 0-d arrays and NumPy scalars, `a` passed as a float, a np.float64 or a 0-d array ("scalar"), and
+# module globals changed between calls ("globals"). Refusing to compile those is fine; whichever path
+# a transform takes must give the eager engine's numbers (and jvp the central differences). The
+# transform objects live across the rounds of a case, so a plan reused after a global changed is
+# caught. (The "kwargs" family is left out: the compiled transforms take positional parameters only.)
+
+STATE_TRANSFORM_FAMILIES = ("alias", "scalar", "globals")
+
+
+@st.composite
+def state_transform_cases(draw, family, max_depth=2):
+    program, rounds = draw(state_cases(family, max_depth=max_depth))
+    tangents = [(draw(st.floats(-1.0, 1.0, allow_nan=False, allow_infinity=False)), draw(unit(program.n)))
+                for _ in rounds]
+    return program, rounds, tangents
+
+
+def check_state_transforms(program, rounds, tangents, directory):
+    """Every round of a state-family case: jvp (whichever path it takes) == the eager jvp == central
+    differences along the tangent; for a scalar f, hessian, jacfwd and jacrev w.r.t. x == eager.
+    Returns the modes per round."""
+    note(repr(program))
+    a_type = program.cfg.a_type
+    modes = []
+    with loaded(program, directory) as mod:
+        hess, jf, jr = ad.hessian(mod.f, 1), ad.jacfwd(mod.f, 1), ad.jacrev(mod.f, 1)
+        for k, (r, (ta, tx)) in enumerate(zip(rounds, tangents)):
+            for stmt in r.setup:
+                exec(stmt, {"mod": mod, "np": np})
+            note(f"round {k}: a={r.a!r}, x={r.x!r}, ta={ta!r}, tx={tx!r}, after {list(r.setup)}")
+            assume(not r.kwargs)
+            assume_smooth(mod, r.a, r.x, None, a_type)
+            assume(not writes_argument(mod, r.a, r.x, None, a_type))
+            sides = [s for _, s in decisions(mod, r.a, r.x, None, a_type)[1]]
+            for sign in (1.0, -1.0):
+                assume([s for _, s in decisions(mod, r.a + sign * FD_H * ta, r.x + sign * FD_H * tx, None,
+                                                a_type)[1]] == sides)
+            fd = (evaluate(mod, r.a + FD_H * ta, r.x + FD_H * tx, None, a_type)
+                  - evaluate(mod, r.a - FD_H * ta, r.x - FD_H * tx, None, a_type)) / (2 * FD_H)
+            assume(abs(fd) < MAX_GRAD)
+            a, t_a = as_arg(r.a, a_type), as_arg(ta, a_type)
+            mode = {}
+            (out, dot), mode["jvp"], _ = _quiet(lambda: _jvp(mod.f, (a, r.x.copy()), (t_a, tx.copy())))
+            _, edot = _quiet(lambda: ad.jvp(mod.f, (a, r.x.copy()), (t_a, tx.copy()), fallback="always"))
+            np.testing.assert_allclose(np.ravel(dot), np.ravel(edot), rtol=PATH_RTOL, atol=PATH_ATOL,
+                                       err_msg=f"round {k}: jvp ({mode['jvp']}) vs eager")
+            np.testing.assert_allclose(np.ravel(dot), fd, rtol=FD_RTOL, atol=FD_ATOL,
+                                       err_msg=f"round {k}: jvp ({mode['jvp']}) vs central differences")
+            if np.ndim(out) == 0:
+                for t, make in ((hess, ad.hessian), (jf, ad.jacfwd), (jr, ad.jacrev)):
+                    got = _quiet(t, a, r.x.copy())
+                    mode[make.__name__] = t.mode
+                    want = _quiet(make(mod.f, 1, fallback="always"), a, r.x.copy())
+                    np.testing.assert_allclose(got, want, rtol=EAGER_RTOL, atol=EAGER_ATOL,
+                                               err_msg=f"round {k}: {make.__name__} ({t.mode}) vs eager")
+            modes.append(mode)
+    for kind in sorted({kind for m in modes for kind in m}):
+        event(f"{program.family}: {kind} {'/'.join(sorted({m[kind] for m in modes if kind in m}))}")
+    return modes
+
+
+@pytest.mark.parametrize("family", STATE_TRANSFORM_FAMILIES)
+def test_transforms_of_state_programs(family, progdir):
+    @settings(FAST, max_examples=8)
+    @given(case=state_transform_cases(family))
+    def run(case):
+        check_state_transforms(*case, progdir)
+    run()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", STATE_TRANSFORM_FAMILIES)
+def test_transforms_of_state_programs_many(family, progdir):
+    @settings(SLOW, max_examples=150)
+    @given(case=state_transform_cases(family, max_depth=3))
+    def run(case):
+        check_state_transforms(*case, progdir)
+    run()
+
+
+def test_checker_rejects_a_wrong_transform(tmp_path, monkeypatch):
+    """check_transforms passes a hand-made program, and fails when the compiled jvp's tangent, or the
+    compiled Hessian, is off by a little."""
+    program = Program(3, np.eye(3), [Return(leaf("a * np.sum(np.sin(a * x)) + x @ x"))])
+    case = (program, 0.3, np.array([0.1, -0.4, 0.8]), 0.5, np.array([1.0, -0.5, 0.25]), np.array([0.2, 0.3, -1.0]))
+    runner = adcompiler.transforms._Runner
+    jvp, batched = runner.jvp, runner.batched
+
+    def jvp_off(self, *args):
+        out, dot = jvp(self, *args)
+        return out, dot * (1 + 1e-7) if self.fallback != "always" else dot
+
+    def hessian_off(self, kind, *args):
+        done = batched(self, kind, *args)
+        return done if done is None or kind != "hvp" else (done[0], done[1] + 1e-3)
+
+    @settings(max_examples=1, database=None, phases=[Phase.generate], deadline=None)
+    @given(st.just(case))
+    def check(case):     # (inside a test: check_transforms uses note and assume)
+        assert set(check_transforms(*case, tmp_path).values()) == {"compiled"}
+        with monkeypatch.context() as m:
+            m.setattr(runner, "jvp", jvp_off)
+            with pytest.raises(AssertionError, match="jvp: compiled vs eager"):
+                check_transforms(*case, tmp_path)
+        with monkeypatch.context() as m:
+            m.setattr(runner, "batched", hessian_off)
+            with pytest.raises(AssertionError, match="hessian vs central differences"):
+                check_transforms(*case, tmp_path)
+    check()
 
 
 # ---- defects found by the generator, reduced to minimal functions ----------------------
