@@ -77,6 +77,18 @@ def main(argv=None):
     for k, ts in times.items():
         med = statistics.median(ts)
         print(f"  {k:24s} {med * 1e3:8.2f} ms  ({min(ts) * 1e3:.2f}-{max(ts) * 1e3:.2f})  {med / base:5.2f}x hand out=")
+    print("peak memory of one call (tracemalloc, arrays made during the call; the out= version's kept buffers "
+          "counted too):")
+    import tracemalloc
+    kept = sum(b.nbytes for b in hand_out.__defaults__[0].values())
+    peaks = {}
+    for k, f in peers.items():
+        tracemalloc.start()
+        f(x)
+        peaks[k] = tracemalloc.get_traced_memory()[1] + (kept if k == "hand NumPy with out=" else 0)
+        tracemalloc.stop()
+    for k, v in peaks.items():
+        print(f"  {k:24s} {v / 2 ** 20:8.1f} MiB  {v / peaks['hand NumPy with out=']:5.2f}x hand out=")
     return 0
 
 

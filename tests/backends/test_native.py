@@ -419,3 +419,22 @@ def test_every_corpus_function_that_lowers_in_part_agrees_with_the_numpy_tier(mo
             assert np.shape(a) == np.shape(b)
             np.testing.assert_allclose(np.asarray(a, float), np.asarray(b, float), rtol=1e-12, atol=1e-15)
     assert partial >= 10, partial
+
+
+def tanh_layer(x, w):
+    return np.sum(np.tanh(x * w) * x + x * x)
+
+
+def test_a_large_array_op_with_a_libm_call_per_element_stays_numpy():
+    """NumPy's tanh, exp, log ... are vectorised loops; a native kernel would call libm per element."""
+    from adcompiler.backends.llvm import outline
+    x, w = np.linspace(-1, 1, 4096), np.full(4096, 0.5)
+    g = ad.grad(tanh_layer, jit="always")
+    d = g(x, w)
+    text = g.explain()
+    assert "kept as NumPy: tanh at line" in text, text            # the rest is native around it
+    np.testing.assert_allclose(d, ad.grad(tanh_layer, jit="never")(x, w), rtol=1e-14)
+    small = ad.grad(tanh_layer, jit="always")
+    small(x[:16], w[:16])
+    assert small.tier == "native" and "machine code" in small.explain()   # 16 elements: all native
+    assert outline.MIN_ELEMENTS == 256

@@ -28,6 +28,14 @@ from adcompiler.ops.indexing import Dyn
 
 from ..ops.test_scalar_defs import BINARY, TRANSCENDENTAL, UNARY
 
+
+@pytest.fixture(autouse=True)
+def _libm_ops_lower_at_any_size(monkeypatch):
+    """These tests check the native values of every primitive: a large array op with a libm call per
+    element (which the native tier leaves to NumPy's faster vectorised loops) lowers here too."""
+    from adcompiler.backends.llvm import arrays
+    monkeypatch.setattr(arrays, "LIBM_ELEMENTS", 10 ** 12)
+
 inf, nan = math.inf, math.nan
 F64, F32, I64, B = (np.dtype(t) for t in ("float64", "float32", "int64", "bool"))
 # NumPy's own (SIMD) implementations may differ from libm in the last ulp

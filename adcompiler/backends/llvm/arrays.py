@@ -27,7 +27,7 @@ from llvmlite import ir
 from ... import ops
 from ...compiler.types import abstract_arg
 from .abi import NotLowerable
-from .math import I1, I64, TYPES, LLVMMath, convert
+from .math import I1, I64, TYPES, LLVMMath, convert, per_element_call
 
 __all__ = ["Arr", "Gen", "ArrayLowering", "is_array", "storage_type"]
 
@@ -97,6 +97,7 @@ class Pull:
 
 
 _ARRAYS = (Arr, Gen, Pull)
+LIBM_ELEMENTS = 256         # an array op this big with a libm call per element stays NumPy (see math.per_element_call)
 MATERIALIZE_COST = 24       # a value used twice is computed into memory when its elements cost more than this
 MAX_CELLS = 64
 _CHEAP = frozenset({"add", "sub", "mul", "neg", "copy", "astype", "stop_gradient", "where", "abs", "maximum",
@@ -450,6 +451,10 @@ class ArrayLowering:
             raise NotLowerable(f"{op.name} on {compute} is not lowered", op.loc)
         out_t = op.result.type
         shape = tuple(out_t.shape)
+        size = int(np.prod(shape, dtype=np.int64))
+        if size >= LIBM_ELEMENTS and per_element_call(op, self.low.consts):
+            raise NotLowerable(f"{op.name} over {size} elements: NumPy's vectorised loop is faster than a libm call "
+                               f"per element", op.loc)
         res_ty = TYPES.get(np.dtype(out_t.dtype).name)
         gens = []
         for v, x, dt in zip(op.operands, vals, types.operands):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
-__all__ = ["LLVMMath", "F64", "F32", "I64", "I1", "TYPES", "convert"]
+__all__ = ["LLVMMath", "F64", "F32", "I64", "I1", "TYPES", "convert", "per_element_call"]
 
 F64, F32, I64, I1 = ir.DoubleType(), ir.FloatType(), ir.IntType(64), ir.IntType(1)
 TYPES = {"float64": F64, "float32": F32, "int64": I64, "bool": I1}   # NumPy dtype name -> LLVM type
@@ -271,3 +271,44 @@ def _unary_libm(name):
 
 for _name in ("sinh", "cosh", "asin", "acos", "atan", "asinh", "acosh", "atanh", "erf", "erfc", "lgamma", "tgamma"):
     setattr(LLVMMath, _name, _unary_libm(_name))
+
+
+# the namespace methods that become a call into libm for every element (LLVM does not vectorise them;
+# NumPy's own loops for exp, log, tanh, sin ... are SIMD): an array kernel would be slower than NumPy
+_CALLS = frozenset(_LIBM) | {"sin", "cos", "exp", "log", "tgamma", "lgamma", "erf", "erfc"}
+_CHEAP_EXPONENTS = (0.0, 0.5, 1.0, 2.0, 3.0, -1.0)     # pow that LLVM turns into arithmetic or sqrt
+
+
+def per_element_call(op, consts):
+    """Whether the scalar definition of elementwise op `op` makes a libm call per element (`consts`:
+    id(IR value) -> value, for the operands that are constants: x ** 2 is a multiplication)."""
+    args = [consts.get(id(v), _Opaque) for v in op.operands]
+    rec = _Recorder()
+    try:
+        op.prim.scalar(rec, *args, **op.attrs)
+    except Exception:
+        return True
+    return rec.calls
+
+
+class _Opaque:
+    """A run-time operand of the scalar definition being probed."""
+
+
+class _Recorder:
+    """A math namespace that only notes whether a per-element libm call would be made."""
+    is_float = True
+
+    def __init__(self):
+        self.calls = False
+
+    def __getattr__(self, name):
+        def method(*args, **kw):
+            if name in _CALLS:
+                self.calls = True
+            elif name == "pow":
+                y = args[1] if len(args) > 1 else None
+                if not (isinstance(y, (int, float)) and float(y) in _CHEAP_EXPONENTS):
+                    self.calls = True
+            return _Opaque
+        return method

@@ -54,23 +54,29 @@ def _index_ok(op):
     return not any(isinstance(p, (np.ndarray, list)) for p in parts)
 
 
-def lowerable(op):
+def lowerable(op, consts=None):
     """Whether `op` (and everything nested in it) has a native lowering: a cheap test on names and
     types; compiling the run is the final word."""
     name = op.name
+    consts = {} if consts is None else consts
     if name in ("const", "full"):
         return _type_ok(op.result.type)
     if name in ("yield", "condition", "tape_new", "tape_push", "tape_pop", "tape_len"):
         return True
     if name in ("if", "for", "while"):
-        return all(lowerable(o) for r in op.regions for o in r.ops) and all(_type_ok(r.type) for r in op.results)
+        return all(lowerable(o, consts) for r in op.regions for o in r.ops) and all(_type_ok(r.type) for r in op.results)
     if name in ("tuple", "untuple", "return") or not op.is_prim:
         return False
     if not all(_type_ok(v.type) for v in list(op.operands) + list(op.results)):
         return False
     prim = op.prim
     if prim.kind == "elementwise":
-        return prim.scalar is not None
+        if prim.scalar is None:
+            return False
+        from .arrays import LIBM_ELEMENTS
+        from .math import per_element_call
+        size = int(np.prod(op.result.type.shape, dtype=np.int64))
+        return size < LIBM_ELEMENTS or not per_element_call(op, consts)
     if name in _INDEX:
         return _index_ok(op)
     return name in _REDUCTIONS or name in _VIEWS
@@ -156,7 +162,7 @@ def _is_view(op):
     return op.is_prim and (op.prim.kind == "view" or (op.name == "getitem" and op.prim.may_alias))
 
 
-def _view_breakers(all_ops):
+def _view_breakers(all_ops, consts):
     """Views (x.T, x[1:], reshape ...) read by NumPy code: NumPy makes them for free, while a kernel
     would return a copy, so they stay NumPy."""
     users = {}
@@ -165,14 +171,14 @@ def _view_breakers(all_ops):
             for v in o.operands:
                 users.setdefault(id(v), []).append(op)
     return {id(op) for op in all_ops if _is_view(op) and any(
-        not lowerable(u) for u in users.get(id(op.result), ()))}
+        not lowerable(u, consts) for u in users.get(id(op.result), ()))}
 
 
-def _runs(ops, breakers=frozenset()):
+def _runs(ops, consts, breakers=frozenset()):
     """Maximal runs of lowerable ops among `ops` (the top level, without its return)."""
     runs, cur = [], []
     for op in ops:
-        if lowerable(op) and id(op) not in breakers:
+        if lowerable(op, consts) and id(op) not in breakers:
             cur.append(op)
         else:
             if cur:
@@ -196,7 +202,8 @@ def outline(fn, compile_kernel):
                 uses_after.setdefault(id(v), []).append(k)
     kernels, kept = [], []
     replacements = []
-    for run in _runs(body_ops, _view_breakers(host.body.ops)):
+    consts = {id(o.result): o.attrs["value"] for o in walk(host.body) if o.name == "const"}
+    for run in _runs(body_ops, consts, _view_breakers(host.body.ops, consts)):
         if not _worth_a_kernel(run):
             continue
         inputs, top = _free_and_defined(run)
@@ -234,10 +241,10 @@ def outline(fn, compile_kernel):
             new_ops.append(op)
     host.body.ops = new_ops
     replace_uses(host.body, mapping)
-    for op in _not_lowered(body_ops, drop):
+    for op in _not_lowered(body_ops, drop, consts):
         kept.append(f"{op.name} at line {op.loc[1] if op.loc else '?'}")
     return Outlined(host, kernels, kept)
 
 
-def _not_lowered(ops, dropped):
-    return [op for op in ops if id(op) not in dropped and op.is_prim and not lowerable(op)]
+def _not_lowered(ops, dropped, consts):
+    return [op for op in ops if id(op) not in dropped and op.is_prim and not lowerable(op, consts)]
