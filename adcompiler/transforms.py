@@ -256,7 +256,8 @@ def jvp(fn, primals, tangents, *, fallback="auto"):
     """(fn(*primals), J·tangents): the Jacobian-vector product (jax.jvp).
 
     `primals` and `tangents` are tuples of the same length; a tangent has its primal's shape
-    (a float for a float). Computed in one forward-mode sweep."""
+    (a float for a float), and the output tangent the output's type. Computed in one forward-mode
+    sweep."""
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
@@ -271,7 +272,19 @@ def jvp(fn, primals, tangents, *, fallback="auto"):
             raise ValueError(f"jvp: tangent {i} has shape {np.shape(tangents[i])}, its primal "
                              f"{np.shape(primals[i])}")
     r = _Runner(fn, fallback, "jvp")
-    return r.jvp(primals, nums, [tangents[i] for i in nums])
+    out, dot = r.jvp(primals, nums, [tangents[i] for i in nums])
+    return out, _like_output(dot, out)
+
+
+def _like_output(dot, out):
+    """The tangent with the type of a scalar output (np.sin(a) is a NumPy float; both paths computed its
+    tangent as a 0-d array)."""
+    if isinstance(dot, np.ndarray) and dot.shape == () and not isinstance(out, np.ndarray):
+        if isinstance(out, np.floating):
+            return out.dtype.type(dot)
+        if isinstance(out, float):
+            return float(dot)
+    return dot
 
 
 def vjp(fn, *primals, fallback="auto"):

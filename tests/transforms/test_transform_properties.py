@@ -168,6 +168,8 @@ def check_transforms(program, a, x, ta, tx, v, directory, require_compiled=True)
             # jvp along a random tangent
             out, dot = _run("jvp", lambda: _jvp(mod.f, (a, x.copy()), (ta, tx.copy())), modes, req)
             eout, edot = _quiet(lambda: ad.jvp(mod.f, (a, x.copy()), (ta, tx.copy()), fallback="always"))
+            assert type(dot) is type(out) and type(edot) is type(eout), \
+                f"jvp: the tangent's type is the output's: {type(out)} {type(dot)}, eager {type(eout)} {type(edot)}"
             np.testing.assert_allclose(out, value, rtol=1e-12, atol=1e-12, err_msg="jvp: value")
             np.testing.assert_allclose(eout, value, rtol=1e-12, atol=1e-12, err_msg="jvp: eager value")
             np.testing.assert_allclose(dot, edot, rtol=PATH_RTOL, atol=PATH_ATOL, err_msg="jvp: compiled vs eager")
@@ -395,6 +397,7 @@ def test_tangent_of_a_python_float_made_from_an_element(fn):
     for a in (-0.4, 0.9):
         out, dot = ad.jvp(fn, (a, x.copy()), (0.7, tx.copy()), fallback="never")
         _, edot = ad.jvp(fn, (a, x.copy()), (0.7, tx.copy()), fallback="always")
+        assert type(dot) is type(out) is type(edot), (type(out), type(dot), type(edot))
         assert out == pytest.approx(fn(a, x.copy()), rel=1e-14)
         assert edot == pytest.approx(dot, rel=1e-12)
         h = 1e-6
