@@ -194,6 +194,21 @@ def walk(block):
             stack.append(iter(r.ops))
 
 
+def free_values(block):
+    """Values used in `block` (and nested regions) but defined outside it, in first-use order."""
+    defined = set()
+    free = {}
+    for op in walk(block):
+        for r in op.regions:
+            defined.update(id(a) for a in r.args)
+        for v in op.operands:
+            if id(v) not in defined:
+                free.setdefault(id(v), v)
+        defined.update(id(r) for r in op.results)
+    defined.update(id(a) for a in block.args)
+    return [v for k, v in free.items() if k not in defined]
+
+
 def use_counts(block):
     """{id(value): number of uses} over `block` and nested regions."""
     counts = {}

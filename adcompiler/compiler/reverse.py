@@ -26,7 +26,7 @@ import numpy as np
 from .. import ops
 from .builder import Builder
 from .frontend import Frontend
-from .ir import Block, Function, Op, Value, walk
+from .ir import Block, Function, Op, Value, free_values, walk
 from .passes.activity import active_values
 from .types import RANGE, ScalarType, TapeType, TupleType, type_of_value, unify
 
@@ -36,19 +36,7 @@ _I64 = ScalarType("int64")
 _MAX_ROUNDS = 6
 
 
-def _free_values(block):
-    """Values used in `block` (and nested regions) but defined outside it, in first-use order."""
-    defined = set()
-    free = {}
-    for op in walk(block):
-        for r in op.regions:
-            defined.update(id(a) for a in r.args)
-        for v in op.operands:
-            if id(v) not in defined:
-                free.setdefault(id(v), v)
-        defined.update(id(r) for r in op.results)
-    defined.update(id(a) for a in block.args)
-    return [v for k, v in free.items() if k not in defined]
+_free_values = free_values
 
 
 # ---- the transform ---------------------------------------------------------------

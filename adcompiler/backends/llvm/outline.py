@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...compiler.ir import Block, Function, Op, Value, clone, replace_uses, walk
+from ...compiler.ir import Block, Function, Op, Value, clone, free_values, replace_uses, walk
 from .abi import NotLowerable
 
 __all__ = ["outline", "Outlined", "MIN_ELEMENTS"]
@@ -100,16 +100,9 @@ def walk_nested(op):
 
 def _free_and_defined(ops):
     """(values the ops read that are defined elsewhere, in first-use order; values they define at top level)."""
-    defined, free = set(), {}
-    for op in ops:
-        for o in [op, *walk_nested(op)]:
-            for r in o.regions:
-                defined.update(id(a) for a in r.args)
-            for v in o.operands:
-                if id(v) not in defined:
-                    free.setdefault(id(v), v)
-            defined.update(id(r) for r in o.results)
-    return list(free.values()), [r for op in ops for r in op.results]
+    run = Block()
+    run.ops = list(ops)
+    return free_values(run), [r for op in ops for r in op.results]
 
 
 def _copy_ops(ops, vmap):
