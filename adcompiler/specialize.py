@@ -267,17 +267,17 @@ def compile_value_and_grad(fn, values, wrt_names, has_aux=False, with_value=True
 
 
 def _gradient_of_gradient(inner, values, wrt_names, with_value, has_aux):
-    """grad(grad(f)) w.r.t. one float scalar argument, as forward over reverse on f's adjoint IR
-    (compiler/transforms.py): loops with tapes stay compiled. None where that does not apply (the
-    generated gradient is then read as user code)."""
+    """grad(grad(f)) w.r.t. one float argument, as forward over reverse on f's adjoint IR
+    (compiler/transforms.py; an array argument's basis vectors in one batched sweep): loops with
+    tapes stay compiled. None where that does not apply (the generated gradient is then read as
+    user code)."""
     from .api import GradFunction
     if has_aux or len(wrt_names) != 1 or isinstance(inner.fn, GradFunction) or inner.has_aux or \
             inner.return_value or inner._tuple_out or len(inner.wrt_names) != 1:
         return None
     name = wrt_names[0]
     v = _plain(values.get(name)) if isinstance(name, str) else None
-    if not (isinstance(v, (float, np.floating)) or (isinstance(v, np.ndarray) and v.shape == ()
-                                                    and v.dtype.kind == "f")):
+    if not (isinstance(v, (float, np.floating)) or (isinstance(v, np.ndarray) and v.dtype.kind == "f")):
         return None
     plan = inner._plan(values)
     if plan.compiled is None:

@@ -826,7 +826,10 @@ def trace_value_and_grad(fn, bound_args, wrt_names, has_aux=False, fn_name="f", 
     k = 0
     for path in paths:
         leaves, tleaves, td = leaves_by_name[path]
-        gs = [_like_input(grads[k + i], leaves[i]) for i in range(len(leaves))]
+        # differentiated again (grad of grad): a gradient that depends on the outer trace's inputs stays a
+        # Tensor of that trace, whatever the type of its argument, or the outer derivative would be lost
+        gs = [grads[k + i] if nested and isinstance(grads[k + i], Tensor) and grads[k + i].requires_grad
+              else _like_input(grads[k + i], leaves[i]) for i in range(len(leaves))]
         k += len(leaves)
         result_grads[path] = unflatten(td, gs)
     return value, result_grads, _plain(aux)

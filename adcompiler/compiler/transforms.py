@@ -100,22 +100,39 @@ def hvp_ir(fn, types, wrt_name):
     return fwd, _finish(fw)
 
 
+_MAX_BATCHED_SEED = 4096     # w.r.t. an array of more elements: the identity seed would be too big
+
+
 def second_derivative_ir(inner_fn, types, inner_wrt, outer_wrt, with_value):
-    """d/d`outer_wrt` of grad(inner_fn, inner_wrt), a float scalar parameter, compiled as forward
-    over reverse: an IR function of inner_fn's parameters returning (inner gradient?, derivative)
-    like an adjoint with `with_value`."""
+    """d/d`outer_wrt` of grad(inner_fn, inner_wrt) (a scalar gradient), compiled as forward over
+    reverse: an IR function of inner_fn's parameters returning (inner gradient?, derivative) like an
+    adjoint with `with_value`. W.r.t. a scalar the tangent is seeded with 1.0; w.r.t. an array with
+    every basis vector at once (the tangent batched, batching.py): one sweep either way."""
     fwd, adj = _adjoint(inner_fn, types, inner_wrt)
     names = [p.hint for p in adj.params]
     y = adj.params[names.index(outer_wrt)]
-    if not (y.type.is_scalar or (y.type.is_array and y.type.shape == ())) or not is_float(y.type):
-        raise UnsupportedSyntax(f"a gradient of a gradient w.r.t. the array {outer_wrt!r} is traced when the inner "
-                                "adjoint keeps a tape (forward over reverse compiles it for a scalar)")
-    k = names.index(outer_wrt)
-    fw = forward(adj, [k])
-    # the tangent parameter becomes the constant seed 1.0, and (grads, grads_dot) -> (grad?, grad_dot)
-    seed = fw.params.pop(len(adj.user_params))
-    one = Op("full" if seed.type.is_array else "const", (), [seed.type], {"value": 1.0}, loc=fw.loc,
-             hints=[seed.hint])
+    if not is_float(y.type):
+        raise UnsupportedSyntax(f"{outer_wrt!r} is not a float")
+    n = int(np.prod(y.type.shape, dtype=np.int64))
+    scalar = y.type.is_scalar or y.type.shape == ()
+    fw = forward(adj, [names.index(outer_wrt)])
+    seed_at = len(adj.user_params)
+    if not scalar:
+        from .batching import Unbatchable, batch
+        if n > _MAX_BATCHED_SEED:
+            raise UnsupportedSyntax(f"a gradient of a gradient w.r.t. {outer_wrt!r} ({n} elements) through a tape")
+        try:
+            fw = batch(fw, [seed_at], n)
+        except Unbatchable as e:
+            raise UnsupportedSyntax(f"a gradient of a gradient w.r.t. the array {outer_wrt!r}: {e}") from None
+    # the tangent parameter becomes the constant seed, and (grads, grads_dot) -> (grad?, grad_dot)
+    seed = fw.params.pop(seed_at)
+    if scalar:
+        one = Op("full" if seed.type.is_array else "const", (), [seed.type], {"value": 1.0}, loc=fw.loc,
+                 hints=[seed.hint])
+    else:
+        basis = np.eye(n, dtype=seed.type.dtype).reshape(seed.type.shape)
+        one = Op("const", (), [seed.type], {"value": basis}, loc=fw.loc, hints=[seed.hint])
     fw.body.ops.insert(0, one)
     replace_uses(fw.body, {id(seed): one.result})
     ret = fw.body.ops.pop()
@@ -125,10 +142,13 @@ def second_derivative_ir(inner_fn, types, inner_wrt, outer_wrt, with_value):
         (dot,) = b.untuple(dots)
         if not (grad.type.is_scalar or int(np.prod(grad.type.shape)) == 1):
             raise UnsupportedSyntax("the inner gradient is an array")   # grad's own error, from the other path
+        if not scalar:       # d grad / d y_k for k over y's elements, as an array of y's shape
+            if int(np.prod(dot.type.shape, dtype=np.int64)) != n:   # it does not depend on y: the same for all k
+                dot = ops.broadcast_to(ops.reshape(dot, shape=()) if dot.type.shape else dot, shape=(n,))
+            dot = ops.reshape(dot, shape=tuple(y.type.shape))
         b.return_(b.tuple(([grad] if with_value else []) + [dot]))
     fw.name = inner_fn.__name__ + "_grad_grad"
     return fwd, _finish(fw)
-
 
 
 def batched(irs, size):

@@ -304,3 +304,23 @@ def test_in_place_change_to_a_global_array_is_seen():
         assert g.mode == "compiled"
     finally:
         G.TABLE[:] = saved
+
+
+def _uncompilable_mixed(a, x):
+    try:                      # the compiler refuses try/except: every path of this one traces
+        s = np.sum(np.tanh(x * a))
+    except ValueError:
+        s = 0.0
+    return s
+
+
+def test_traced_gradient_of_a_traced_gradient_wrt_another_argument():
+    """The inner traced gradient (w.r.t. a float) stays a Tensor of the outer trace: converting it to a
+    float cut the graph and the outer derivative came out 0 (a wrong number, found this session)."""
+    x = np.array([0.3, -0.2, 0.5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ad.FallbackWarning)
+        mixed = ad.grad(ad.grad(_uncompilable_mixed, 0), 1)(0.7, x)
+    t = 1 - np.tanh(x * 0.7) ** 2                         # d/dx_k of sum(x * tanh'(x a)) ...
+    want = t + x * 0.7 * (-2 * np.tanh(x * 0.7) * t)      # ... = tanh'(x_k a) + x_k a tanh''(x_k a)
+    np.testing.assert_allclose(mixed, want, rtol=1e-12)

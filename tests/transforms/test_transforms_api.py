@@ -226,3 +226,20 @@ def test_hessian_argument_errors():
         ad.hessian(lambda x, n: x * n, 1)(1.0, 3)
     with pytest.raises(ValueError, match="out of range"):
         ad.jacfwd(vector_out, 2)(X)
+
+
+def test_second_derivative_wrt_an_array_through_a_tape_is_one_compiled_sweep():
+    def f(a, x):
+        s = 0.0
+        for i in range(3):
+            s = s + math.sin(a * s) + np.sum(np.tanh(x * a))
+        return s
+    g = ad.grad(ad.grad(f, 0), 1)
+    x = np.array([0.3, -0.2, 0.5])
+    d = g(0.7, x)
+    assert g.mode == "compiled" and "forward over reverse" in g.explain(), g.explain()
+    g0, e = ad.grad(f, 0), 1e-6
+    fd = np.array([(g0(0.7, x + e * v) - g0(0.7, x - e * v)) / (2 * e) for v in np.eye(3)])
+    np.testing.assert_allclose(d, fd, rtol=1e-6)
+    eager = ad.grad(ad.grad(f, 0, fallback="always"), 1, fallback="always")(0.7, x)
+    np.testing.assert_allclose(d, eager, rtol=1e-10)
