@@ -92,6 +92,17 @@ def _quiet(fn, *args):
         return fn(*args)
 
 
+def _eager(fn, *args):
+    """An eager reference; a program the tracer cannot run (a traced value written into an array it
+    did not make: the open limitation test_traced_write_into_an_untraced_array) is discarded."""
+    from adcompiler.tracing import TracingError
+    try:
+        return _quiet(fn, *args)
+    except TracingError:
+        event("discarded: the eager reference hits the tracer's write-into-an-untraced-array limitation")
+        assume(False)
+
+
 class Refused(Exception):
     """A transform ran on the eager engine where grad compiles the program."""
 
@@ -292,7 +303,7 @@ def check_state_transforms(program, rounds, tangents, directory):
             a, t_a = as_arg(r.a, a_type), as_arg(ta, a_type)
             mode = {}
             (out, dot), mode["jvp"], _ = _quiet(_jvp, mod.f, (a, r.x.copy()), (t_a, tx.copy()))
-            _, edot = _quiet(partial(ad.jvp, fallback="always"), mod.f, (a, r.x.copy()), (t_a, tx.copy()))
+            _, edot = _eager(partial(ad.jvp, fallback="always"), mod.f, (a, r.x.copy()), (t_a, tx.copy()))
             np.testing.assert_allclose(np.ravel(dot), np.ravel(edot), rtol=PATH_RTOL, atol=PATH_ATOL,
                                        err_msg=f"round {k}: jvp ({mode['jvp']}) vs eager")
             np.testing.assert_allclose(np.ravel(dot), fd, rtol=FD_RTOL, atol=FD_ATOL,
@@ -301,7 +312,7 @@ def check_state_transforms(program, rounds, tangents, directory):
                 for t, make in ((hess, ad.hessian), (jf, ad.jacfwd), (jr, ad.jacrev)):
                     got = _quiet(t, a, r.x.copy())
                     mode[make.__name__] = t.mode
-                    want = _quiet(make(mod.f, 1, fallback="always"), a, r.x.copy())
+                    want = _eager(make(mod.f, 1, fallback="always"), a, r.x.copy())
                     np.testing.assert_allclose(got, want, rtol=EAGER_RTOL, atol=EAGER_ATOL,
                                                err_msg=f"round {k}: {make.__name__} ({t.mode}) vs eager")
             modes.append(mode)
