@@ -524,9 +524,30 @@ class ArrayLowering:
         out = self.temp(out_shape, out_t.dtype)
         kept_shape = [x.shape[a] for a in kept]
         keep_pos = self._kept_positions(out_shape, kept_shape)
+        if kept and kept[-1] == len(x.shape) - 1:
+            # the last axis is kept (a column sum, db = dz.sum(axis=0)): walk x in memory order and
+            # accumulate into the result, whose inner loop then runs along contiguous memory; each
+            # result element still adds its terms in index order
+            def out_at(full):
+                return self._out_index([full[a] for a in kept], keep_pos, len(out_shape))
+            init = ir.Constant(ty, float(_INIT[op.name]))
+            self.nest(kept_shape, lambda kidx: self.store(out, self._out_index(kidx, keep_pos, len(out_shape)), init))
+
+            def accumulate(full):
+                m = LLVMMath(low.b, ty, low.module)
+                o = out_at(full)
+                self.store(out, o, combine(m, convert(low.b, self.load(out, o), ty), convert(low.b, x.at(full), ty)))
+            self.nest(x.shape, accumulate)
+            if op.name == "mean":
+                self.nest(kept_shape, lambda kidx: self._scale(out, self._out_index(kidx, keep_pos, len(out_shape)),
+                                                               ty, count))
+            return out
         self.nest(kept_shape, lambda kidx: self.store(out, self._out_index(kidx, keep_pos, len(out_shape)),
                                                        reduce_at(kidx)))
         return out
+
+    def _scale(self, out, idx, ty, count):
+        self.store(out, idx, self.low.b.fdiv(convert(self.low.b, self.load(out, idx), ty), ir.Constant(ty, float(count))))
 
     @staticmethod
     def _kept_positions(out_shape, kept_shape):
