@@ -396,8 +396,6 @@ def test_zero_d_and_empty_arrays(dtype):
             check_all(k, un + bi, args, rtols)
 
 
-@pytest.mark.xfail(strict=True, reason="a 0-d bool argument (np.array(True) or np.True_) cannot be packed "
-                   "into the kernel's '?' slot (struct raises TypeError): every call re-runs on the NumPy tier")
 def test_a_zero_d_bool_argument_runs_natively():
     k = Kernel([np.array(True)], lambda b, x: b.prim("logical_not", x))
     assert k.nat(np.array(True)) == np.False_

@@ -51,9 +51,19 @@ class NativeFunction:
         self._in_arrays = [(k, *_array_kind(s.kind)) for k, s in enumerate(in_slots) if s.kind.startswith("in:")]
         self._out_arrays = [_array_kind(s.kind) for s in in_slots if s.kind.startswith("out:")]
         self._n_params = len(in_slots) - len(self._out_arrays)
+        # a NumPy bool (np.True_, a 0-d bool array) has no __index__: struct cannot pack it as it is
+        self._bools = [k for k, s in enumerate(in_slots) if s.kind == "bool"]
 
     def __call__(self, *args):
         keep = outs = None
+        if self._bools and len(args) >= len(self._bools):
+            args = list(args)
+            for k in self._bools:
+                if k < len(args) and not isinstance(args[k], bool):
+                    try:
+                        args[k] = bool(args[k])
+                    except (TypeError, ValueError):
+                        pass      # not a truth value: packing fails below and the NumPy tier answers
         if self._in_arrays or self._out_arrays:
             flat, held, outs = self._marshal(args)
             if flat is None:
