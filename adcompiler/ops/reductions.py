@@ -289,7 +289,8 @@ extreme_weights = Primitive("extreme_weights", _extreme_weights, differentiable=
 def _make_extreme(name, fn, largest, torch_base, amax):
     def impl(x, axis=None, keepdims=False):
         x = np.asarray(x)
-        if x.size == 0:
+        if x.size == 0 and (axis is None or any(x.shape[a] == 0 for a in np.atleast_1d(_ax(axis)))):
+            # an extreme over no elements (over a non-empty axis of an empty array it is empty, as NumPy)
             raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
                                "Specify the reduction dim with the 'dim' argument.")
         return np.asarray(fn(x, axis=_ax(axis), keepdims=keepdims))

@@ -1042,9 +1042,6 @@ def test_numpy_tier_clip_with_an_inf_or_nan_bound():
     check_all(k, ["clip"] * 2, [x])
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason="ops amax/amin impl (the interpreter's reference) "
-                   "raises for every empty input, also where NumPy (and the NumPy and native tiers) give an "
-                   "empty result: amax of a (2, 0) array over axis 0")
 def test_interpreter_amax_of_an_empty_array_over_a_nonempty_axis():
     y = np.zeros((2, 0))
     fn = _one_prim(y, "amax", 0)
