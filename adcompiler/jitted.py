@@ -112,6 +112,8 @@ class JitFunction:
         c = self._last.compiled
         if c is None:
             return f"{self.fn.__name__}: runs as Python, because {self._last.reason}"
+        if c.native is not None and c.native_note:
+            return f"{self.fn.__name__}: compiled (native tier for the array regions: {c.native_note})"
         if c.native is not None:
             return f"{self.fn.__name__}: compiled (native tier: machine code through LLVM)"
         return f"{self.fn.__name__}: compiled (NumPy tier; native refused: {c.native_reason})"

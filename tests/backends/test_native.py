@@ -438,3 +438,12 @@ def test_a_large_array_op_with_a_libm_call_per_element_stays_numpy():
     small(x[:16], w[:16])
     assert small.tier == "native" and "machine code" in small.explain()   # 16 elements: all native
     assert outline.MIN_ELEMENTS == 256
+
+
+def test_jit_of_a_function_with_matmul_runs_its_array_regions_native():
+    r = np.random.default_rng(1)
+    args = [r.standard_normal((30, 20)) / 5, r.standard_normal(20) / 10, r.standard_normal((20, 10)) / 5,
+            r.standard_normal(10) / 10, r.standard_normal((64, 30)), np.eye(10)[r.integers(0, 10, 64)]]
+    j = ad.jit(mlp_loss)
+    assert j(*args) == pytest.approx(mlp_loss(*args), rel=1e-12)
+    assert j.tier == "native" and "native tier for the array regions" in j.explain(), j.explain()
