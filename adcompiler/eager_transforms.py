@@ -11,7 +11,7 @@ from . import tracing
 from .autograd import engine, functional, grad_mode
 from .tensor import Tensor
 
-__all__ = ["jvp", "vjp", "hvp"]
+__all__ = ["hvp", "jvp", "vjp"]
 
 
 def _setup(fn, args, nums):

@@ -26,7 +26,7 @@ import numpy as np
 
 from .ops import stop_gradient
 
-__all__ = ["jvp", "vjp", "jacfwd", "jacrev", "jacobian", "hessian", "hvp", "stop_gradient"]
+__all__ = ["hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp", "stop_gradient", "vjp"]
 
 _FALLBACKS = ("auto", "never", "always")
 _CACHE_SIZE = 32
@@ -35,7 +35,7 @@ _lock = threading.Lock()
 
 
 class _Plan:
-    __slots__ = ("compiled", "reason", "error", "unbatchable")
+    __slots__ = ("compiled", "error", "reason", "unbatchable")
 
     def __init__(self, compiled, reason=None, error=None, unbatchable=False):
         self.compiled, self.reason, self.error, self.unbatchable = compiled, reason, error, unbatchable

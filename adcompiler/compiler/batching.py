@@ -24,7 +24,7 @@ from .errors import UnsupportedSyntax
 from .ir import Block, Function, Op, Value, verify
 from .types import ArrayType
 
-__all__ = ["batch", "Unbatchable"]
+__all__ = ["Unbatchable", "batch"]
 
 _AXIS_REDUCTIONS = frozenset({"sum", "mean", "prod", "var", "std", "logsumexp", "max", "min", "amax", "amin",
                               "argmax", "argmin"})

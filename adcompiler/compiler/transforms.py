@@ -24,13 +24,13 @@ from .forward import forward
 from .gradient import adjoint_ir_for_types
 from .ir import Op, Value, clone, replace_uses, verify
 from .passes import optimize
-from .reverse import prune_tapes, reverse
 from .passes.dce import dce
-from .passes.simplify import simplify
 from .passes.factor import factor
+from .passes.simplify import simplify
+from .reverse import prune_tapes, reverse
 from .types import is_float
 
-__all__ = ["jvp_ir", "vjp_ir", "hvp_ir", "second_derivative_ir", "batched"]
+__all__ = ["batched", "hvp_ir", "jvp_ir", "second_derivative_ir", "vjp_ir"]
 
 
 def _front(fn, types):

@@ -29,7 +29,7 @@ from ...compiler.types import abstract_arg
 from .abi import NotLowerable
 from .math import I1, I64, TYPES, LLVMMath, convert, per_element_call
 
-__all__ = ["Arr", "Gen", "ArrayLowering", "is_array", "storage_type"]
+__all__ = ["Arr", "ArrayLowering", "Gen", "is_array", "storage_type"]
 
 _I8 = ir.IntType(8)
 _I8P = _I8.as_pointer()
@@ -62,7 +62,7 @@ def _contiguous(shape):
 
 class Arr:
     """Array memory: element (k0, k1, ...) is at ptr[offset + sum(k_i * strides_i)]."""
-    __slots__ = ("ptr", "offset", "shape", "strides", "dtype", "owner")
+    __slots__ = ("dtype", "offset", "owner", "ptr", "shape", "strides")
 
     def __init__(self, ptr, shape, dtype, strides=None, offset=0, owner=None):
         self.ptr, self.shape, self.dtype = ptr, tuple(shape), np.dtype(dtype)
@@ -78,7 +78,7 @@ class Arr:
 class Gen:
     """An array not in memory: `at(idx)` emits its element at index `idx` (i64 values); `cost`
     estimates the instructions that takes (what recomputing it at every use would cost)."""
-    __slots__ = ("shape", "dtype", "at", "cost")
+    __slots__ = ("at", "cost", "dtype", "shape")
 
     def __init__(self, shape, dtype, at, cost=1):
         self.shape, self.dtype, self.at, self.cost = tuple(shape), np.dtype(dtype), at, cost
@@ -90,7 +90,7 @@ class Pull:
     adds its element (or replaces the value, for setitem and scatter_add's assignment). Computed
     cell by cell — the boxes' edges split the index space into cells where the same contributions
     apply — so each loop is a plain elementwise loop: no store-to-load dependency, no branches."""
-    __slots__ = ("shape", "dtype", "base", "contribs")
+    __slots__ = ("base", "contribs", "dtype", "shape")
 
     def __init__(self, shape, dtype, base, contribs):
         self.shape, self.dtype, self.base, self.contribs = tuple(shape), np.dtype(dtype), base, list(contribs)

@@ -19,7 +19,7 @@ import numpy as np
 from ...compiler.ir import Block, Function, Op, Value, clone, free_values, replace_uses, walk
 from .abi import NotLowerable
 
-__all__ = ["outline", "Outlined", "MIN_ELEMENTS"]
+__all__ = ["MIN_ELEMENTS", "Outlined", "outline"]
 
 MIN_ELEMENTS = 256          # a run is outlined when it has a loop or an array op at least this big
 _VIEWS = frozenset({"reshape", "transpose", "squeeze", "expand_dims", "broadcast_to"})
