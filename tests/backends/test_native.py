@@ -447,3 +447,25 @@ def test_jit_of_a_function_with_matmul_runs_its_array_regions_native():
     j = ad.jit(mlp_loss)
     assert j(*args) == pytest.approx(mlp_loss(*args), rel=1e-12)
     assert j.tier == "native" and "native tier for the array regions" in j.explain(), j.explain()
+
+
+def rosen_for_views(x):
+    return np.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def test_views_run_on_the_kernel_that_reads_strides():
+    """A strided argument (every other element, reversed, a column of a matrix) is read where it is,
+    on a second kernel compiled for strided arrays on the first such call, not copied."""
+    big = np.random.default_rng(4).standard_normal((3, 400))
+    g = ad.grad(rosen_for_views, jit="always")
+    want = ad.grad(rosen_for_views, jit="never")
+    contiguous = np.ascontiguousarray(big[0, ::2])
+    np.testing.assert_array_equal(g(contiguous), want(contiguous))
+    native = g._last.compiled.native
+    assert native._variant is None                       # nothing strided seen yet
+    for view in (big[1, ::2], big[2, ::-2], np.asfortranarray(big)[:, 7].repeat(1)[:200], big.T[::2, 0]):
+        view = view if view.shape == (200,) else view[:200]
+        np.testing.assert_array_equal(g(view), want(np.ascontiguousarray(view)))
+        assert g.tier == "native"
+    assert isinstance(native._variant, type(native)) and native._variant._strided
+    assert native._variant.calls >= 2

@@ -72,7 +72,7 @@ class Arr:
 
     @property
     def contiguous(self):
-        return self.strides == _contiguous(self.shape) or int(np.prod(self.shape)) <= 1
+        return tuple(self.strides) == _contiguous(self.shape) or int(np.prod(self.shape)) <= 1
 
 
 class Gen:
@@ -126,9 +126,15 @@ class ArrayLowering:
         b = self.b
         off = arr.offset if isinstance(arr.offset, ir.Value) else ir.Constant(I64, int(arr.offset))
         for k, s in zip(idx, arr.strides):
-            if s:
+            if isinstance(s, ir.Value):          # a run-time stride (an argument passed as a strided view)
+                off = b.add(off, b.mul(k, s))
+            elif s:
                 off = b.add(off, b.mul(k, ir.Constant(I64, s)) if s != 1 else k)
         return off
+
+    def _times(self, n, s):
+        """n * stride s: a Python int for a static stride, an i64 value for a run-time one."""
+        return self.b.mul(ir.Constant(I64, n), s) if isinstance(s, ir.Value) else n * s
 
     def load(self, arr, idx):
         v = self.b.load(self.b.gep(arr.ptr, [self._offset(arr, idx)]))
@@ -404,10 +410,11 @@ class ArrayLowering:
         in_strides = {}
         for ax, (a, s) in enumerate(zip(axes, arr.strides)):
             if a[0] == "int":
-                off = b.add(off, b.mul(a[1], ir.Constant(I64, s)))
+                off = b.add(off, b.mul(a[1], s if isinstance(s, ir.Value) else ir.Constant(I64, s)))
             else:
-                off = b.add(off, ir.Constant(I64, a[1] * s))
-                in_strides[ax] = a[2] * s
+                start = self._times(a[1], s)
+                off = b.add(off, start if isinstance(start, ir.Value) else ir.Constant(I64, start))
+                in_strides[ax] = self._times(a[2], s)
         strides = [0 if r is None else in_strides[r] for r in result_axes]
         return Arr(arr.ptr, out_shape, arr.dtype, strides, off, arr.owner)
 

@@ -69,8 +69,9 @@ class _Tape:
 
 
 class _Lowering:
-    def __init__(self, fn, name="kernel"):
+    def __init__(self, fn, name="kernel", strided=False):
         self.fn = fn
+        self.strided = strided      # array arguments come with their strides (a view need not be copied)
         self.module = ir.Module(name=fn.name)
         from .jit import target_machine
         import llvmlite.binding as llvm
@@ -97,9 +98,17 @@ class _Lowering:
         args = b.bitcast(self.func.args[0], I64.as_pointer())
         for k, p in enumerate(self.fn.params):
             if is_array(p.type):
-                self.in_slots.append(Slot("q", f"in:{np.dtype(p.type.dtype).name}:{','.join(map(str, p.type.shape))}"))
-                ptr = b.inttoptr(b.load(b.gep(args, [ir.Constant(I64, k)])), storage_type(p.type.dtype).as_pointer())
-                self.env[id(p)] = Arr(ptr, p.type.shape, p.type.dtype)
+                kind = "ins" if self.strided else "in"
+                slot = len(self.in_slots)
+                self.in_slots.append(Slot("q", f"{kind}:{np.dtype(p.type.dtype).name}:{','.join(map(str, p.type.shape))}"))
+                ptr = b.inttoptr(b.load(b.gep(args, [ir.Constant(I64, slot)])), storage_type(p.type.dtype).as_pointer())
+                strides = None
+                if self.strided:        # one slot per axis after the pointer: the stride in elements
+                    strides = []
+                    for _ in p.type.shape:
+                        strides.append(b.load(b.gep(args, [ir.Constant(I64, len(self.in_slots))])))
+                        self.in_slots.append(Slot("q", "stride"))
+                self.env[id(p)] = Arr(ptr, p.type.shape, p.type.dtype, strides)
                 continue
             try:
                 slot = _slot(p.type)
@@ -107,7 +116,7 @@ class _Lowering:
                 raise NotLowerable(f"parameter '{p.hint}': a value of type {p.type} is not lowered (the native tier "
                                    "compiles scalar code and arrays of floats, ints and bools)", self.fn.loc) from None
             self.in_slots.append(slot)
-            self.env[id(p)] = self._load_slot(args, k, p.type)
+            self.env[id(p)] = self._load_slot(args, len(self.in_slots) - 1, p.type)
         self._declare_tapes()
         ret = self.fn.body.ops[-1]
         self._output_arrays(args, ret)
@@ -579,8 +588,9 @@ def _is_none(t):
     return str(t) == "none"
 
 
-def lower(fn):
-    """(llvmlite Module, input slots, output slots, whether the result is a tuple) for IR function `fn`."""
-    low = _Lowering(fn)
+def lower(fn, strided=False):
+    """(llvmlite Module, input slots, output slots, whether the result is a tuple) for IR function `fn`;
+    with `strided`, array arguments are passed with their strides (views are not copied)."""
+    low = _Lowering(fn, strided=strided)
     module = low.run()
     return module, low.in_slots, low.out_slots, low.result_is_tuple
