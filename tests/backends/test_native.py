@@ -334,11 +334,11 @@ def _corpus():
     return corpus
 
 
-def test_every_corpus_function_that_lowers_agrees_with_the_numpy_tier_and_the_interpreter():
+def _corpus_on_the_native_tier():
+    """(case, args, wrt, the value_and_grad with jit="always", its result) for each corpus function."""
     import warnings
     from tests.compiler.values import sample_args
     from tests.grad.test_differential import _float_positions
-    native_count = refused = 0
     for case in _corpus():
         args = sample_args(case, 0)
         wrt = _float_positions(args)
@@ -346,6 +346,12 @@ def test_every_corpus_function_that_lowers_agrees_with_the_numpy_tier_and_the_in
             warnings.simplefilter("ignore", ad.FallbackWarning)
             g = ad.value_and_grad(case.fn, wrt=wrt, jit="always")
             got = g(*args)
+        yield case, args, wrt, g, got
+
+
+def test_every_corpus_function_that_lowers_agrees_with_the_numpy_tier_and_the_interpreter():
+    native_count = refused = 0
+    for case, args, wrt, g, got in _corpus_on_the_native_tier():
         if g.mode != "compiled":
             continue
         if g.tier != "native":
@@ -397,22 +403,13 @@ def test_a_function_with_matmul_runs_its_array_regions_native_and_says_so(dtype)
 
 
 def test_every_corpus_function_that_lowers_in_part_agrees_with_the_numpy_tier(monkeypatch):
-    import warnings
     from adcompiler.backends.llvm import outline
-    from tests.compiler.values import sample_args
-    from tests.grad.test_differential import _float_positions
     monkeypatch.setattr(outline, "MIN_ELEMENTS", 0)     # the corpus's arrays are small: outline them anyway
     partial = 0
-    for case in _corpus():
-        args = sample_args(case, 0)
-        wrt = _float_positions(args)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ad.FallbackWarning)
-            g = ad.value_and_grad(case.fn, wrt=wrt, jit="always")
-            got = g(*args)
-            want = ad.value_and_grad(case.fn, wrt=wrt, jit="never")(*args)
+    for case, args, wrt, g, got in _corpus_on_the_native_tier():
         if g.mode != "compiled" or "array regions" not in g.explain():
             continue
+        want = ad.value_and_grad(case.fn, wrt=wrt, jit="never")(*args)
         partial += 1
         assert g.tier == "native"
         for a, b in zip([got[0], *got[1]], [want[0], *want[1]]):
