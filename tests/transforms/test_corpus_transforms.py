@@ -125,3 +125,26 @@ def test_most_corpus_jacobians_and_hessians_are_one_batched_sweep():
                 total += 1
                 batched += "batched sweep" in t.explain()
     assert total >= 40 and batched >= 0.8 * total, (batched, total)
+
+
+def test_transforms_on_the_native_tier_equal_their_numpy_tier():
+    """After a few calls ("auto") the transforms' IR — batched tangents, forward over reverse — runs on
+    the native tier (whole or its array regions): the same numbers as the first, NumPy-tier call."""
+    native = total = 0
+    for case in F64:
+        args = sample_args(case, 1)
+        i = _small_float_arg(args)
+        if i is None or not isinstance(args[i], np.ndarray):
+            continue
+        for make in (ad.hessian, ad.jacfwd):
+            t = make(case.fn, i)
+            first = np.asarray(_quiet(t, *args), float)
+            for _ in range(4):
+                last = np.asarray(_quiet(t, *args), float)
+            compiled = t._r.last.compiled
+            if compiled is None:
+                continue
+            total += 1
+            native += compiled.tier == "native"
+            np.testing.assert_allclose(last, first, rtol=1e-12, atol=1e-14, err_msg=f"{case.name} {make.__name__}")
+    assert total >= 40 and native >= 0.6 * total, (native, total)
