@@ -188,14 +188,7 @@ def jvp(func, inputs, v=None, create_graph=False, strict=False):
     """
     from ..factories import zeros_like
     with grad_mode.enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "jvp")
-            v = _prepare(v, create_graph, need_graph=False)
-            _validate_v(v, inputs, inputs_tuple)
-        else:
-            _check_v_none(inputs)
+        inputs_tuple, inputs, v = _inputs_and_v(inputs, v, create_graph, "jvp")
         outputs = func(*inputs)
         outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "jvp")
         _check_requires_grad(outputs, "outputs", strict)
@@ -358,23 +351,36 @@ def hessian(func, inputs, create_graph=False, strict=False, vectorize=False, out
     return _unpack(res, (inputs_tuple, inputs_tuple))
 
 
+def _inputs_and_v(inputs, v, create_graph, fn_name):
+    """(inputs was a tuple, the inputs to differentiate w.r.t., v as a tuple or None), checked as torch
+    checks them for jvp, vhp and hvp (v shaped like the inputs; omitted only for one element)."""
+    inputs_tuple, inputs = _as_tuple(inputs, "inputs", fn_name)
+    inputs = _prepare(inputs, create_graph, need_graph=True)
+    if v is not None:
+        _, v = _as_tuple(v, "v", fn_name)
+        v = _prepare(v, create_graph, need_graph=False)
+        _validate_v(v, inputs, inputs_tuple)
+    else:
+        _check_v_none(inputs)
+    return inputs_tuple, inputs, v
+
+
+def _gradient_of_scalar(func, inputs, strict, fn_name):
+    """(outputs was a tuple, the outputs, their gradient w.r.t. inputs kept differentiable) for vhp/hvp."""
+    outputs = func(*inputs)
+    outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", fn_name)
+    _check_requires_grad(outputs, "outputs", strict)
+    _single_scalar_output(outputs, outputs_tuple, fn_name)
+    jac = _autograd_grad(outputs, inputs, create_graph=True)
+    _check_requires_grad(jac, "jacobian", strict)
+    return outputs_tuple, outputs, jac
+
+
 def vhp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), v^T H) for a scalar `func` (torch.autograd.functional.vhp)."""
     with grad_mode.enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "vhp")
-            v = _prepare(v, create_graph, need_graph=False)
-            _validate_v(v, inputs, inputs_tuple)
-        else:
-            _check_v_none(inputs)
-        outputs = func(*inputs)
-        outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "vhp")
-        _check_requires_grad(outputs, "outputs", strict)
-        _single_scalar_output(outputs, outputs_tuple, "vhp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict)
+        inputs_tuple, inputs, v = _inputs_and_v(inputs, v, create_graph, "vhp")
+        outputs_tuple, outputs, jac = _gradient_of_scalar(func, inputs, strict, "vhp")
     with grad_mode.set_grad_enabled(create_graph or grad_mode.is_grad_enabled()):
         res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
         res = _fill_in_zeros(res, inputs, strict, create_graph, "double_back")
@@ -386,20 +392,8 @@ def hvp(func, inputs, v=None, create_graph=False, strict=False):
     """(func(inputs), H v) for a scalar `func` (torch.autograd.functional.hvp), by the double-vjp trick."""
     from ..factories import zeros_like
     with grad_mode.enable_grad():
-        inputs_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _prepare(inputs, create_graph, need_graph=True)
-        if v is not None:
-            _, v = _as_tuple(v, "v", "hvp")
-            v = _prepare(v, create_graph, need_graph=False)
-            _validate_v(v, inputs, inputs_tuple)
-        else:
-            _check_v_none(inputs)
-        outputs = func(*inputs)
-        outputs_tuple, outputs = _as_tuple(outputs, "outputs of the user-provided function", "hvp")
-        _check_requires_grad(outputs, "outputs", strict)
-        _single_scalar_output(outputs, outputs_tuple, "hvp")
-        jac = _autograd_grad(outputs, inputs, create_graph=True)
-        _check_requires_grad(jac, "jacobian", strict)
+        inputs_tuple, inputs, v = _inputs_and_v(inputs, v, create_graph, "hvp")
+        outputs_tuple, outputs, jac = _gradient_of_scalar(func, inputs, strict, "hvp")
         # u -> H^T u = H u, kept differentiable in u
         grad_jac = tuple(zeros_like(t, requires_grad=True) for t in inputs)
         double_back = _autograd_grad(jac, inputs, grad_jac, create_graph=True)
