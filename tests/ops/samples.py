@@ -275,3 +275,18 @@ SAMPLES = {
 # Second derivatives are not checked where the first derivative has kinks or jumps.
 NOT_SMOOTH = {"remainder", "relu", "abs", "sign", "clip", "maximum", "minimum", "max", "min", "amax", "amin",
               "floor", "ceil", "trunc", "rint", "copysign"}
+
+
+def sample_cases(names):
+    """pytest params (name, args, params) of every sample of the primitives `names` that have samples,
+    each primitive's random draws seeded by its name (crc32: the same draws in every process, where
+    hash() of a str changes with PYTHONHASHSEED)."""
+    import zlib
+
+    import pytest
+    for name in names:
+        if name not in SAMPLES:
+            continue
+        rng = np.random.default_rng(zlib.crc32(name.encode()))
+        for k, (args, params) in enumerate(SAMPLES[name](rng)):
+            yield pytest.param(name, args, params, id=f"{name}-{k}")

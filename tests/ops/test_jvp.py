@@ -19,7 +19,7 @@ import adcompiler as ad
 from adcompiler import ops
 from adcompiler.tensor import Tensor
 
-from .samples import SAMPLES
+from .samples import SAMPLES, sample_cases
 
 try:
     import torch
@@ -31,12 +31,7 @@ DIFFERENTIABLE = sorted(ops.differentiable_primitives())
 
 
 def _cases():
-    for name in DIFFERENTIABLE:
-        if name not in SAMPLES:
-            continue
-        rng = np.random.default_rng(abs(hash(name)) % 2 ** 32)
-        for k, (args, params) in enumerate(SAMPLES[name](rng)):
-            yield pytest.param(name, args, params, id=f"{name}-{k}")
+    return sample_cases(DIFFERENTIABLE)
 
 
 CASES = list(_cases())

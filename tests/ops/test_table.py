@@ -9,18 +9,13 @@ from adcompiler import ops
 from adcompiler.autograd import gradcheck, gradgradcheck
 from adcompiler.tensor import apply_prim
 
-from .samples import NOT_SMOOTH, SAMPLES
+from .samples import NOT_SMOOTH, SAMPLES, sample_cases
 
 DIFFERENTIABLE = sorted(ops.differentiable_primitives())
 
 
 def _cases():
-    for name in DIFFERENTIABLE:
-        if name not in SAMPLES:
-            continue
-        rng = np.random.default_rng(abs(hash(name)) % 2 ** 32)
-        for k, (args, params) in enumerate(SAMPLES[name](rng)):
-            yield pytest.param(name, args, params, id=f"{name}-{k}")
+    return sample_cases(DIFFERENTIABLE)
 
 
 def _is_diff_arg(a):
