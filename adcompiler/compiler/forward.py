@@ -158,19 +158,16 @@ class _Forward:
         return [k for k, r in enumerate(op.results)
                 if self.active(r) or any(self.active(args[k]) for args in arg_lists)]
 
-    def _region(self, region, args, act, carried, tangent_args=True):
-        """A copy of loop region `region` whose block arguments are `args` then, with
-        `tangent_args`, the tangents of the carried values `act`; yields likewise."""
+    def _region(self, region, act, carried):
+        """A copy of loop region `region` (`carried`: its block arguments that are carried values) whose
+        block arguments are the region's, then the tangents of the carried values `act`; yields likewise."""
         ttypes = [carried[k].type for k in act]
-        blk = Block([a.type for a in region.args] + (ttypes if tangent_args else []),
-                    [a.hint for a in region.args] + ([tangent_name(carried[k].hint) for k in act]
-                                                     if tangent_args else []))
+        blk = Block([a.type for a in region.args] + ttypes,
+                    [a.hint for a in region.args] + [tangent_name(carried[k].hint) for k in act])
         for old, new in zip(region.args, blk.args):
             self.env[id(old)] = new
-        offset = len(region.args) - len(carried)
-        if tangent_args:
-            for k, t in zip(act, blk.args[len(region.args):]):
-                self.set_tangent(region.args[offset + k], t)
+        for k, t in zip(act, blk.args[len(region.args):]):
+            self.set_tangent(carried[k], t)
         with self.b.at(blk):
             self.emit_block(region)
             term = region.ops[-1]
@@ -187,14 +184,14 @@ class _Forward:
         act = self._carried_with_tangents(op, body.args[1:])
         inits = op.operands[3:]
         tinits = [self.as_type(self.tangent_of(inits[k]), op.results[k].type) for k in act]
-        blk = self._region(body, body.args, act, body.args[1:])
+        blk = self._region(body, act, body.args[1:])
         self._finish_loop(op, act, tinits, [blk])
 
     def emit_while(self, op):
         cond, body = op.regions
         act = self._carried_with_tangents(op, cond.args, body.args)
         tinits = [self.as_type(self.tangent_of(op.operands[k]), op.results[k].type) for k in act]
-        blocks = [self._region(cond, cond.args, act, cond.args), self._region(body, body.args, act, body.args)]
+        blocks = [self._region(cond, act, cond.args), self._region(body, act, body.args)]
         self._finish_loop(op, act, tinits, blocks)
 
     def _finish_loop(self, op, act, tinits, blocks):
