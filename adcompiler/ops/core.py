@@ -149,16 +149,23 @@ class Primitive:
                   that argument broadcast to the result's shape, is self-adjoint (symmetric),
                   so the JVP rule is the VJP rule applied to the broadcast tangent. Default:
                   kind == "elementwise" (a diagonal Jacobian); also softmax, prod_others.
+    monoid     -- for a reduction that folds its elements, one after another, with an elementwise
+                  primitive: (that primitive's name, its identity, whether the result is then divided
+                  by the count). sum: ("add", 0, False); mean: ("add", 0, True); prod: ("mul", 1,
+                  False); amax: ("maximum", -inf, False) ... Backends that write reductions as loops
+                  read it.
     """
 
     def __init__(self, name, impl, *, grad_fn=None, saves=(), saves_out=False,
                  shape_rule=None, differentiable=True, kind=None, may_alias=None, numpy_name=None,
                  math_name=None, scalar=None, scalar_args="result", scalar_kinds="f", doc="",
-                 linear=None, multilinear=None, self_adjoint=None):
+                 linear=None, multilinear=None, self_adjoint=None, monoid=None):
         if name in registry:
             raise ValueError(f"primitive {name!r} is defined twice")
         if kind not in KINDS:
             raise ValueError(f"primitive {name!r}: kind must be one of {KINDS}, not {kind!r}")
+        if monoid is not None and kind != "reduction":
+            raise ValueError(f"primitive {name!r}: only a reduction has a monoid")
         if (scalar is not None or math_name is not None) and kind != "elementwise":
             raise ValueError(f"primitive {name!r}: only elementwise primitives have a scalar definition")
         for tag in (scalar_args if isinstance(scalar_args, tuple) else (scalar_args,)):
@@ -185,6 +192,7 @@ class Primitive:
         self.scalar = scalar
         self.scalar_args = scalar_args
         self.scalar_kinds = scalar_kinds
+        self.monoid = monoid
         self.__doc__ = doc or f"The `{name}` primitive."
         registry[name] = self
 

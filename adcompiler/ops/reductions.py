@@ -86,9 +86,10 @@ def _ax(axis):
     return tuple(axis) if isinstance(axis, list) else axis
 
 
-sum_ = _reduction("sum", _np_reduce(np.sum), _name("Sum"), numpy_name="sum", linear=True)
-mean = _reduction("mean", _np_reduce(np.mean), _name("Mean"), numpy_name="mean", linear=True)
-prod = _reduction("prod", _np_reduce(np.prod), _name("Prod"), saves=(0,), numpy_name="prod")
+sum_ = _reduction("sum", _np_reduce(np.sum), _name("Sum"), numpy_name="sum", linear=True, monoid=("add", 0, False))
+mean = _reduction("mean", _np_reduce(np.mean), _name("Mean"), numpy_name="mean", linear=True,
+                  monoid=("add", 0, True))
+prod = _reduction("prod", _np_reduce(np.prod), _name("Prod"), saves=(0,), numpy_name="prod", monoid=("mul", 1, False))
 var = _reduction("var", lambda x, axis=None, correction=1, keepdims=False: np.asarray(
     np.var(x, axis=_ax(axis), ddof=correction, keepdims=keepdims)), "VarBackward0", saves=(0,))
 std = _reduction("std", lambda x, axis=None, correction=1, keepdims=False: np.asarray(
@@ -299,7 +300,8 @@ def _make_extreme(name, fn, largest, torch_base, amax):
         grad_fn = f"{torch_base}Backward0"
     else:
         grad_fn = lambda a, p: f"{torch_base}Backward{1 if p.get('axis') is None else 0}"
-    prim = _reduction(name, impl, grad_fn, saves=(0,), saves_out=True, numpy_name=fn.__name__)
+    prim = _reduction(name, impl, grad_fn, saves=(0,), saves_out=True, numpy_name=fn.__name__,
+                      monoid=("maximum", -np.inf, False) if largest else ("minimum", np.inf, False))
 
     def weights(x, out, axis, keepdims):
         ties = "even" if amax or axis is None else "first"

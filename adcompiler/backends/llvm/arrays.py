@@ -13,7 +13,7 @@ An array value (rank >= 1; 0-d arrays are scalars in registers) is lowered as on
   ("materialised") when it is used more than once (not to recompute it), reduced along an axis,
   scattered, or returned — the latter straight into the output array the glue passes in.
 
-Reductions (sum, mean, prod, amax, amin, sum_to) are sequential loops, in index order; with
+Reductions with a monoid in the table (sum, mean, prod, amax, amin ...) and sum_to are sequential loops, in index order; with
 fastmath=True LLVM may reassociate and vectorise them. `scatter_add`/`index_add`/`setitem` with a
 static basic index write through a view of the accumulator, updated in place when nothing else
 reads it (its only use), else into a copy. Arrays in `if`/loop regions and on tapes, advanced
@@ -33,8 +33,6 @@ __all__ = ["Arr", "ArrayLowering", "Gen", "is_array", "storage_type"]
 
 _I8 = ir.IntType(8)
 _I8P = _I8.as_pointer()
-_REDUCE = {"sum": "add", "mean": "add", "prod": "mul", "amax": "maximum", "amin": "minimum"}
-_INIT = {"sum": 0, "mean": 0, "prod": 1, "amax": -np.inf, "amin": np.inf}
 
 
 def is_array(t):
@@ -100,9 +98,6 @@ _ARRAYS = (Arr, Gen, Pull)
 LIBM_ELEMENTS = 256         # an array op this big with a libm call per element stays NumPy (see math.per_element_call)
 MATERIALIZE_COST = 24       # a value used twice is computed into memory when its elements cost more than this
 MAX_CELLS = 64
-_CHEAP = frozenset({"add", "sub", "mul", "neg", "copy", "astype", "stop_gradient", "where", "abs", "maximum",
-                    "minimum", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not",
-                    "sign", "relu", "clip"})
 
 
 class ArrayLowering:
@@ -444,7 +439,7 @@ class ArrayLowering:
             return method(op, vals)
         if kind == "elementwise" and op.prim.scalar is not None:
             return self.elementwise(op, vals)
-        if name in _REDUCE:
+        if op.prim.monoid is not None:
             return self.reduce(op, vals)
         raise NotLowerable(f"{name} on arrays has no native lowering", op.loc)
 
@@ -459,7 +454,8 @@ class ArrayLowering:
         out_t = op.result.type
         shape = tuple(out_t.shape)
         size = int(np.prod(shape, dtype=np.int64))
-        if size >= LIBM_ELEMENTS and per_element_call(op, self.low.consts):
+        calls_libm = per_element_call(op, self.low.consts)
+        if size >= LIBM_ELEMENTS and calls_libm:
             raise NotLowerable(f"{op.name} over {size} elements: NumPy's vectorised loop is faster than a libm call "
                                f"per element", op.loc)
         res_ty = TYPES.get(np.dtype(out_t.dtype).name)
@@ -484,7 +480,8 @@ class ArrayLowering:
             return convert(low.b, m.const(r) if not isinstance(r, ir.Value) else r, res_ty)
         if not shape:
             return at([])
-        cost = (1 if op.name in _CHEAP else 12) + sum(g.cost for g, _, _ in gens if g is not None)
+        # a libm call per element costs about as much as a dozen arithmetic instructions
+        cost = (12 if calls_libm else 1) + sum(g.cost for g, _, _ in gens if g is not None)
         return Gen(shape, out_t.dtype, at, cost)
 
     def _reduced(self, in_shape, axis, keepdims):
@@ -503,11 +500,12 @@ class ArrayLowering:
         out_t = op.result.type
         out_shape = tuple(out_t.shape) if out_shape is None else out_shape
         count = int(np.prod([x.shape[a] for a in axes], dtype=np.int64))
-        if count == 0 and op.name in ("amax", "amin"):
+        combine_name, identity, averages = ops.get(op.name).monoid
+        if count == 0 and not np.isfinite(identity):
             raise NotLowerable(f"{op.name} of an empty array raises", op.loc)
         kept = [a for a in range(len(x.shape)) if a not in axes]
         ty = TYPES[np.dtype(out_t.dtype).name]
-        combine = ops.get(_REDUCE[op.name]).scalar
+        combine = ops.get(combine_name).scalar
         low = self.low
 
         def reduce_at(out_idx):
@@ -522,8 +520,8 @@ class ArrayLowering:
                     full[a] = k
                 m = LLVMMath(low.b, ty, low.module)
                 return [combine(m, acc, convert(low.b, x.at(full), ty))]
-            (r,) = self.nest(red_shape, body, [ir.Constant(ty, float(_INIT[op.name]))])
-            if op.name == "mean":
+            (r,) = self.nest(red_shape, body, [ir.Constant(ty, float(identity))])
+            if averages:
                 r = low.b.fdiv(r, ir.Constant(ty, float(count)))
             return r
         if not out_shape:
@@ -537,7 +535,7 @@ class ArrayLowering:
             # result element still adds its terms in index order
             def out_at(full):
                 return self._out_index([full[a] for a in kept], keep_pos, len(out_shape))
-            init = ir.Constant(ty, float(_INIT[op.name]))
+            init = ir.Constant(ty, float(identity))
             self.nest(kept_shape, lambda kidx: self.store(out, self._out_index(kidx, keep_pos, len(out_shape)), init))
 
             def accumulate(full):
@@ -545,7 +543,7 @@ class ArrayLowering:
                 o = out_at(full)
                 self.store(out, o, combine(m, convert(low.b, self.load(out, o), ty), convert(low.b, x.at(full), ty)))
             self.nest(x.shape, accumulate)
-            if op.name == "mean":
+            if averages:
                 self.nest(kept_shape, lambda kidx: self._scale(out, self._out_index(kidx, keep_pos, len(out_shape)),
                                                                ty, count))
             return out

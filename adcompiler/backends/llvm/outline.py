@@ -22,9 +22,6 @@ from .abi import NotLowerable
 __all__ = ["MIN_ELEMENTS", "Outlined", "outline"]
 
 MIN_ELEMENTS = 256          # a run is outlined when it has a loop or an array op at least this big
-_VIEWS = frozenset({"reshape", "transpose", "squeeze", "expand_dims", "broadcast_to"})
-_REDUCTIONS = frozenset({"sum", "mean", "prod", "amax", "amin", "sum_to"})
-_INDEX = frozenset({"getitem", "scatter_add", "index_add", "setitem"})
 _DTYPES = frozenset({"float64", "float32", "int64", "bool"})
 
 
@@ -77,9 +74,10 @@ def lowerable(op, consts=None):
         from .math import per_element_call
         size = int(np.prod(op.result.type.shape, dtype=np.int64))
         return size < LIBM_ELEMENTS or not per_element_call(op, consts)
-    if name in _INDEX:
+    if prim.kind == "index":
         return _index_ok(op)
-    return name in _REDUCTIONS or name in _VIEWS
+    # what arrays.py lowers: views, and reductions that fold with a primitive (or undo broadcasting)
+    return prim.kind == "view" or prim.monoid is not None or name == "sum_to"
 
 
 def _worth_a_kernel(ops):
