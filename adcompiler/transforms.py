@@ -146,6 +146,7 @@ class _Runner:
         self.sweeps = 0
         self.batch_note = None    # why the last Jacobian took one sweep per basis vector
         self.vectorize = True     # Jacobians in one batched sweep where the IR batches
+        self.plain = None         # ad.jit(fn), for the plain value where a transform needs it
 
     def plan(self, kind, argnums, args):
         plan = _plan(self.fn, kind, argnums, args, self.fallback)
@@ -293,7 +294,7 @@ def vjp(fn, *primals, fallback="auto"):
     _check_float(primals, range(len(primals)), "vjp")
     r = _Runner(fn, fallback, "vjp")
     nums = tuple(range(len(primals)))
-    out = _call_plain(fn, primals)
+    out = _call_plain(r, primals)
 
     def vjp_fn(ct):
         if np.shape(ct) != np.shape(out):
@@ -304,12 +305,14 @@ def vjp(fn, *primals, fallback="auto"):
     return out, vjp_fn
 
 
-def _call_plain(fn, args):
-    """fn(*args), compiled when it compiles (ad.jit), else as Python."""
+def _call_plain(r, args):
+    """r.fn(*args), compiled when it compiles (ad.jit, made once per runner), else as Python."""
     from .jitted import JitFunction
+    if r.plain is None:
+        r.plain = JitFunction(r.fn, fallback="auto")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return JitFunction(fn, fallback="auto")(*args)
+        return r.plain(*args)
 
 
 # ---- Jacobians and Hessians ------------------------------------------------------------
@@ -380,7 +383,7 @@ def _jacfwd_impl(r, argnums, args):
             cols.append(dot)
             r.sweeps += 1
         if out is None:
-            out = _call_plain(r.fn, args)
+            out = _call_plain(r, args)
         jacs.append(_stack_columns(cols, np.shape(out), np.shape(args[i]), _result_dtype(out, args[i])))
     return jacs[0] if single else tuple(jacs)
 
@@ -406,7 +409,7 @@ def _result_dtype(out, x):
 def _jacrev_impl(r, argnums, args):
     single, nums = _argnums(argnums, len(args))
     _check_float(args, nums, "jacrev")
-    out = _call_plain(r.fn, args)
+    out = _call_plain(r, args)
     rows = {i: [] for i in nums}
     r.sweeps = 0
     if isinstance(out, np.ndarray) and out.size > 1:
@@ -439,7 +442,7 @@ def _jacobian_impl(r, argnums, args):
     reverse (each sweep gives one column, resp. row)."""
     single, nums = _argnums(argnums, len(args))
     n_in = sum(int(np.size(args[i])) for i in nums)
-    n_out = int(np.size(_call_plain(r.fn, args)))
+    n_out = int(np.size(_call_plain(r, args)))
     return (_jacfwd_impl if n_in <= n_out else _jacrev_impl)(r, argnums, args)
 
 
