@@ -285,7 +285,8 @@ def _gradient_of_gradient(inner, values, wrt_names, with_value, has_aux):
     from .compiler.transforms import second_derivative_ir
     try:
         return second_derivative_ir(inner.fn, {k: type_of_value(_plain(x)) for k, x in values.items()},
-                                    inner.wrt_names[0], name, with_value)
+                                    inner.wrt_names[0], name, with_value,
+                                    irs=(plan.compiled.forward_ir, plan.compiled.ir))
     except UnsupportedSyntax:
         return None
 

@@ -22,7 +22,7 @@ from .builder import Builder
 from .errors import UnsupportedSyntax
 from .forward import forward
 from .gradient import adjoint_ir_for_types
-from .ir import Op, Value, clone, replace_uses, verify
+from .ir import Function, Op, Value, clone, replace_uses, verify
 from .passes import optimize
 from .passes.dce import dce
 from .passes.factor import factor
@@ -81,11 +81,13 @@ def vjp_ir(fn, types, wrt_names):
     return fwd, adj
 
 
-def _adjoint(fn, types, wrt_name):
-    """f's optimised adjoint (gradient alone), its hidden inputs (the last parameters) marked."""
-    fwd, adj = adjoint_ir_for_types(fn, types, [wrt_name], with_value=False)
-    adj.guards, adj.hidden = fwd.guards, fwd.hidden
-    return fwd, adj
+def _adjoint(fn, types, wrt_name, irs=None):
+    """f's optimised adjoint (gradient alone; `irs`: (forward IR, adjoint IR) already built), as a
+    function whose hidden inputs (the last parameters) are marked."""
+    fwd, adj = irs if irs is not None else adjoint_ir_for_types(fn, types, [wrt_name], with_value=False)
+    marked = Function(adj.name, adj.params, adj.body, adj.loc)     # (read only: the adjoint is not changed)
+    marked.guards, marked.hidden = fwd.guards, fwd.hidden
+    return fwd, marked
 
 
 def hvp_ir(fn, types, wrt_name):
@@ -103,12 +105,13 @@ def hvp_ir(fn, types, wrt_name):
 _MAX_BATCHED_SEED = 4096     # w.r.t. an array of more elements: the identity seed would be too big
 
 
-def second_derivative_ir(inner_fn, types, inner_wrt, outer_wrt, with_value):
+def second_derivative_ir(inner_fn, types, inner_wrt, outer_wrt, with_value, irs=None):
     """d/d`outer_wrt` of grad(inner_fn, inner_wrt) (a scalar gradient), compiled as forward over
     reverse: an IR function of inner_fn's parameters returning (inner gradient?, derivative) like an
     adjoint with `with_value`. W.r.t. a scalar the tangent is seeded with 1.0; w.r.t. an array with
-    every basis vector at once (the tangent batched, batching.py): one sweep either way."""
-    fwd, adj = _adjoint(inner_fn, types, inner_wrt)
+    every basis vector at once (the tangent batched, batching.py): one sweep either way. `irs`: the
+    inner gradient's (forward IR, adjoint IR), when it is compiled already."""
+    fwd, adj = _adjoint(inner_fn, types, inner_wrt, irs)
     names = [p.hint for p in adj.params]
     y = adj.params[names.index(outer_wrt)]
     if not is_float(y.type):
