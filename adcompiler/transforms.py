@@ -440,7 +440,7 @@ def _unpack(jacs, single):
 def _jacobian_impl(r, argnums, args):
     """Forward mode when the differentiated inputs have no more elements than the output, else
     reverse (each sweep gives one column, resp. row)."""
-    single, nums = _argnums(argnums, len(args))
+    _, nums = _argnums(argnums, len(args))
     n_in = sum(int(np.size(args[i])) for i in nums)
     n_out = int(np.size(_call_plain(r, args)))
     return (_jacfwd_impl if n_in <= n_out else _jacrev_impl)(r, argnums, args)

@@ -460,7 +460,7 @@ class ArrayLowering:
                                f"per element", op.loc)
         res_ty = TYPES.get(np.dtype(out_t.dtype).name)
         gens = []
-        for v, x, dt in zip(op.operands, vals, types.operands):
+        for x, dt in zip(vals, types.operands):
             t = TYPES.get(np.dtype(dt).name)
             if t is None:
                 raise NotLowerable(f"{op.name} on {np.dtype(dt)} is not lowered", op.loc)
@@ -528,7 +528,7 @@ class ArrayLowering:
             return reduce_at([])
         out = self.temp(out_shape, out_t.dtype)
         kept_shape = [x.shape[a] for a in kept]
-        keep_pos = self._kept_positions(out_shape, kept_shape)
+        keep_pos = self._kept_positions(out_shape, kept, len(x.shape))
         if kept and kept[-1] == len(x.shape) - 1:
             # the last axis is kept (a column sum, db = dz.sum(axis=0)): walk x in memory order and
             # accumulate into the result, whose inner loop then runs along contiguous memory; each
@@ -555,17 +555,13 @@ class ArrayLowering:
         self.store(out, idx, self.low.b.fdiv(convert(self.low.b, self.load(out, idx), ty), ir.Constant(ty, float(count))))
 
     @staticmethod
-    def _kept_positions(out_shape, kept_shape):
-        """Where the kept axes sit among the result's axes (the others are keepdims 1s)."""
-        if len(out_shape) == len(kept_shape):
-            return list(range(len(kept_shape)))
-        pos, j = [], 0
-        for k, d in enumerate(kept_shape):
-            while out_shape[j] != d:
-                j += 1
-            pos.append(j)
-            j += 1
-        return pos
+    def _kept_positions(out_shape, kept, ndim):
+        """Where the kept axes `kept` of an `ndim`-axis input sit among the result's axes: in order when
+        the reduced ones are dropped, else (keepdims 1s; sum_to's target, leading axes summed away)
+        at their own axis, less the leading axes the result lacks."""
+        if len(out_shape) == len(kept):
+            return list(range(len(kept)))
+        return [a - (ndim - len(out_shape)) for a in kept]
 
     @staticmethod
     def _out_index(kidx, keep_pos, ndim):

@@ -96,7 +96,7 @@ class _Lowering:
         self.status = b.alloca(_I32, name="status")
         b.store(ir.Constant(_I32, 0), self.status)
         args = b.bitcast(self.func.args[0], I64.as_pointer())
-        for k, p in enumerate(self.fn.params):
+        for p in self.fn.params:
             if is_array(p.type):
                 kind = "ins" if self.strided else "in"
                 slot = len(self.in_slots)
