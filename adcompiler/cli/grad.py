@@ -36,8 +36,8 @@ def run_grad(args):
         raise CLIError(f"cannot compile the gradient: {e}") from None
     if args.out:
         from ..backends.export import ExportError, gradient_module
-        if args.ir:
-            raise CLIError("--out writes the standalone Python module; it does not go with --ir")
+        if args.ir or args.fuse:
+            raise CLIError("--out writes the standalone Python module; it does not go with --ir or --fuse")
         try:
             text = gradient_module(fn, _fwd, adj, wrt, with_value=True)
         except ExportError as e:
@@ -47,13 +47,18 @@ def run_grad(args):
         print(f"wrote {args.out}: {adj.name}({', '.join(p.hint for p in adj.params)}) -> (value, "
               f"{', '.join('d' + w for w in wrt)}), standalone (NumPy only)")
         return 0
-    sys.stdout.write(print_function(adj) if args.ir else emit_source(adj)[0])
+    if args.fuse:
+        from ..compiler import fuse
+        adj = fuse(adj)
+    sys.stdout.write(print_function(adj) if args.ir or args.fuse else emit_source(adj)[0])
     return 0
 
 
 def _add_grad_arguments(p):
     _add_arguments(p)
     p.add_argument("--ir", action="store_true", help="print the adjoint's IR instead of its Python source")
+    p.add_argument("--fuse", action="store_true", help="print the adjoint's IR after the fusion pass: each run of "
+                   "ops one native kernel can compute is a `fused` op")
     p.add_argument("--out", metavar="FILE.py", help="write the adjoint as a standalone module (needs only NumPy: "
                    "helpers and constants defined in it) instead of printing it")
 

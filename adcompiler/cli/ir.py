@@ -1,4 +1,4 @@
-"""`adc ir`: print the IR of a function, optionally after passes and with activity."""
+"""`adc ir`: print the IR of a function, optionally after passes, with activity, or fused."""
 from __future__ import annotations
 
 import sys
@@ -17,10 +17,12 @@ def _add_arguments(p):
                    help="print after running the passes up to PASS: " + ", ".join(n for n, _ in PIPELINE))
     p.add_argument("--wrt", action="append", default=[], metavar="NAME",
                    help="mark the values active for derivatives with respect to these parameters")
+    p.add_argument("--fuse", action="store_true",
+                   help="print after the fusion pass: each run of ops one native kernel can compute is a `fused` op")
 
 
 def run(args):
-    from ..compiler import UnsupportedSyntax, activity, compile_function, optimize, print_function
+    from ..compiler import UnsupportedSyntax, activity, compile_function, fuse, optimize, print_function
     fn = load_function(args.target)
     types = parse_arg_specs(args.arg, fn)
     try:
@@ -31,9 +33,11 @@ def run(args):
         ir = optimize(ir, until=args.after)
     if args.wrt:
         ir = activity(ir, wrt_names(args.wrt, types))
+    if args.fuse:
+        ir = fuse(ir)
     sys.stdout.write(print_function(ir))
     return 0
 
 
 run.add_arguments = _add_arguments
-command("ir", "Print a function's typed SSA IR (optionally after passes, with activity).")(run)
+command("ir", "Print a function's typed SSA IR (optionally after passes, with activity, or fused).")(run)

@@ -5,7 +5,7 @@ Entry points:
     compile_for_args(fn, *args, **kw) -> Function  specialise on run-time values
     print_function(fn) / parse_function(text)      the IR text form
     Builder                                        emit IR (also via ops.* on IR values)
-    optimize, constant_fold, cse, dce, activity    passes (IR -> IR)
+    optimize, constant_fold, cse, dce, activity    passes (IR -> IR); fuse: kernel regions
     UnsupportedSyntax                              what the front end cannot compile
 """
 import importlib
@@ -17,7 +17,7 @@ _HOME = {
     "compile_for_args": "frontend", "compile_function": "frontend",
     "Block": "ir", "Function": "ir", "Op": "ir", "Value": "ir", "clone": "ir", "verify": "ir", "walk": "ir",
     "parse_function": "parser", "activity": "passes", "active_values": "passes", "constant_fold": "passes",
-    "cse": "passes", "dce": "passes", "optimize": "passes", "print_function": "printer",
+    "cse": "passes", "dce": "passes", "fuse": "passes", "optimize": "passes", "print_function": "printer",
     "ArrayType": "types", "NoneType": "types", "OpaqueType": "types", "ScalarType": "types", "TupleType": "types",
     "parse_type": "types", "type_of_value": "types",
 }

@@ -91,6 +91,8 @@ class _Run:
                 while self.region(cond, carried, env)[0]:
                     carried = self.region(body, carried, env)
                 out = carried
+            elif name == "fused":
+                out = self.region(op.regions[0], vals, env)
             elif name == "tape_new":
                 cap = op.result.type.capacity
                 out = [Tape(len(range(*(int(v) for v in vals))) if cap == RANGE else cap)]

@@ -16,6 +16,11 @@ An `Op` is either a primitive call (its name is a key of `ops.registry`, its
     while      operands [*inits]; regions [cond, body], both with args
                [*carried]; cond ends in `condition %c`, body in `yield`;
                results are the carried values when the condition fails
+    fused      operands [*inputs]; region [body] with args [*params] (the
+               operands' types) that reads nothing from outside (only its
+               args); body ends in `yield` of the op's results; attrs["name"]
+               names the kernel. Made by passes/fuse.py: a run of ops one
+               native kernel can compute.
     yield / condition / return   terminators
 
 Tapes (made by the reverse transform, reverse.py; type `TapeType`, text
@@ -46,7 +51,7 @@ from .. import ops as _ops
 from .types import I64, RANGE, TupleType, abstract_arg, dtype_name, from_abstract, type_of_value
 
 STRUCTURAL = frozenset({"const", "full", "tuple", "untuple", "if", "for", "while", "yield", "condition", "return",
-                        "tape_new", "tape_push", "tape_pop", "tape_len", "native_call"})
+                        "tape_new", "tape_push", "tape_pop", "tape_len", "native_call", "fused"})
 # Ops that act on a tape: never removed, merged or reordered by passes.
 EFFECTS = frozenset({"tape_new", "tape_push", "tape_pop"})
 TERMINATORS = frozenset({"yield", "condition", "return"})
@@ -252,7 +257,7 @@ def verify(fn):
                     raise ValueError(f"misplaced terminator {op.name}")
             _check_regions(op)
             for r, term in zip(op.regions, _region_terminators(op)):
-                check_block(r, visible, term)
+                check_block(r, set() if op.name == "fused" else visible, term)
             visible.update(id(r) for r in op.results)
         if block.terminator is None or block.terminator.name not in want_term:
             raise ValueError(f"block does not end in {' or '.join(sorted(want_term))}")
@@ -270,7 +275,7 @@ def _region_terminators(op):
 
 def _check_regions(op):
     n = len(op.results)
-    want = {"if": 2, "for": 1, "while": 2}.get(op.name, 0)
+    want = {"if": 2, "for": 1, "while": 2, "fused": 1}.get(op.name, 0)
     if len(op.regions) != want:
         raise ValueError(f"{op.name}: {len(op.regions)} regions, expected {want}")
     for r in op.regions:
@@ -290,6 +295,10 @@ def _check_regions(op):
         cond, body = op.regions
         if len(cond.args) != n or len(body.args) != n or len(op.operands) != n or len(body.ops[-1].operands) != n:
             raise ValueError("while: carried values, block arguments and yields disagree")
+    elif op.name == "fused":
+        body = op.regions[0]
+        if len(body.args) != len(op.operands) or len(body.ops[-1].operands) != n:
+            raise ValueError("fused: operands and block arguments, or results and yields, disagree")
 
 
 # ---- types ------------------------------------------------------------------------------------
@@ -300,6 +309,7 @@ def check_types(fn):
     - a region boundary is exact: an `if`'s branches yield its result types; a loop's inits,
       carried block arguments, yields and results all have one type per carried value (a weak
       `f64` and a 0-d `f64[]` differ: a producer converts with `astype` where they meet);
+    - a `fused` op's block arguments have its operands' types, its yield its result types;
     - `if` and `condition` take a bool (`bool` or `bool[]`); `for` bounds are integer scalars
       and the induction variable is `i64`;
     - `tuple`/`untuple` agree with the tuple type; `const`/`full` values fit their type;
@@ -373,6 +383,10 @@ def _check_op_types(op):
         c = cond.ops[-1]
         if len(c.operands) != 1 or not _is_bool(c.operands[0].type):
             raise ValueError("the condition region must end in `condition` of one bool")
+    elif name == "fused":
+        body = op.regions[0]
+        _same("block argument", body.args, op.operands)
+        _same("yield", body.ops[-1].operands, op.results)
     elif name == "tuple":
         if len(op.results) != 1 or op.result.type != TupleType(v.type for v in op.operands):
             raise ValueError(f"result type {[str(r.type) for r in op.results]} does not match the operands")

@@ -19,6 +19,7 @@ _FUNC = re.compile(r"^func @(\w+)\((.*)\) -> (.+) \{$")
 _IF = re.compile(r"^if (%[\w.]+)$")
 _FOR = re.compile(r"^for (%[\w.]+) = (%[\w.]+) to (%[\w.]+) step (%[\w.]+)(?: iter\((.*)\))?$")
 _WHILE = re.compile(r"^while \((.*)\)$")
+_FUSED = re.compile(r"^fused @(\w+)\((.*)\)$")
 _DO = re.compile(r"^\} do \((.*)\) \{$")
 _LOC = re.compile(r"^(.+):(\d+)$")
 
@@ -220,6 +221,15 @@ class _Parser:
             cond, body = Block(types), Block(types)
             op = Op("while", [self.use(v) for _, v in carried], types, regions=[cond, body], loc=loc)
             self.define_all([a for a, _ in carried], cond.args)
+        elif kind == "fused":
+            m = _FUSED.match(rhs)
+            if not m:
+                self.fail("expected 'fused @name(%p = %v, ...) ... {'")
+            bound = _pairs(m.group(2))
+            operands = [self.use(v) for _, v in bound]
+            body = Block([v.type for v in operands])
+            op = Op("fused", operands, types, {"name": m.group(1)}, regions=[body], loc=loc)
+            self.define_all([a for a, _ in bound], body.args)
         else:
             self.fail(f"{kind!r} has no regions")
         self.define_all(names, op.results)

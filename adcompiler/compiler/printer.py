@@ -10,6 +10,9 @@
       return %acc.1
     }
 
+A `fused` op (passes/fuse.py) names its kernel and binds its block arguments
+to its operands: `%a, %b = fused @f_k0(%x.1 = %x, %w.1 = %w) : f64[9], f64 {`.
+
 Values keep the user's variable names (`%acc.2` is the third `acc`),
 temporaries are numbered (`%3`). The trailing comment gives the source line
 and, after activity analysis, the active values the line defines.
@@ -125,6 +128,12 @@ def _print_op(op, depth, emit, name):
         emit(depth, f"{lhs}while ({carried}){rtypes} {{", op.loc, op.results + cond.args)
         _print_block(cond, depth + 1, emit, name)
         emit(depth, f"}} do ({', '.join(name(a) for a in body.args)}) {{", None, body.args)
+        _print_block(body, depth + 1, emit, name)
+        emit(depth, "}")
+    elif kind == "fused":
+        body = op.regions[0]
+        params = ", ".join(f"{name(a)} = {name(v)}" for a, v in zip(body.args, op.operands))
+        emit(depth, f"{lhs}fused @{op.attrs['name']}({params}){rtypes} {{", op.loc, op.results + body.args)
         _print_block(body, depth + 1, emit, name)
         emit(depth, "}")
     else:   # primitive call, tuple, untuple

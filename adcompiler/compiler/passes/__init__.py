@@ -4,6 +4,8 @@
     cse(fn)               common-subexpression elimination, scoped by regions
     dce(fn)               dead ops, dead if results and dead loop-carried values
     activity(fn, wrt)     marks values that depend on `wrt` AND reach the output
+    fuse(fn, accept)      runs of ops one native kernel can compute -> `fused` ops (not in
+                          the pipeline: a backend runs it, `adc ir --fuse` shows it)
 
 `PIPELINE` is the order `optimize` (and `adc ir --after`) runs them in.
 """
@@ -11,6 +13,7 @@ from .activity import activity, active_values
 from .constfold import constant_fold
 from .cse import cse
 from .dce import dce
+from .fuse import fuse
 
 PIPELINE = [("fold", constant_fold), ("cse", cse), ("dce", dce)]
 PASSES = dict(PIPELINE)
@@ -25,4 +28,4 @@ def optimize(fn, until=None):
     return fn
 
 
-__all__ = ["activity", "active_values", "constant_fold", "cse", "dce", "optimize", "PIPELINE", "PASSES"]
+__all__ = ["activity", "active_values", "constant_fold", "cse", "dce", "fuse", "optimize", "PIPELINE", "PASSES"]

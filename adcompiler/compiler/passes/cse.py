@@ -1,7 +1,8 @@
 """Common-subexpression elimination: an op equal to an earlier visible one
 (same name, operands, attributes and types) is replaced by it. Values of an
 outer block are visible in nested regions, so each region starts from a copy
-of its parent's table. Fresh arrays (`full` of a shape) are never merged: a
+of its parent's table (a `fused` region, which sees only its arguments, an
+empty one). Fresh arrays (`full` of a shape) are never merged: a
 backend may write into each."""
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ def _block(block, table, mapping):
     for op in block.ops:
         op.operands = [mapping.get(id(v), v) for v in op.operands]
         if op.regions:
-            for r in op.regions:
-                _block(r, dict(table), mapping)
+            for r in op.regions:   # a fused region reads only its arguments: nothing outside is visible
+                _block(r, {} if op.name == "fused" else dict(table), mapping)
         elif op.results and op.name not in EFFECTS and not op.attrs.get("live") and not _allocation(op):
             key = (op.name, tuple(id(v) for v in op.operands), freeze(op.attrs), tuple(r.type for r in op.results))
             prev = table.get(key)

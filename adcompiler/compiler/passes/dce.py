@@ -1,10 +1,11 @@
 """Dead-code elimination: ops whose results are never used, results of `if`
-nobody reads, and loop-carried values that feed nothing but themselves. Ops run
+nobody reads, and loop-carried values that feed nothing but themselves (and a
+`fused` op's unread results, with the arguments nothing then reads). Ops run
 anyway: those acting on a tape, and the user's own scalar ops where Python may
 raise (pysemantics.may_raise: `math.log(b)` of an unused result still raises)."""
 from __future__ import annotations
 
-from ..ir import EFFECTS, clone, walk
+from ..ir import EFFECTS, clone, use_counts, walk
 from ..pysemantics import may_raise
 
 
@@ -47,6 +48,15 @@ def _prune_region_op(op, live):
     n_lead = 3 if op.name == "for" else 0       # for: start, stop, step
     arg_lead = 1 if op.name == "for" else 0     # for: the induction variable
     op.results = [op.results[k] for k in keep]
+    if op.name == "fused":
+        body = op.regions[0]
+        body.ops[-1].operands = [body.ops[-1].operands[k] for k in keep]
+        _block(body)
+        used = use_counts(body)
+        args = [k for k, a in enumerate(body.args) if id(a) in used]
+        op.operands = [op.operands[k] for k in args]
+        body.args = [body.args[k] for k in args]
+        return
     if op.name != "if":
         op.operands = op.operands[:n_lead] + [op.operands[n_lead + k] for k in keep]
         for r in op.regions:
