@@ -33,6 +33,7 @@ def _auto_calls():
 # How many argument signatures one GradFunction keeps compiled; the least recently used one is
 # dropped beyond that (a function called with ever new shapes must not keep every specialisation).
 SPECIALISATION_CACHE_SIZE = 32
+SHAPE_GENERIC = True    # a second array shape of one dtype/rank pattern compiles a shape-generic specialisation
 
 
 class FallbackWarning(UserWarning):
@@ -79,6 +80,24 @@ def signature_key(value):
     return ("object", type(value).__qualname__)
 
 
+def _plain_value(v):
+    return v._data if isinstance(v, Tensor) else v
+
+
+def _is_array_value(v):
+    return isinstance(v, (np.ndarray, Tensor))
+
+
+def _pattern_key(value):
+    """signature_key without the extents ≥ 2 of an array (which a shape-generic specialisation
+    may keep symbolic); 0 and 1 stay, as they broadcast differently."""
+    if _is_array_value(value):
+        v = _plain_value(value)
+        return ("array" if isinstance(value, np.ndarray) else "tensor", v.dtype.str,
+                tuple(d if d < 2 else -1 for d in v.shape))
+    return signature_key(value)
+
+
 class GradFunction:
     """The gradient of a function; call it like the function.
 
@@ -114,6 +133,7 @@ class GradFunction:
         self._static_paths = tuple(w[1] for w in self._wrt) if all(w[0] == "name" for w in self._wrt) else None
         self.wrt_names = tuple(self._label(w) for w in self._wrt)
         self._cache = collections.OrderedDict()   # signature -> _Plan, least recently used first
+        self._generic = {}      # dtype/rank pattern -> first shapes seen, a shape-generic _Plan, or False
         self._cache_lock = threading.Lock()
         self._compiles = 0      # specialisations compiled
         self._recompiles = 0    # ... of them because a guard (a global compiled in as a constant) changed
@@ -230,6 +250,14 @@ class GradFunction:
                 self._cache.move_to_end(key)
         stale = plan is not None and (
             plan.compiled is not None and not plan.compiled.forward_ir.guards_hold())
+        if plan is None and not stale:
+            plan = self._shape_generic_plan(values, paths)
+            if plan is not None:
+                with self._cache_lock:
+                    self._cache[key] = plan
+                    while len(self._cache) > SPECIALISATION_CACHE_SIZE:
+                        self._cache.popitem(last=False)
+                        self._evictions += 1
         if plan is None or stale:
             plan = self._make_plan(values, paths)  # new types, or a global compiled in as a constant was rebound
             with self._cache_lock:
@@ -243,6 +271,39 @@ class GradFunction:
                     self._evictions += 1
         self._last = plan
         return plan
+
+    def _shape_generic_plan(self, values, paths):
+        """On a new shape: a shape-generic specialisation whose guards this call satisfies, or — on
+        the second shape of one dtype/rank pattern — a new one, symbolic in the extents that changed
+        (specialize.compile_shape_generic). None: compile for this shape as usual."""
+        shapes = {n: np.shape(_plain_value(v)) for n, v in values.items() if _is_array_value(v)}
+        if not SHAPE_GENERIC or not shapes or self.fallback == "always" or self.jit == "always" or isinstance(self.fn, GradFunction):
+            return None
+        pattern = (paths, tuple((n, _pattern_key(v)) for n, v in values.items()))
+        with self._cache_lock:
+            entry = self._generic.get(pattern)
+        if entry is None:     # the first shape of this pattern: specialise on it
+            with self._cache_lock:
+                self._generic[pattern] = shapes
+            return None
+        if entry is False:
+            return None
+        if isinstance(entry, _Plan):
+            env = entry.compiled.shape_env
+            return entry if env.holds(shapes) and entry.compiled.forward_ir.guards_hold() else None
+        dynamic = [(n, a) for n, s in shapes.items() for a, d in enumerate(s) if d != entry[n][a]]
+        gradient = _compiler()
+        try:
+            compiled = gradient.compile_shape_generic(self.fn, values, paths, dynamic, has_aux=self.has_aux,
+                                                      with_value=self.return_value, fastmath=self.fastmath)
+            generic = not compiled.shape_env.pinned() >= set(compiled.shape_env.symbols)
+        except Exception:          # not generic here: this shape gets its own specialisation
+            generic = False
+        with self._cache_lock:
+            self._generic[pattern] = _Plan(compiled, None) if generic else False
+            if generic:
+                self._compiles += 1
+        return self._generic[pattern] or None
 
     def _make_plan(self, values, paths):
         if self.fallback == "always":

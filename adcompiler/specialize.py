@@ -18,7 +18,7 @@ from .compiler.errors import UnsupportedSyntax
 from .compiler.gradient import adjoint_ir
 from .compiler.ir import walk
 from .compiler.memory import Memory
-from .compiler.types import type_of_value
+from .compiler.types import ArrayType, type_of_value
 from .tensor import Tensor
 
 __all__ = ["CompiledGrad", "CompiledTransform", "compile_value_and_grad", "UnsupportedSyntax", "JIT_MODES"]
@@ -64,6 +64,10 @@ class _Tiers:
         """Compile the native tier once; a NotLowerable reason is kept and not retried."""
         if self.native is not None or self.native_reason is not None:
             return self.native
+        if getattr(self, "shape_env", None) is not None:
+            self.native_reason = ("a shape-generic specialisation runs on the NumPy tier (the native tier "
+                                  "compiles one specialisation per shape)")
+            return None
         from .backends import llvm
         try:
             self.native = llvm.compile(self.ir, self._numpy_tier, fastmath=self.fastmath)
@@ -132,6 +136,7 @@ class _PartlyNative:
 
 class CompiledGrad(_Tiers):
     """A compiled (value and) gradient function for one argument signature, on its tiers."""
+    shape_env = None    # a shape-generic specialisation's symbols and guards (compile_shape_generic)
 
     def __init__(self, fn, values, wrt_names, with_value=True, has_aux=False, jit="auto", ir=None, fastmath=False):
         self.fn = fn
@@ -266,6 +271,44 @@ def compile_value_and_grad(fn, values, wrt_names, has_aux=False, with_value=True
     return compiled
 
 
+def compile_shape_generic(fn, values, wrt_names, dynamic, has_aux=False, with_value=True, fastmath=False):
+    """A CompiledGrad for every call whose argument shapes satisfy its guards (`.shape_env`, see
+    ops/dims.py): the extents in `dynamic` ((parameter, axis) pairs, each ≥ 2 in `values`) are
+    symbols — one per distinct value, as equal extents are usually one quantity (a batch size) —
+    and the rest stay as in `values`. The NumPy tier's code is built at once and the environment
+    frozen; the native tier compiles per shape, so this specialisation stays on the NumPy tier.
+    Raises UnsupportedSyntax (or whatever the compiler raises) where it cannot be built."""
+    from .compiler.gradient import _check_wrt, adjoint_ir_for_types
+    from .ops.dims import ShapeEnv
+    for n in wrt_names:
+        _check_wrt(n, values[n])
+    env = ShapeEnv()
+    groups = {}
+    for name, axis in dynamic:
+        groups.setdefault(int(np.shape(_plain(values[name]))[axis]), []).append((name, axis))
+    symbol = {}
+    for value, sources in groups.items():
+        d = env.symbol(value, sources)
+        symbol.update((src, d) for src in sources)
+    types = {}
+    for name, v in values.items():
+        t = type_of_value(_plain(v))
+        if t.is_array:
+            env.static[name] = tuple(None if (name, a) in symbol else d for a, d in enumerate(t.shape))
+            t = ArrayType(t.dtype, [symbol.get((name, a), d) for a, d in enumerate(t.shape)])
+        types[name] = t
+    fwd, adj = adjoint_ir_for_types(fn, types, wrt_names, with_value, has_aux)
+    params = [p.hint for p in adj.params]
+    adj.shape_symbols = {s: (params.index(srcs[0][0]), srcs[0][1]) for s, srcs in env.symbols.items()}
+    compiled = CompiledGrad(fn, values, wrt_names, with_value, has_aux, "never", ir=(fwd, adj), fastmath=fastmath)
+    code = compiled.compiled
+    code.strict, code.plain           # every variant of the code before the guards are final
+    env.frozen = True
+    compiled.shape_env = env
+    compiled.how += f"; shape-generic: {env.describe()}"
+    return compiled
+
+
 def _gradient_of_gradient(inner, values, wrt_names, with_value, has_aux):
     """grad(grad(f)) w.r.t. one float argument, as forward over reverse on f's adjoint IR
     (compiler/transforms.py; an array argument's basis vectors in one batched sweep): loops with
@@ -280,7 +323,7 @@ def _gradient_of_gradient(inner, values, wrt_names, with_value, has_aux):
     if not (isinstance(v, (float, np.floating)) or (isinstance(v, np.ndarray) and v.dtype.kind == "f")):
         return None
     plan = inner._plan(values)
-    if plan.compiled is None:
+    if plan.compiled is None or plan.compiled.shape_env is not None:
         return None
     from .compiler.transforms import second_derivative_ir
     try:

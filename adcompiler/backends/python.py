@@ -28,6 +28,7 @@ from .. import ops
 from ..compiler import library
 from ..compiler.ir import use_counts, walk
 from ..compiler.memory import Memory
+from ..ops.dims import Dim, hint
 from ..ops.indexing import Dyn
 from ..compiler.pysemantics import math_name, python_scalar
 
@@ -189,7 +190,7 @@ class _Emitter:
         name = op.name
         if name == "const":
             v = op.attrs["value"]
-            if v is None or isinstance(v, (bool, int, float)):
+            if v is None or isinstance(v, (bool, int, float, Dim)):
                 self.inline[id(op.result)] = _literal(v)
             elif _scalar_const(op):   # a 0-d constant (e.g. a folded cast of a Python float): np.float64(1.0)
                 self.inline[id(op.result)] = f"np.{v.dtype.name}({_literal(v.item())})"
@@ -661,7 +662,8 @@ def _outer(v, block):
 def _large(v):
     """An ndarray (not 0-d: that may be a NumPy scalar) of at least REUSE_MIN_SIZE elements."""
     t = v.type
-    return t.is_array and len(t.shape) > 0 and int(np.prod(t.shape)) >= REUSE_MIN_SIZE
+    # (a symbolic size is judged by its value now, with no guard: out= is right for any size)
+    return t.is_array and len(t.shape) > 0 and hint(t.size) >= REUSE_MIN_SIZE
 
 
 def walk_regions(op):
@@ -763,9 +765,12 @@ def emit_source(fn, strict=False, reuse=True, prim_ref=None, reserved=()):
     spells a call of a primitive NumPy has no function for (default `prim.<name>`; the
     standalone export, backends/export.py, names its own helpers); `reserved`: names the
     generated code must not bind."""
-    em = _Emitter(fn, strict, reuse, prim_ref, reserved)
+    symbols = getattr(fn, "shape_symbols", {})
+    em = _Emitter(fn, strict, reuse, prim_ref, tuple(reserved) + tuple(f"_{s}" for s in symbols))
     params = [em.names.bind(p) for p in fn.params]
     em.lines.append(f"def {identifier(fn.name)}({', '.join(params)}):")
+    for sym, (k, axis) in symbols.items():      # a shape-generic specialisation's extents (ops/dims.py)
+        em.lines.append(f"    _{sym} = {params[k]}.shape[{axis}]")
     n = len(em.lines)
     em.block(fn.body, 1)
     if len(em.lines) == n:

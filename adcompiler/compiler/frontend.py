@@ -38,6 +38,7 @@ from .scan import always_exits, assigned_names, contains, else_statements, state
 from .source import function_source
 from .types import LiteralType, I64, NONE, type_of_value, unify
 from .values import BoundMethod, ListBuffer, PyTuple, Static, Undefined, static_equal
+from ..ops.dims import Dim, has_dims
 
 FLAGS = ("#returned", "#broke", "#cont")
 HINTS = {"#returned": "returned", "#ret": "ret", "#broke": "broke", "#cont": "cont", "#k": "k"}
@@ -159,8 +160,8 @@ class Frontend(ExpressionMixin):
                 return self.live_constant(v, self.node)   # made outside the function: read when it runs
             if isinstance(v, np.ndarray) and v.size > 1 and (v == v.flat[0]).all():
                 return self.b.full(v.flat[0].item(), type_of_value(v))
-            if isinstance(v, (bool, int, float, np.ndarray, np.generic)) or v is None:
-                return self.b.const(v)
+            if isinstance(v, (bool, int, float, np.ndarray, np.generic, Dim)) or v is None:
+                return self.b.const(v)     # (a Dim: an extent of a shape-generic specialisation)
             if isinstance(v, (tuple, list)):
                 return self.b.tuple([self.val(Static(i)) for i in v])
             self.fail(f"{_static_name(v)} cannot be used as a run-time value")
@@ -1077,6 +1078,8 @@ def compile_function(fn, arg_types):
     by name, of IR types; parameters left out take their default as a
     constant). Cached per (function, types). Raises UnsupportedSyntax."""
     key = tuple(arg_types.items()) if isinstance(arg_types, dict) else tuple(arg_types)
+    if any(t.is_array and has_dims(t.shape) for _, t in (key if isinstance(arg_types, dict) else enumerate(key))):
+        return Frontend().compile(fn, arg_types)     # symbolic extents (ops/dims.py): compiled once, not kept
     per = _cache.get(fn)
     if per is None:
         per = _cache[fn] = {}

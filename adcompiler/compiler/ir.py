@@ -141,7 +141,7 @@ class Block:
 
 class Function:
     """A function: typed parameters, a body block ending in `return`."""
-    __slots__ = ("name", "params", "body", "loc", "wrt", "guards", "hidden", "_check")
+    __slots__ = ("name", "params", "body", "loc", "wrt", "guards", "hidden", "shape_symbols", "_check")
 
     def __init__(self, name, params, body, loc=None):
         self.name = name
@@ -151,6 +151,7 @@ class Function:
         self.wrt = None          # set by activity analysis: the active parameters
         self.guards = ()         # set by the front end (external.py): values compiled in as constants
         self.hidden = ()         # set by the front end: the last len(hidden) params, read on each call
+        self.shape_symbols = {}  # a shape-generic specialisation's extents: symbol -> (param index, axis)
         self._check = None
 
     def guards_hold(self):
@@ -439,7 +440,8 @@ def _check_constant(op):
     if t.is_array:
         ok = isinstance(value, np.ndarray) and value.dtype == t.dtype and value.shape == t.shape
     elif t.is_scalar:
-        ok = type(value) in (bool, int, float) and np.dtype(type(value)).kind == t.dtype.kind
+        ok = type(value) in (bool, int, float) and np.dtype(type(value)).kind == t.dtype.kind or \
+            (type_of_value(value) == t and t.dtype.kind == "i")      # an extent read at run time (ops/dims.py)
     else:
         ok = type_of_value(value) == t
     if not ok:

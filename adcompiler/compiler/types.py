@@ -20,6 +20,7 @@ import re
 import numpy as np
 
 from .. import ops
+from ..ops.dims import Dim
 
 _SHORT = {"float64": "f64", "float32": "f32", "float16": "f16", "int64": "i64", "int32": "i32",
           "int16": "i16", "int8": "i8", "uint8": "u8", "uint16": "u16", "uint32": "u32", "uint64": "u64",
@@ -76,7 +77,7 @@ class ArrayType(Type):
 
     def __init__(self, dtype, shape):
         self.dtype = np.dtype(dtype)
-        self.shape = tuple(int(d) for d in shape)
+        self.shape = tuple(d if isinstance(d, Dim) else int(d) for d in shape)
 
     @property
     def ndim(self):
@@ -84,7 +85,11 @@ class ArrayType(Type):
 
     @property
     def size(self):
-        return int(np.prod(self.shape, dtype=np.int64))
+        """The number of elements (a Dim where an extent is symbolic)."""
+        n = 1
+        for d in self.shape:
+            n = n * d
+        return n
 
     def __eq__(self, o):
         return isinstance(o, ArrayType) and o.dtype == self.dtype and o.shape == self.shape
@@ -208,6 +213,8 @@ def type_of_value(v):
     t = _PY_SCALAR_TYPES.get(type(v))
     if t is not None:
         return t
+    if isinstance(v, Dim):
+        return I64       # an extent of a shape-generic specialisation: an int read at run time
     if isinstance(v, (np.ndarray, np.generic)):
         return ArrayType(v.dtype, np.shape(v))
     if v is None:

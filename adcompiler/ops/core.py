@@ -29,6 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .dims import broadcast_shapes, has_dims
+
 from .scalar import ScalarTypes
 
 __all__ = [
@@ -155,6 +157,8 @@ class Primitive:
                   False); amax: ("maximum", -inf, False) ... Backends that write reductions as loops
                   read it.
     """
+
+    dims_rule = None    # shape rule for symbolic extents (ops/dims.py) where the dummies would pin them
 
     def __init__(self, name, impl, *, grad_fn=None, saves=(), saves_out=False,
                  shape_rule=None, differentiable=True, kind=None, may_alias=None, numpy_name=None,
@@ -291,6 +295,15 @@ class Primitive:
         """Shape and dtype of the result for arguments given as values or Abstracts."""
         if self.shape_rule is not None:
             return self.shape_rule(args, params)
+        if self.dims_rule is not None and any(has_dims(shape_of(a)) for a in args):
+            a = self.dims_rule(args, params)     # None: the dummies below (which pin the extents)
+            if a is not None:
+                return a
+        if self.kind == "elementwise" and any(has_dims(shape_of(a)) for a in args):
+            shape = broadcast_shapes(*(shape_of(a) for a in args))
+            out = np.asarray(self.impl(*[np.zeros((), dtype_of(a)) if hasattr(a, "dtype") else a for a in args],
+                                       **params))
+            return Abstract(shape, out.dtype)
         dummies = [_dummy(a) for a in args]
         out = np.asarray(self.impl(*dummies, **params))
         return Abstract(out.shape, out.dtype)

@@ -14,6 +14,7 @@ import math
 import numpy as np
 
 from .core import Abstract, Primitive, shape_of, unbroadcast
+from .dims import broadcast_shapes
 from .scalar import python_math
 
 _PY_SCALARS = (int, float, bool)
@@ -28,7 +29,7 @@ def elementwise_shape_rule(impl):
 
     def rule(args, params):
         shapes = [shape_of(a) for a in args if not _is_scalar(a)]
-        shape = np.broadcast_shapes(*shapes) if shapes else ()
+        shape = broadcast_shapes(*shapes) if shapes else ()
         dummies = [a if _is_scalar(a) else np.zeros((), dtype=np.dtype(a.dtype)) for a in args]
         with np.errstate(all="ignore"):
             dtype = np.asarray(impl(*dummies, **params)).dtype

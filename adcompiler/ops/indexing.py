@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Abstract, Primitive, shape_of, unbroadcast
+from .core import Abstract, Primitive, dtype_of, shape_of, unbroadcast
+from .dims import Dim
 
 
 def _dtype_or_weak(a):
@@ -93,6 +94,72 @@ def _getitem(x, *dyn, idx):
 
 # may alias: a basic index gives a view of x (copies_on_index says when NumPy copies)
 getitem = Primitive("getitem", _getitem, grad_fn=_getitem_name, kind="index", may_alias=True, linear=(0,))
+
+
+def _getitem_dims(args, params):
+    """x[idx] for a basic index of constant ints and slices when x has symbolic extents (None
+    otherwise): each decision on an extent (is the index in range, where a slice is cut) a guard."""
+    parts = params["idx"] if isinstance(params["idx"], tuple) else (params["idx"],)
+    if any(shape_of(a) != () or np.dtype(dtype_of(a)).kind not in "iu" for a in args[1:]):
+        return None      # an index array: the result's shape is the array's
+    if not all(p is None or p is Ellipsis or _const_int(p) or isinstance(p, Dyn) or (
+            isinstance(p, slice) and all(v is None or _const_int(v) for v in (p.start, p.stop, p.step)))
+            for p in parts):
+        return None
+    shape = shape_of(args[0])
+    used = [p for p in parts if p is not None and p is not Ellipsis]
+    ellipses = sum(p is Ellipsis for p in parts)
+    if ellipses > 1 or len(used) > len(shape):
+        return None
+    out, axis = [], 0
+    for p in parts:
+        if p is None:
+            out.append(1)
+        elif p is Ellipsis:
+            k = len(shape) - len(used)
+            out.extend(shape[axis:axis + k])
+            axis += k
+        elif isinstance(p, slice):
+            out.append(_slice_length(shape[axis], p))
+            axis += 1
+        elif isinstance(p, Dyn):         # an integer read at run time: NumPy checks its range there
+            axis += 1
+        else:
+            n = shape[axis]
+            if not (p < n if p >= 0 else n >= -p):
+                raise IndexError(f"index {p} is out of bounds for axis {axis} with size {n}")
+            axis += 1
+    out.extend(shape[axis:])
+    return Abstract(tuple(out), dtype_of(args[0]))
+
+
+def _const_int(p):
+    return isinstance(p, (int, np.integer)) and not isinstance(p, (bool, np.bool_))
+
+
+def _slice_length(n, s):
+    step = 1 if s.step is None else int(s.step)
+    if step < 0:
+        n = int(n)       # pins a symbolic extent
+    if not isinstance(n, Dim):
+        return len(range(*s.indices(n)))
+    start = _clamp(0 if s.start is None else int(s.start), n)
+    stop = n if s.stop is None else _clamp(int(s.stop), n)
+    length = stop - start
+    if length <= 0:
+        return 0
+    return (length + step - 1) // step
+
+
+def _clamp(i, n):
+    """Index i of an axis of symbolic extent n, clamped to [0, n] as slice bounds are."""
+    if i < 0:
+        j = n + i
+        return 0 if j < 0 else j
+    return n if n <= i else i
+
+
+getitem.dims_rule = _getitem_dims
 
 
 def _scatter_add(g, *dyn, idx, shape):

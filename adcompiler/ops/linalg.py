@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .core import Abstract, Primitive, dtype_of, shape_of, unbroadcast
+from .dims import broadcast_shapes, has_dims
 from .elementwise import add, div, eq, mul, neg, sub, where
 from .reductions import expand_back, weighted_sum
 from .shape import broadcast_to, expand_dims, reshape, squeeze, swap_last2
@@ -53,9 +54,23 @@ def _matmul(a, b):
 
 def _matmul_shape(args, params):
     sa, sb = shape_of(args[0]), shape_of(args[1])
+    if has_dims(sa) or has_dims(sb):
+        return _matmul_shape_symbolic(args, sa, sb)
     _check_matmul(np.broadcast_to(0.0, sa), np.broadcast_to(0.0, sb))
     out = np.matmul(np.broadcast_to(np.zeros((), args[0].dtype), sa), np.broadcast_to(np.zeros((), args[1].dtype), sb))
     return Abstract(np.shape(out), np.asarray(out).dtype)
+
+
+def _matmul_shape_symbolic(args, sa, sb):
+    if len(sa) == 0 or len(sb) == 0:
+        raise RuntimeError("both arguments to matmul need to be at least 1D")
+    kb = sb[0] if len(sb) == 1 else sb[-2]
+    if not sa[-1] == kb:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
+    batch = broadcast_shapes(sa[:-2], sb[:-2])
+    shape = tuple(batch) + tuple(sa[-2:-1]) + tuple(sb[-1:] if len(sb) > 1 else ())
+    dtype = np.matmul(np.zeros((1, 1), args[0].dtype), np.zeros((1, 1), args[1].dtype)).dtype
+    return Abstract(shape, dtype)
 
 
 matmul = Primitive("matmul", _matmul, grad_fn=_matmul_name, saves=(0, 1), shape_rule=_matmul_shape, kind="linalg",

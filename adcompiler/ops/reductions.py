@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from .core import Abstract, Primitive, dtype_of, shape_of, unbroadcast
+from .dims import Dim
 from .elementwise import div, eq, exp, mul, sub, where
 from .shape import broadcast_to, reshape
 
@@ -45,6 +46,11 @@ def count(shape, axis):
     for i in normalize_axis(axis, len(shape)):
         n *= shape[i] if shape else 1
     return n
+
+
+def as_float(n):
+    """A count as a float for division (a symbolic extent stays one: the compiler reads it at run time)."""
+    return n if isinstance(n, Dim) else float(n)
 
 
 def expand_back(g, shape, axis, keepdims):
@@ -109,7 +115,7 @@ def _logsumexp(x, axis, keepdims):
 
 sum_.defvjp(lambda g, x, out, axis=None, keepdims=False: expand_back(g, shape_of(x), axis, keepdims))
 mean.defvjp(lambda g, x, out, axis=None, keepdims=False: div(
-    expand_back(g, shape_of(x), axis, keepdims), float(count(shape_of(x), axis))))
+    expand_back(g, shape_of(x), axis, keepdims), as_float(count(shape_of(x), axis))))
 
 
 def weighted_sum(t, w, axis, keepdims):
@@ -284,7 +290,14 @@ def _extreme_weights(x, out, axis=None, keepdims=False, ties="even", largest=Tru
     return w
 
 
-extreme_weights = Primitive("extreme_weights", _extreme_weights, differentiable=False, kind="other")
+def _extreme_weights_shape(args, params):
+    x = args[0]
+    dt = np.dtype(dtype_of(x))
+    return Abstract(shape_of(x), np.result_type(dt, np.float32) if dt.kind != "f" else dt)
+
+
+extreme_weights = Primitive("extreme_weights", _extreme_weights, differentiable=False, kind="other",
+                            shape_rule=_extreme_weights_shape)
 
 
 def _make_extreme(name, fn, largest, torch_base, amax):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .core import Abstract, Primitive, shape_of
+from .dims import has_dims
 
 
 def _first_shape(args, params, shape):
@@ -27,6 +28,8 @@ def _reshape_impl(x, shape):
 
 def _resolve_shape(old, shape):
     """`shape` with its -1 worked out, as NumPy would."""
+    if has_dims(old) or has_dims(shape):
+        return _resolve_symbolic(old, shape)
     n = int(np.prod(old, dtype=np.int64))
     shape = tuple(int(s) for s in shape)
     if -1 in shape:
@@ -35,6 +38,28 @@ def _resolve_shape(old, shape):
     if int(np.prod(shape, dtype=np.int64)) != n or shape.count(-1) > 1:
         raise ValueError(f"cannot reshape array of size {n} into shape {tuple(shape)}")
     return shape
+
+
+def _resolve_symbolic(old, shape):
+    n = _product(old)
+    shape = tuple(shape)
+    if shape.count(-1) > 1:
+        raise ValueError("can only specify one unknown dimension")
+    if -1 in shape:
+        known = _product(s for s in shape if not (isinstance(s, int) and s == -1))
+        if not known:
+            raise ValueError(f"cannot reshape array of size {n} into shape {shape}")
+        shape = tuple(n // known if isinstance(s, int) and s == -1 else s for s in shape)
+    if not _product(shape) == n:
+        raise ValueError(f"cannot reshape array of size {n} into shape {tuple(map(str, shape))}")
+    return shape
+
+
+def _product(dims):
+    n = 1
+    for d in dims:
+        n = n * d
+    return n
 
 
 reshape = Primitive(
@@ -74,6 +99,37 @@ squeeze.defvjp(lambda g, x, out, axis=None: reshape(g, shape=shape_of(x)))
 expand_dims = Primitive("expand_dims", lambda x, axis: np.expand_dims(x, axis), grad_fn="UnsqueezeBackward0",
                         kind="view", numpy_name="expand_dims", linear=True)
 expand_dims.defvjp(lambda g, x, out, axis: reshape(g, shape=shape_of(x)))
+
+
+
+def _axes(axis, ndim):
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    out = sorted(int(a) % ndim if -ndim <= int(a) < ndim else ndim for a in axes)
+    if out and out[-1] >= ndim or len(set(out)) != len(out):
+        raise ValueError(f"axis {axis} is out of bounds or repeated for an array of dimension {ndim}")
+    return out
+
+
+def _expand_dims_dims(args, params):
+    shape = list(shape_of(args[0]))
+    axes = _axes(params["axis"], len(shape) + (len(params["axis"]) if isinstance(params["axis"], tuple) else 1))
+    for a in axes:
+        shape.insert(a, 1)
+    return Abstract(tuple(shape), args[0].dtype)
+
+
+def _squeeze_dims(args, params):
+    shape = shape_of(args[0])
+    axis = params.get("axis")
+    axes = range(len(shape)) if axis is None else _axes(axis, len(shape))
+    drop = [a for a in axes if isinstance(shape[a], int) and shape[a] == 1]
+    if axis is not None and len(drop) != len(axes):
+        raise ValueError("cannot select an axis to squeeze out which has size not equal to one")
+    return Abstract(tuple(d for a, d in enumerate(shape) if a not in drop), args[0].dtype)
+
+
+expand_dims.dims_rule = _expand_dims_dims
+squeeze.dims_rule = _squeeze_dims
 
 broadcast_to = Primitive(
     "broadcast_to", lambda x, shape: np.broadcast_to(x, shape), grad_fn="ExpandBackward0", kind="view",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...ops.dims import Dim, has_dims
 from ..builder import const_value, fold
 from ..ir import clone, replace_uses
 
@@ -27,8 +28,9 @@ def _block(block, consts, tuples, mapping):
         op.operands = [mapping.get(id(v), v) for v in op.operands]
         name = op.name
         if name == "const":
-            if not op.attrs.get("live"):  # a global array: read when the code runs, never folded
-                consts[id(op.result)] = op.attrs["value"]
+            if not op.attrs.get("live") and not isinstance(op.attrs["value"], Dim):
+                consts[id(op.result)] = op.attrs["value"]   # (a global array is read when the code runs,
+                                                            # an extent of a shape-generic one too)
         elif name == "tuple":
             tuples[id(op.result)] = op.operands
         elif name == "untuple" and id(op.operands[0]) in tuples:
@@ -83,7 +85,7 @@ def _is_bool_select(op):
 
 def _try_fold(op, consts):
     t = op.result.type
-    if not (t.is_scalar or t.is_array) or (t.is_array and t.size > MAX_ELEMENTS):
+    if not (t.is_scalar or t.is_array) or (t.is_array and (has_dims(t.shape) or t.size > MAX_ELEMENTS)):
         return
     try:
         raw = fold(op.name, [consts[id(v)] for v in op.operands], op.attrs)

@@ -1,0 +1,273 @@
+"""Symbolic array extents, for one compiled specialisation that serves many shapes.
+
+When a function is called with a new batch size, the compiler can specialise it on the dtype and
+rank of its arguments and keep the extents that changed as `Dim`s: symbols (`n0`, the extent of
+some argument axis) and integer expressions of them (`n0 - 1`, `n0 * 20`). A Dim carries the
+value it has for the call being compiled (its *hint*). Shape rules that know about Dims compute
+with them symbolically; every other use is a decision about the value, and the `ShapeEnv` records
+it as a *guard* that the specialisation is valid only where it holds:
+
+    n0 == n1, n0 != 1, bool(n0 - 1)   -> a guard on the comparison's outcome
+    int(n0), operator.index(n0)       -> "n0 == hint": the extent is pinned (NumPy calls that need
+                                         a real int, np.broadcast_to, range() ... pin)
+
+so whatever the compiler does with a shape, the code it builds is right for every shape that
+satisfies the guards — checked on each call before the specialisation is used. Once the
+specialisation's code is built the environment is frozen: a later decision raises `Specialised`
+instead of adding a guard the calls already made did not check.
+
+A Dim's repr is the Python expression of it (`_n0 - 1`), so generated code that prints a shape with
+repr() computes it from the symbols, which the code binds from its arguments' shapes on entry.
+"""
+from __future__ import annotations
+
+import operator
+
+__all__ = ["Dim", "ShapeEnv", "Specialised", "has_dims", "broadcast_shapes", "hint", "hints"]
+
+_ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "//": operator.floordiv, "%": operator.mod}
+_COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
+            ">=": operator.ge}
+
+
+class Specialised(Exception):
+    """A decision on a symbolic extent after the specialisation using it was built."""
+
+
+class ShapeEnv:
+    """The symbols of one specialisation, where they come from, and the guards recorded on them."""
+
+    def __init__(self):
+        self.symbols = {}     # name -> [(parameter name, axis), ...]: where the extent is read
+        self.guards = {}      # (lhs expr, comparison, rhs expr, outcome) -> None, in order
+        self.static = {}      # parameter name -> its shape, None for the symbolic extents
+        self.frozen = False
+
+    def symbol(self, value, sources):
+        """A new symbol for extent `value` (≥ 2) read at `sources` (all equal on a valid call)."""
+        name = f"n{len(self.symbols)}"
+        self.symbols[name] = list(sources)
+        d = Dim(self, ("sym", name), int(value))
+        self.guards[(d.expr, ">=", 2, True)] = None    # 0 and 1 broadcast differently: never symbolic
+        return d
+
+    def record(self, lhs, cmp, rhs, outcome):
+        if self.frozen:
+            raise Specialised(f"the code for this specialisation depends on {_source(lhs)} {cmp} {_source(rhs)}")
+        self.guards[(lhs, cmp, rhs, outcome)] = None
+
+    def values(self, shapes):
+        """Symbol -> extent for a call (`shapes`: parameter name -> shape), or None when two places
+        of one symbol differ."""
+        out = {}
+        for name, sources in self.symbols.items():
+            vals = {shapes[p][axis] for p, axis in sources}
+            if len(vals) != 1:
+                return None
+            out[name] = vals.pop()
+        return out
+
+    def holds(self, shapes):
+        """Whether a call with these argument shapes (of the ranks compiled for) satisfies every guard."""
+        for name, shape in self.static.items():
+            if any(d is not None and d != actual for d, actual in zip(shape, shapes[name])):
+                return False
+        env = self.values(shapes)
+        if env is None:
+            return False
+        try:
+            return all(_COMPARE[cmp](_eval(lhs, env), _eval(rhs, env)) == outcome
+                       for lhs, cmp, rhs, outcome in self.guards)
+        except ZeroDivisionError:
+            return False
+
+    def pinned(self):
+        """The symbols a guard fixes to one value (the specialisation is not generic in them)."""
+        return {lhs[1] for lhs, cmp, rhs, outcome in self.guards
+                if cmp == "==" and outcome and isinstance(rhs, int) and lhs[0] == "sym"}
+
+    def describe(self):
+        where = ", ".join(f"{n} = {p}.shape[{a}]" for n, srcs in self.symbols.items() for p, a in srcs[:1])
+        conds = [f"{_source(lhs)} {cmp} {_source(rhs)}" if outcome else f"not {_source(lhs)} {cmp} {_source(rhs)}"
+                 for lhs, cmp, rhs, outcome in self.guards]
+        return f"{where}; valid while {' and '.join(conds)}"
+
+
+def _eval(e, env):
+    if isinstance(e, int):
+        return e
+    if e[0] == "sym":
+        return env[e[1]]
+    return _ARITH[e[0]](_eval(e[1], env), _eval(e[2], env))
+
+
+def _source(e, prefix=""):
+    if isinstance(e, int):
+        return repr(e)
+    if e[0] == "sym":
+        return prefix + e[1]
+    return f"({_source(e[1], prefix)} {e[0]} {_source(e[2], prefix)})"
+
+
+def _expr(x):
+    return x.expr if isinstance(x, Dim) else x
+
+
+class Dim:
+    """A symbolic array extent (see the module docstring)."""
+    __slots__ = ("env", "expr", "hint")
+
+    def __init__(self, env, expr, hint):
+        self.env, self.expr, self.hint = env, expr, hint
+
+    # -- arithmetic stays symbolic --------------------------------------------------------------
+    def _arith(self, op, other, reverse=False):
+        if isinstance(other, bool) or not isinstance(other, (int, Dim)):
+            if hasattr(other, "__index__") and not isinstance(other, float):
+                other = operator.index(other)
+            else:
+                return NotImplemented
+        if isinstance(other, Dim) and other.env is not self.env:
+            other = other.pin()
+        a, b = (other, self) if reverse else (self, other)
+        if (op in ("*", "//") and isinstance(b, int) and b == 1) or (op in ("+", "-") and isinstance(b, int) and b == 0):
+            return a
+        if (op == "*" and isinstance(a, int) and a == 1) or (op == "+" and isinstance(a, int) and a == 0):
+            return b
+        ha, hb = hint(a), hint(b)
+        if op in ("//", "%") and hb == 0:
+            raise ZeroDivisionError("integer division or modulo by zero")
+        return Dim(self.env, (op, _expr(a), _expr(b)), _ARITH[op](ha, hb))
+
+    def __add__(self, o):
+        return self._arith("+", o)
+
+    def __radd__(self, o):
+        return self._arith("+", o, True)
+
+    def __sub__(self, o):
+        return self._arith("-", o)
+
+    def __rsub__(self, o):
+        return self._arith("-", o, True)
+
+    def __mul__(self, o):
+        return self._arith("*", o)
+
+    def __rmul__(self, o):
+        return self._arith("*", o, True)
+
+    def __floordiv__(self, o):
+        return self._arith("//", o)
+
+    def __rfloordiv__(self, o):
+        return self._arith("//", o, True)
+
+    def __mod__(self, o):
+        return self._arith("%", o)
+
+    def __rmod__(self, o):
+        return self._arith("%", o, True)
+
+    def __neg__(self):
+        return self._arith("*", -1)
+
+    def __pos__(self):
+        return self
+
+    # -- decisions are guards ----------------------------------------------------------------------
+    def _compare(self, cmp, other):
+        if isinstance(other, Dim):
+            if other.env is not self.env:
+                return NotImplemented if cmp in ("==", "!=") else _COMPARE[cmp](self.pin(), other.pin())
+            if other.expr == self.expr:
+                return _COMPARE[cmp](0, 0)
+        elif isinstance(other, bool) or not isinstance(other, int):
+            if hasattr(other, "__index__") and not isinstance(other, float):
+                other = operator.index(other)
+            else:
+                return self.pin() if cmp in ("==", "!=") and other is None else _COMPARE[cmp](self.pin(), other)
+        outcome = _COMPARE[cmp](self.hint, hint(other))
+        self.env.record(self.expr, cmp, _expr(other), outcome)
+        return outcome
+
+    def __eq__(self, o):
+        if o is None or isinstance(o, (tuple, list, str)):
+            return False
+        return self._compare("==", o)
+
+    def __ne__(self, o):
+        if o is None or isinstance(o, (tuple, list, str)):
+            return True
+        return self._compare("!=", o)
+
+    def __lt__(self, o):
+        return self._compare("<", o)
+
+    def __le__(self, o):
+        return self._compare("<=", o)
+
+    def __gt__(self, o):
+        return self._compare(">", o)
+
+    def __ge__(self, o):
+        return self._compare(">=", o)
+
+    def __bool__(self):
+        return self._compare("!=", 0)
+
+    def __hash__(self):
+        return hash((id(self.env), self.expr))
+
+    def pin(self):
+        """The extent as a plain int, guarded to stay this value."""
+        self.env.record(self.expr, "==", self.hint, True)
+        return self.hint
+
+    __index__ = __int__ = pin
+
+    def __float__(self):
+        return float(self.pin())
+
+    # -- text ------------------------------------------------------------------------------------
+    def __repr__(self):
+        """The Python expression (generated code binds `_n0` ... from the arguments' shapes)."""
+        return _source(self.expr, "_")
+
+    def __str__(self):
+        return _source(self.expr)
+
+
+def hint(x):
+    """The value of an extent (a Dim's hint, an int as it is)."""
+    return x.hint if isinstance(x, Dim) else x
+
+
+def hints(shape):
+    return tuple(hint(d) for d in shape)
+
+
+def has_dims(shape):
+    return any(isinstance(d, Dim) for d in shape)
+
+
+def broadcast_shapes(*shapes):
+    """NumPy's broadcasting of shapes that may hold Dims (a Dim is never 1: see ShapeEnv.symbol)."""
+    if not any(has_dims(s) for s in shapes):
+        import numpy as np
+        return np.broadcast_shapes(*shapes)
+    ndim = max(len(s) for s in shapes)
+    out = []
+    for k in range(ndim):
+        sizes = [s[len(s) - ndim + k] for s in shapes if len(s) - ndim + k >= 0]
+        big = [d for d in sizes if isinstance(d, Dim) or d != 1]
+        if not big:
+            out.append(1)
+            continue
+        first = next((d for d in big if not isinstance(d, Dim)), big[0])
+        for d in big:
+            if not d == first:
+                raise ValueError(f"shape mismatch: objects cannot be broadcast to a single shape "
+                                 f"({' vs '.join(str(tuple(map(str, s))) for s in shapes)})")
+        out.append(first)
+    return tuple(out)
