@@ -134,6 +134,7 @@ class GradFunction:
         self.wrt_names = tuple(self._label(w) for w in self._wrt)
         self._cache = collections.OrderedDict()   # signature -> _Plan, least recently used first
         self._generic = {}      # dtype/rank pattern -> first shapes seen, a shape-generic _Plan, or False
+        self._generic_hits = {}  # signature -> calls the shape-generic specialisation served
         self._cache_lock = threading.Lock()
         self._compiles = 0      # specialisations compiled
         self._recompiles = 0    # ... of them because a guard (a global compiled in as a constant) changed
@@ -250,7 +251,11 @@ class GradFunction:
                 self._cache.move_to_end(key)
         stale = plan is not None and (
             plan.compiled is not None and not plan.compiled.forward_ir.guards_hold())
-        if plan is None and not stale:
+        hot = plan is not None and not stale and plan.compiled is not None and \
+            plan.compiled.shape_env is not None and self._hot_shape(key)
+        if hot:
+            plan = None     # one shape called often: its own specialisation, which the native tier can take
+        if plan is None and not stale and not hot:
             plan = self._shape_generic_plan(values, paths)
             if plan is not None:
                 with self._cache_lock:
@@ -271,6 +276,17 @@ class GradFunction:
                     self._evictions += 1
         self._last = plan
         return plan
+
+    def _hot_shape(self, key):
+        """Whether the shape-generic specialisation has served this exact signature more than
+        _auto_calls() times (with jit="auto": then it gets its own, which may go native)."""
+        if self.jit != "auto":
+            return False
+        with self._cache_lock:
+            n = self._generic_hits[key] = self._generic_hits.get(key, 0) + 1
+            if len(self._generic_hits) > 4 * SPECIALISATION_CACHE_SIZE:
+                self._generic_hits.clear()
+        return n > _auto_calls()
 
     def _shape_generic_plan(self, values, paths):
         """On a new shape: a shape-generic specialisation whose guards this call satisfies, or — on

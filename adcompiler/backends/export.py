@@ -43,6 +43,7 @@ import types
 import numpy as np
 
 from .. import ops
+from ..ops.dims import Dim
 from . import python as python_backend
 
 __all__ = ["export_module", "gradient_module", "helper_source", "helper_name", "ExportError", "LITERAL_MAX"]
@@ -400,7 +401,7 @@ def export_module(fn, doc):
     for name in used:
         helpers.value(helper_name(name), ops.registry[name].impl, f"primitive {name!r}")
     source, consts = python_backend.emit_source(fn, prim_ref=prim_ref,
-                                                reserved=set(helpers.owner) | set(_RUNTIME))
+                                                reserved=set(helpers.owner) | set(_RUNTIME), entry_check=True)
     for name, (module, attr) in _RUNTIME.items():
         if f"{name}(" in source:
             helpers.function(name, getattr(__import__(module, fromlist=[attr]), attr), f"{name}()")
@@ -460,6 +461,10 @@ def gradient_module(fn, forward_ir, adjoint_ir, wrt, with_value=False, has_aux=F
                      f"reads from outside itself (a global or a closure variable); adcompiler reads it on each "
                      f"call, here the caller passes it")
         lines.append(line)
+    env = next((d.env for p in adjoint_ir.params if p.type.is_array for d in p.type.shape if isinstance(d, Dim)), None)
+    if env is not None:
+        lines += ["", "Symbolic extents, read from the arguments on each call (a call outside these conditions",
+                  f"needs a new export): {env.describe()}"]
     lines += ["", "The gradients come back as the generated code computes them: a float argument's gradient may",
               "be a NumPy scalar, an array's may be broadcast or of a wider dtype; adcompiler.grad returns",
               "float(d) and np.array(np.broadcast_to(d, x.shape), dtype=x.dtype).",

@@ -757,7 +757,7 @@ def _source_lines(fn):
     return {i + 1: line.strip() for i, line in enumerate(lines)}
 
 
-def emit_source(fn, strict=False, reuse=True, prim_ref=None, reserved=()):
+def emit_source(fn, strict=False, reuse=True, prim_ref=None, reserved=(), entry_check=False):
     """(source text, constants) of a Python function for IR function `fn`. Scalar code uses
     Python floats and `math` (fast); with `strict`, the ops that did not come from the user's
     own Python-scalar code use NumPy's semantics instead (see CompiledSource). With `reuse`,
@@ -771,6 +771,8 @@ def emit_source(fn, strict=False, reuse=True, prim_ref=None, reserved=()):
     em.lines.append(f"def {identifier(fn.name)}({', '.join(params)}):")
     for sym, (k, axis) in symbols.items():      # a shape-generic specialisation's extents (ops/dims.py)
         em.lines.append(f"    _{sym} = {params[k]}.shape[{axis}]")
+    if entry_check and symbols:
+        em.lines += _shape_check(fn, params)
     n = len(em.lines)
     em.block(fn.body, 1)
     if len(em.lines) == n:
@@ -780,6 +782,28 @@ def emit_source(fn, strict=False, reuse=True, prim_ref=None, reserved=()):
             f"{k} = {_describe_const(v)}" if not k.startswith("_k") else f"{k} = native kernel {v.name}"
             for k, v in em.consts.items())]
     return "\n".join(em.lines) + "\n", em.consts
+
+
+def _shape_check(fn, params):
+    """Lines raising ValueError when the arguments' shapes are not ones a shape-generic function
+    was compiled for (its fixed extents, one value per symbol, and the guards)."""
+    env, conds, wanted = None, [], []
+    for k, p in enumerate(fn.params):
+        t = p.type
+        if not t.is_array:
+            continue
+        conds.append(f"np.ndim({params[k]}) == {t.ndim}")
+        for a, d in enumerate(t.shape):
+            if isinstance(d, Dim):
+                env = d.env
+                if not (d.expr[0] == "sym" and fn.shape_symbols[d.expr[1]] == (k, a)):
+                    conds.append(f"{params[k]}.shape[{a}] == {d!r}")
+            else:
+                conds.append(f"{params[k]}.shape[{a}] == {d}")
+        wanted.append(f"{p.hint}: {t}")
+    conds += env.conditions("_")
+    return [f"    if not ({' and '.join(conds)}):",
+            f"        raise ValueError({'compiled for ' + ', '.join(wanted) + '; valid while ' + ' and '.join(env.conditions())!r})"]
 
 
 class CompiledSource:

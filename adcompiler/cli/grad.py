@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from ._registry import CLIError, command
-from .target import load_function, parse_arg_specs, wrt_names
+from .target import load_function, parse_arg_specs, shape_env, symbol_parameters, wrt_names
 
 
 def _add_arguments(p):
@@ -34,6 +34,9 @@ def run_grad(args):
         _fwd, adj = build(fn, types, wrt)
     except (UnsupportedSyntax, TypeError) as e:
         raise CLIError(f"cannot compile the gradient: {e}") from None
+    env = shape_env(types)
+    if env is not None:
+        symbol_parameters(adj, env)
     if args.out:
         from ..backends.export import ExportError, gradient_module
         if args.ir or args.fuse:
@@ -51,6 +54,8 @@ def run_grad(args):
         from ..compiler import fuse
         adj = fuse(adj)
     sys.stdout.write(print_function(adj) if args.ir or args.fuse else emit_source(adj)[0])
+    if env is not None:
+        sys.stdout.write(f"# symbolic extents: {env.describe()}\n")
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 
 from ._registry import CLIError, command
-from .target import load_function, parse_arg_specs, wrt_names
+from .target import load_function, parse_arg_specs, shape_env, wrt_names
 
 
 def _add_arguments(p):
@@ -36,6 +36,9 @@ def run(args):
     if args.fuse:
         ir = fuse(ir)
     sys.stdout.write(print_function(ir))
+    env = shape_env(types)
+    if env is not None:
+        sys.stdout.write(f"# symbolic extents: {env.describe()}\n")
     return 0
 
 

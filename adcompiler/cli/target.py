@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import sys
 
 from ._registry import CLIError
 
-__all__ = ["load_function", "parse_arg_specs", "wrt_names"]
+__all__ = ["load_function", "parse_arg_specs", "shape_env", "symbol_parameters", "wrt_names"]
 
 
 def load_function(target):
@@ -63,14 +64,65 @@ def parse_arg_specs(specs, fn):
         if name not in params:
             raise CLIError(f"bad --arg {spec!r}: {fn.__name__}() has no parameter {name!r}")
         try:
-            out[name] = parse_type(text)
+            out[name] = _symbolic_array(name, text, out) or parse_type(text)
         except ValueError:
-            raise CLIError(f"bad --arg {spec!r}: types are f64, i64, bool, f32[3,4], (f64, i64), "
-                           "none, opaque (array shapes must be given in full)") from None
+            raise CLIError(f"bad --arg {spec!r}: types are f64, i64, bool, f32[3,4], f64[:, 4] or f64[n, 4] "
+                           "(extents of any size; one name, one extent), (f64, i64), none, opaque") from None
     missing = [p for p, v in params.items() if p not in out and v.default is inspect.Parameter.empty]
     if missing:
         raise CLIError(f"missing --arg for parameter {missing[0]!r} (e.g. --arg {missing[0]}=f64[3])")
     return out
+
+
+_SYMBOLIC = re.compile(r"^([a-z][a-z0-9]*)\[([0-9a-zA-Z_:,\s]*[a-zA-Z_:][0-9a-zA-Z_:,\s]*)\]$")
+_HINT = 1009      # the value a symbolic extent is compiled with: decisions on it become guards
+
+
+def _symbolic_array(name, text, earlier):
+    """`f64[:, 4]` / `f64[n, 4]` -> an array type whose `:` extents are symbols (ops/dims.py; a
+    name such as `n` is one symbol wherever it appears), one ShapeEnv for all the --arg types of a
+    command; None for any other text."""
+    m = _SYMBOLIC.match(text.strip())
+    if not m:
+        return None
+    from ..compiler.types import ArrayType, parse_dtype
+    from ..ops.dims import ShapeEnv
+    env = shape_env(earlier) or ShapeEnv()
+    named = env.cli_names
+    dims = []
+    for axis, d in enumerate(p.strip() for p in m.group(2).split(",")):
+        if d.isdigit():
+            dims.append(int(d))
+        elif d == ":" or d.isidentifier():
+            sym = named.get(d) if d != ":" else None
+            if sym is None:
+                sym = env.symbol(_HINT + 2 * len(env.symbols), [(name, axis)])
+                if d != ":":
+                    named[d] = sym
+            else:
+                env.symbols[sym.expr[1]].append((name, axis))
+            dims.append(sym)
+        else:
+            raise ValueError(text)
+    return ArrayType(parse_dtype(m.group(1)), dims)
+
+
+def shape_env(types):
+    """The ShapeEnv of the symbolic extents among `types` (name -> IR type), or None."""
+    from ..ops.dims import Dim
+    for t in types.values():
+        for d in getattr(t, "shape", ()) if getattr(t, "is_array", False) else ():
+            if isinstance(d, Dim):
+                return d.env
+    return None
+
+
+def symbol_parameters(fn_ir, env):
+    """Give IR function `fn_ir` the (parameter index, axis) each symbol is read from, so its
+    generated code binds `_n0 = x.shape[0]` on entry."""
+    params = [p.hint for p in fn_ir.params]
+    fn_ir.shape_symbols = {s: (params.index(src[0][0]), src[0][1]) for s, src in env.symbols.items()}
+    return fn_ir
 
 
 def wrt_names(specs, types, default_first=False):

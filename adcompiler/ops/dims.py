@@ -41,6 +41,7 @@ class ShapeEnv:
         self.symbols = {}     # name -> [(parameter name, axis), ...]: where the extent is read
         self.guards = {}      # (lhs expr, comparison, rhs expr, outcome) -> None, in order
         self.static = {}      # parameter name -> its shape, None for the symbolic extents
+        self.cli_names = {}   # `adc ... --arg x=f64[n, 4]`: the symbol of each name
         self.frozen = False
 
     def symbol(self, value, sources):
@@ -86,11 +87,14 @@ class ShapeEnv:
         return {lhs[1] for lhs, cmp, rhs, outcome in self.guards
                 if cmp == "==" and outcome and isinstance(rhs, int) and lhs[0] == "sym"}
 
+    def conditions(self, prefix=""):
+        """The guards as Python expressions over the symbols (named prefix + name)."""
+        return [("" if outcome else "not ") + f"{_source(lhs, prefix)} {cmp} {_source(rhs, prefix)}"
+                for lhs, cmp, rhs, outcome in self.guards]
+
     def describe(self):
         where = ", ".join(f"{n} = {p}.shape[{a}]" for n, srcs in self.symbols.items() for p, a in srcs[:1])
-        conds = [f"{_source(lhs)} {cmp} {_source(rhs)}" if outcome else f"not {_source(lhs)} {cmp} {_source(rhs)}"
-                 for lhs, cmp, rhs, outcome in self.guards]
-        return f"{where}; valid while {' and '.join(conds)}"
+        return f"{where}; valid while {' and '.join(self.conditions())}"
 
 
 def _eval(e, env):
@@ -98,6 +102,8 @@ def _eval(e, env):
         return e
     if e[0] == "sym":
         return env[e[1]]
+    if e[0] == "lin":
+        return e[1] + sum(c * _eval(a, env) for a, c in e[2])
     return _ARITH[e[0]](_eval(e[1], env), _eval(e[2], env))
 
 
@@ -106,7 +112,51 @@ def _source(e, prefix=""):
         return repr(e)
     if e[0] == "sym":
         return prefix + e[1]
+    if e[0] == "lin":
+        text = ""
+        for a, c in e[2]:
+            term = _source(a, prefix) if abs(c) == 1 else f"{abs(c)} * {_source(a, prefix)}"
+            text = (("-" if c < 0 else "") + term) if not text else f"{text} {'-' if c < 0 else '+'} {term}"
+        if e[1]:
+            text += f" {'-' if e[1] < 0 else '+'} {abs(e[1])}"
+        return f"({text})"
     return f"({_source(e[1], prefix)} {e[0]} {_source(e[2], prefix)})"
+
+
+def _linear(e):
+    """(constant, {atom: coefficient}) of an expression (atoms: symbols and non-linear terms)."""
+    if isinstance(e, int):
+        return e, {}
+    if e[0] == "lin":
+        return e[1], dict(e[2])
+    return 0, {e: 1}
+
+
+def _from_linear(const, terms):
+    terms = {a: c for a, c in terms.items() if c}
+    if not terms:
+        return const
+    if const == 0 and len(terms) == 1 and next(iter(terms.values())) == 1:
+        return next(iter(terms))
+    return ("lin", const, tuple(sorted(terms.items(), key=repr)))
+
+
+def _combine(op, a, b):
+    """The expression `a op b`, linear combinations kept in one normal form (so `n0 - 1 + 1` is
+    `n0`, and two spellings of one extent are equal without a guard)."""
+    if op in ("+", "-"):
+        (ca, ta), (cb, tb) = _linear(a), _linear(b)
+        sign = 1 if op == "+" else -1
+        for atom, c in tb.items():
+            ta[atom] = ta.get(atom, 0) + sign * c
+        return _from_linear(ca + sign * cb, ta)
+    if op == "*" and (isinstance(a, int) or isinstance(b, int)):
+        k, e = (a, b) if isinstance(a, int) else (b, a)
+        c, t = _linear(e)
+        return _from_linear(k * c, {atom: k * v for atom, v in t.items()})
+    if op == "//" and isinstance(b, int) and b == 1:
+        return a
+    return (op, a, b)
 
 
 def _expr(x):
@@ -130,14 +180,12 @@ class Dim:
         if isinstance(other, Dim) and other.env is not self.env:
             other = other.pin()
         a, b = (other, self) if reverse else (self, other)
-        if (op in ("*", "//") and isinstance(b, int) and b == 1) or (op in ("+", "-") and isinstance(b, int) and b == 0):
-            return a
-        if (op == "*" and isinstance(a, int) and a == 1) or (op == "+" and isinstance(a, int) and a == 0):
-            return b
         ha, hb = hint(a), hint(b)
         if op in ("//", "%") and hb == 0:
             raise ZeroDivisionError("integer division or modulo by zero")
-        return Dim(self.env, (op, _expr(a), _expr(b)), _ARITH[op](ha, hb))
+        e = _combine(op, _expr(a), _expr(b))
+        value = _ARITH[op](ha, hb)
+        return value if isinstance(e, int) else Dim(self.env, e, value)
 
     def __add__(self, o):
         return self._arith("+", o)
@@ -188,7 +236,8 @@ class Dim:
             else:
                 return self.pin() if cmp in ("==", "!=") and other is None else _COMPARE[cmp](self.pin(), other)
         outcome = _COMPARE[cmp](self.hint, hint(other))
-        self.env.record(self.expr, cmp, _expr(other), outcome)
+        if not isinstance(_combine("-", self.expr, _expr(other)), int):   # (else it holds for every value)
+            self.env.record(self.expr, cmp, _expr(other), outcome)
         return outcome
 
     def __eq__(self, o):

@@ -32,11 +32,23 @@ def test_after_a_pass_and_activity(capsys):
     assert "| active: %b" in out2.splitlines()[0]
 
 
+def test_symbolic_extents(capsys, tmp_path):
+    src = tmp_path / "fit.py"
+    src.write_text("import numpy as np\n\ndef loss(W, X, y):\n    return np.mean((np.tanh(X @ W) - y) ** 2)"
+                   " + np.sum(X[1:] - X[:-1])\n")
+    code, out, _ = run(capsys, f"{src}::loss", "--arg", "W=f64[4,3]", "--arg", "X=f64[n,4]", "--arg", "y=f64[n,3]")
+    assert code == 0
+    assert "func @loss(%W: f64[4,3], %X: f64[n0,4], %y: f64[n0,3])" in out
+    assert ": f64[(n0 - 1),4]" in out and "# symbolic extents: n0 = X.shape[0]; valid while n0 >= 2" in out
+    code, out, err = run(capsys, f"{src}::loss", "--arg", "W=f64[4,3]", "--arg", "X=f64[:,4]", "--arg", "y=f64[:,3]")
+    assert code == 2 and "cannot be broadcast" in err      # two `:` are two extents
+
+
 @pytest.mark.parametrize("argv,message", [
     (["/nonexistent/file.py::f"], "no such file: /nonexistent/file.py"),
     ([f"{LOOPS}"], "expected path/to/file.py::function"),
     ([f"{LOOPS}::nope"], "no function 'nope' in"),
-    ([f"{LOOPS}::for_range", "--arg", "x=f64[:]", "--arg", "n=i64"], "bad --arg 'x=f64[:]'"),
+    ([f"{LOOPS}::for_range", "--arg", "x=f64[:-1]", "--arg", "n=i64"], "bad --arg 'x=f64[:-1]'"),
     ([f"{LOOPS}::for_range", "--arg", "x"], "bad --arg 'x': expected NAME=TYPE"),
     ([f"{LOOPS}::for_range", "--arg", "q=f64"], "has no parameter 'q'"),
     ([f"{LOOPS}::for_range", "--arg", "x=f64[5]"], "missing --arg for parameter 'n'"),

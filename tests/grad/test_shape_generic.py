@@ -227,3 +227,18 @@ def test_corpus_at_three_shapes_equals_the_traced_gradient(case):
                     np.testing.assert_allclose(a, b, rtol=1e-5 if f32 else 1e-10, atol=1e-6 if f32 else 1e-12)
         if g._last is not None and g._last.compiled is not None and g._last.compiled.shape_env is not None:
             GENERIC.append(case.name)
+
+
+def test_a_shape_called_often_gets_its_own_specialisation_which_goes_native():
+    def rosen(x):
+        return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+    g = ad.grad(rosen)                               # jit="auto"
+    g(rng.standard_normal(300))
+    x = rng.standard_normal(400)
+    for k in range(8):
+        got = g(x)
+        np.testing.assert_allclose(got, traced(rosen, (x,), 0), rtol=1e-12)
+        if k < 3:
+            assert g._last.compiled.shape_env is not None
+    assert g._last.compiled.shape_env is None
+    assert g.tier == "native", g.explain()
