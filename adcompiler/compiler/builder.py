@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from .. import ops
+from ..ops.dims import Dim
 from .errors import UnsupportedSyntax
 from .ir import Block, Op, Value
 from .types import (NONE, ArrayType, ScalarType, TupleType, abstract_arg, from_abstract, type_of_value)
@@ -142,6 +143,7 @@ def _bind_ir(prim, args, params):
 
 
 ops.register_handler(Value, _bind_ir, 20)
+ops.register_handler(Dim, _bind_ir, 19)     # a symbolic extent in a derivative rule's arithmetic (a const)
 
 
 def fold(prim, values, params):

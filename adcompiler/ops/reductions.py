@@ -130,14 +130,17 @@ prod.defjvp(lambda t, x, out, axis=None, keepdims=False: weighted_sum(t, prod_ot
 
 def dof(shape, axis, correction):
     """The divisor of var/std: N - correction, clamped at 0 as the NumPy and torch forwards do."""
-    return max(float(count(shape, axis) - correction), 0.0)
+    n = count(shape, axis) - correction
+    if isinstance(n, Dim):       # a symbolic extent: the compiler divides by it at run time
+        return n if n > 0 else 0.0
+    return max(float(n), 0.0)
 
 
 def _var_weights(x, axis, correction):
     # 2 (x - mean) / dof. With dof <= 0 the forward is S / 0 (inf, or nan where every x equals
     # the mean): the scale is inf, so the cotangent is +-inf, or nan where x == mean.
     d = dof(shape_of(x), axis, correction)
-    scale = 2.0 / d if d > 0 else math.inf
+    scale = div(2.0, d) if isinstance(d, Dim) else 2.0 / d if d > 0 else math.inf
     return mul(scale, sub(x, mean(x, axis=axis, keepdims=True)))
 
 

@@ -242,3 +242,23 @@ def test_a_shape_called_often_gets_its_own_specialisation_which_goes_native():
             assert g._last.compiled.shape_env is not None
     assert g._last.compiled.shape_env is None
     assert g.tier == "native", g.explain()
+
+
+def batch_norm_loss(x, gamma):
+    mu = np.mean(x, axis=0)
+    sd = np.std(x, axis=0) + 1e-3
+    v = np.var(x, axis=0, ddof=1)
+    return np.sum(((x - mu) / sd * gamma) ** 2) + np.sum(v)
+
+
+def test_mean_var_and_std_over_the_batch_stay_generic():
+    g = ad.grad(batch_norm_loss, wrt=(0, 1), jit="never")
+    gamma = rng.standard_normal(4)
+    for k, n in enumerate((5, 6, 9, 2, 30)):
+        x = rng.standard_normal((n, 4))
+        got = g(x, gamma)
+        for a, b in zip(got, traced(batch_norm_loss, (x, gamma), (0, 1))):
+            np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
+        if k:
+            assert g._last.compiled.shape_env is not None, g.explain()
+    np.testing.assert_allclose(got[1], fd_grad(lambda gm: batch_norm_loss(x, gm), gamma), rtol=1e-6)
