@@ -264,3 +264,16 @@ def test_adc_ir_and_adc_grad_print_the_fused_ir(capsys, tmp_path):
     assert "fused @rosen_grad_k0(%x.1 = %x) : f64[], f64[1000] {" in out
     assert main(["ir", f"{src}::rosen", "--arg", "x=f64[10]", "--fuse"]) == 0
     assert "fused" not in capsys.readouterr().out
+
+
+def test_fusing_a_shape_generic_function_records_no_guard_on_its_extents(capsys, tmp_path):
+    """Sizes decide only whether a run is worth a kernel, which changes no number: a symbolic extent
+    counts with its current value, without pinning it."""
+    src = tmp_path / "model.py"
+    src.write_text("import numpy as np\n\n\ndef f(x):\n    return np.sum(np.sin(x * 2.0 + 1.0) ** 2)\n")
+    guards = []
+    for extra in ([], ["--fuse"]):
+        assert main(["ir", f"{src}::f", "--arg", "x=f64[:,4]", *extra]) == 0
+        out = capsys.readouterr().out
+        guards.append([line for line in out.splitlines() if line.startswith("# symbolic extents")])
+    assert guards[0] and guards[0] == guards[1]

@@ -15,10 +15,8 @@ ops on the NumPy tier, which raises it.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ...compiler.ir import Block, Function, Op, clone, replace_uses, walk
-from ...compiler.passes.fuse import MIN_ELEMENTS, fuse, fusible
+from ...compiler.passes.fuse import MIN_ELEMENTS, fuse, fusible, size
 from .abi import NotLowerable
 
 __all__ = ["MIN_ELEMENTS", "Outlined", "outline"]
@@ -48,7 +46,7 @@ def cost_rule(fn):
     def accept(op):
         if not (op.is_prim and op.prim.kind == "elementwise"):
             return True
-        return int(np.prod(op.result.type.shape, dtype=np.int64)) < LIBM_ELEMENTS or not per_element_call(op, consts)
+        return size(op.result.type) < LIBM_ELEMENTS or not per_element_call(op, consts)
     return accept
 
 

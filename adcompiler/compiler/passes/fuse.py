@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...ops.dims import hints
 from ..ir import Block, Op, Value, clone, free_values, replace_uses, walk
 
-__all__ = ["MIN_ELEMENTS", "DTYPES", "fuse", "fusible"]
+__all__ = ["MIN_ELEMENTS", "DTYPES", "fuse", "fusible", "size"]
 
 MIN_ELEMENTS = 256          # a run is fused when it has a loop or an array operand/result at least this big
 DTYPES = frozenset({"float64", "float32", "int64", "bool"})
@@ -131,10 +132,16 @@ def _worth_a_kernel(run, min_elements):
         for o in [op, *_nested(op)]:
             if o.name in ("for", "while"):
                 return True
-            if o.is_prim and any(v.type.is_array and int(np.prod(v.type.shape)) >= min_elements
+            if o.is_prim and any(v.type.is_array and size(v.type) >= min_elements
                                  for v in list(o.operands) + list(o.results)):
                 return True
     return False
+
+
+def size(t):
+    """Elements of a value of type `t`; a symbolic extent counts with its current value (a guess that
+    changes no number, so it records no guard on the extent)."""
+    return int(np.prod(hints(t.shape), dtype=np.int64))
 
 
 def _block_of(ops):
