@@ -400,6 +400,9 @@ class GradFunction:
             return "native tier: machine code through LLVM"
         if c.native is not None:
             return "NumPy tier for this call: the native code reported an error Python raises, so it re-ran here"
+        if c.shape_env is not None and self.jit == "auto":
+            return (f"NumPy tier; a shape this specialisation serves more than {_auto_calls()} times gets its "
+                    f"own, which the native tier can take")
         if c.native_reason is not None:
             return f"NumPy tier; native refused: {c.native_reason}"
         if self.jit == "never":

@@ -45,6 +45,10 @@ def main():
             print(f"{name}: not installed")
     peers["hand-written NumPy"] = lambda: loss_and_grad_numpy(*inputs)
     peers["forward (ad.jit)"] = lambda: forward(*inputs)
+    try:
+        peers["torch forward (no_grad)"] = _torch_forward(inputs)
+    except ImportError:
+        pass
     times = {k: [] for k in peers}
     for _ in range(args.rounds):
         for k, f in peers.items():
@@ -61,6 +65,24 @@ def main():
         print(f"  {k:28s} median {med:7.3f} ms  min {min(ts):7.3f}  max {max(ts):7.3f}  {ratio}")
     g, f = statistics.median(times["adcompiler native regions"]), statistics.median(times["forward (ad.jit)"])
     print(f"  gradient / forward (native regions): {g / f:.2f}")
+    if "torch forward (no_grad)" in times:
+        tg, tf = statistics.median(times["torch eager"]), statistics.median(times["torch forward (no_grad)"])
+        print(f"  gradient / forward (torch eager): {tg / tf:.2f}")
+
+
+def _torch_forward(args):
+    import torch
+    W1, b1, W2, b2, X, Y = (torch.from_numpy(a) for a in args)
+
+    def run():
+        with torch.no_grad():
+            h = torch.tanh(X @ W1 + b1)
+            z = h @ W2 + b2
+            m = torch.amax(z, dim=1, keepdim=True)
+            lse = m + torch.log(torch.sum(torch.exp(z - m), dim=1, keepdim=True))
+            return (-torch.sum(Y * (z - lse)) / X.shape[0]).item()
+    run()
+    return run
 
 
 if __name__ == "__main__":

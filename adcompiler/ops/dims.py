@@ -236,8 +236,11 @@ class Dim:
             else:
                 return self.pin() if cmp in ("==", "!=") and other is None else _COMPARE[cmp](self.pin(), other)
         outcome = _COMPARE[cmp](self.hint, hint(other))
-        if not isinstance(_combine("-", self.expr, _expr(other)), int):   # (else it holds for every value)
-            self.env.record(self.expr, cmp, _expr(other), outcome)
+        if isinstance(_combine("-", self.expr, _expr(other)), int):
+            return outcome                      # holds for every value of the symbols
+        if self.expr[0] == "sym" and isinstance(other, int) and other <= 1:
+            return outcome                      # a symbol is at least 2 (ShapeEnv.symbol)
+        self.env.record(self.expr, cmp, _expr(other), outcome)
         return outcome
 
     def __eq__(self, o):
