@@ -416,8 +416,15 @@ def shape_plans(draw):
 def arguments(call, seed):
     r = np.random.default_rng(seed)
     s = call.shapes()
-    return (0.8 * r.standard_normal(s["X"]), r.standard_normal(s["w"]), 0.7 * r.standard_normal(s["W"]),
-            r.standard_normal(s["y"]), float(r.uniform(-1, 1)), 0.8 * r.standard_normal(s["Z"]))
+    args = [0.8 * r.standard_normal(s["X"]), r.standard_normal(s["w"]), 0.7 * r.standard_normal(s["W"]),
+            r.standard_normal(s["y"]), float(r.uniform(-1, 1)), 0.8 * r.standard_normal(s["Z"])]
+    layout = seed % 4        # the arrays as given, Fortran-ordered, or strided views into larger ones
+    if layout == 1:
+        args[0], args[2] = np.asfortranarray(args[0]), np.asfortranarray(args[2])
+    elif layout == 2:
+        args[0] = np.repeat(args[0], 2, axis=1)[:, ::2]
+        args[3] = np.repeat(args[3], 3)[::3]
+    return tuple(args)
 
 
 # ---- checks --------------------------------------------------------------------------------------
@@ -439,6 +446,7 @@ def assert_same_gradients(names, got, want, what):
     for name, a, b in zip(names, got, want):
         a, b = np.asarray(a), np.asarray(b)
         assert a.shape == b.shape, f"{what}: d/d{name} has shape {a.shape}, traced {b.shape}"
+        assert a.dtype == b.dtype, f"{what}: d/d{name} has dtype {a.dtype}, traced {b.dtype}"
         finite = np.abs(b[np.isfinite(b)])
         scale = max(1.0, float(finite.max()) if finite.size else 1.0)
         np.testing.assert_allclose(a, b, rtol=PATH_RTOL, atol=PATH_ATOL * scale, err_msg=f"{what}: d/d{name}")
