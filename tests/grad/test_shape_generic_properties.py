@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
-from hypothesis import event, given, note, settings
+from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
 import adcompiler as ad
@@ -605,33 +605,50 @@ def buffers_everywhere(monkeypatch):
     monkeypatch.setattr(python_backend, "REUSE_MIN_SIZE", 1)
 
 
-def _property(directory, examples, max_depth):
-    @settings(FAST, max_examples=examples)
-    @given(case=cases(max_depth))
-    def prop(case):
-        program, calls, seed, fd, wrt, with_value = case
-        check(program, calls, seed, fd, directory, wrt, with_value)
+@pytest.fixture
+def summary_printed():
+    """The statistics of one property test, printed on stdout when it ends (-s, or -rP)."""
     STATS.clear()
-    prop()
+    yield
     print("\n" + summary())
 
 
-def test_one_gradient_at_many_shapes_equals_the_traced_one(progdir):
-    _property(progdir, 40, 3)
+# (the fixtures are set up once per test, not per example, which is what these want)
+PROPS = settings(FAST, max_examples=40, suppress_health_check=list(FAST.suppress_health_check) +
+                 [HealthCheck.function_scoped_fixture])
 
 
-def test_one_gradient_at_many_shapes_equals_the_traced_one_with_buffers(progdir, buffers_everywhere):
-    _property(progdir, 25, 3)
+def _check(case, directory):
+    program, calls, seed, fd, wrt, with_value = case
+    check(program, calls, seed, fd, directory, wrt, with_value)
+
+
+@PROPS
+@given(case=cases(3))
+def test_one_gradient_at_many_shapes_equals_the_traced_one(case, progdir, summary_printed):
+    _check(case, progdir)
+
+
+@settings(PROPS, max_examples=25)
+@given(case=cases(3))
+def test_one_gradient_at_many_shapes_equals_the_traced_one_with_buffers(case, progdir, buffers_everywhere,
+                                                                        summary_printed):
+    _check(case, progdir)
 
 
 @pytest.mark.slow
-def test_one_gradient_at_many_shapes_equals_the_traced_one_many(progdir):
-    _property(progdir, 400, 3)
+@settings(PROPS, max_examples=400)
+@given(case=cases(3))
+def test_one_gradient_at_many_shapes_equals_the_traced_one_many(case, progdir, summary_printed):
+    _check(case, progdir)
 
 
 @pytest.mark.slow
-def test_one_gradient_at_many_shapes_equals_the_traced_one_with_buffers_many(progdir, buffers_everywhere):
-    _property(progdir, 400, 3)
+@settings(PROPS, max_examples=400)
+@given(case=cases(3))
+def test_one_gradient_at_many_shapes_equals_the_traced_one_with_buffers_many(case, progdir, buffers_everywhere,
+                                                                             summary_printed):
+    _check(case, progdir)
 
 
 # ---- findings kept as regression tests ----------------------------------------------------------
