@@ -7,6 +7,7 @@ environment and the control-flow machinery this module calls into.
 from __future__ import annotations
 
 from .. import ops as _ops
+from ..ops.dims import Dim
 
 import functools
 import math
@@ -139,6 +140,9 @@ class ExpressionMixin:
     def binop_node(self, op_type, left, right, node):
         prim, pyop, sym = _BINOPS[op_type]
         if isinstance(left, Static) and isinstance(right, Static):
+            if prim is not None and _extent_at_run_time(pyop, left.value, right.value):
+                self.node = node
+                return self.prim(prim, left, right)
             # an operator on arrays known at compile time makes a new array, which the code may write into
             return self.static_call(pyop, [left.value, right.value], {}, node, fresh=True)
         if isinstance(left, PyTuple) and isinstance(right, PyTuple) and sym == "+":
@@ -570,3 +574,15 @@ def _static_name(obj):
 def _describe(node):
     name = type(node).__name__
     return {"Subscript": "this subscript"}.get(name, f"the expression {name}")
+
+
+_INT_CLOSED = frozenset({operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod})
+
+
+def _extent_at_run_time(pyop, a, b):
+    """Whether `a pyop b` on a symbolic extent (ops/dims.py) is computed by the code at run time:
+    what is not an integer expression of extents (`1.0 / len(x)`, `n ** 2`)."""
+    if not (isinstance(a, Dim) or isinstance(b, Dim)):
+        return False
+    ints = all(isinstance(v, (int, Dim)) and not isinstance(v, bool) for v in (a, b))
+    return not (ints and pyop in _INT_CLOSED)

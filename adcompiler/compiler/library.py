@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .. import ops as _ops
+from ..ops.dims import Dim
 from .ir import Value
 from .pysemantics import python_scalar
 from .lists import as_array, stack_nested
@@ -299,7 +300,7 @@ def _copy(fe, a):
 def _shape_args(fe, args, what):
     if len(args) == 1:
         s = fe.static(args[0], what)
-        return (s,) if isinstance(s, int) else tuple(s)
+        return (s,) if isinstance(s, (int, Dim)) else tuple(s)
     return tuple(fe.static(a, what) for a in args)
 
 

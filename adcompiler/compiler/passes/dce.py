@@ -5,17 +5,25 @@ anyway: those acting on a tape, and the user's own scalar ops where Python may
 raise (pysemantics.may_raise: `math.log(b)` of an unused result still raises)."""
 from __future__ import annotations
 
+import threading
+
 from ..ir import EFFECTS, clone, use_counts, walk
-from ..pysemantics import may_raise
+from ..pysemantics import loop_ranges, may_raise
+
+_ranges = threading.local()      # the loop counters' ranges of the function being cleaned
 
 
 def _must_run(op):
-    return op.name in EFFECTS or may_raise(op)
+    return op.name in EFFECTS or may_raise(op, getattr(_ranges, "value", None))
 
 
 def dce(fn):
     fn = clone(fn)
-    _block(fn.body)
+    _ranges.value = loop_ranges(fn)
+    try:
+        _block(fn.body)
+    finally:
+        _ranges.value = None
     return fn
 
 
