@@ -513,8 +513,9 @@ def check(program, calls, seed, fd, directory, wrt=WRT, with_value=False):
                 _, plain_err = run(mod.f, args)
                 kinds = type(err), type(want_err), type(plain_err)
                 if err is None and (tuple(wrt) != WRT or not with_value):
-                    # known (xfail below): code only the value needs is dropped from a gradient of fewer
-                    # than all arguments, with the exception it raises; the whole value_and_grad raises
+                    # known (an xfail below: a setitem into a fresh array): code only the value needs is
+                    # dropped from a gradient of fewer than all arguments, with the exception it raises; the
+                    # whole value_and_grad raises
                     _, whole_err = run(ad.value_and_grad(mod.f, wrt=WRT, jit="never"), args)
                     if type(whole_err) in kinds[1:]:
                         STATS["calls where code only the value needs raises, dropped from the gradient (known)"] += 1
@@ -658,9 +659,8 @@ def dead_max(X, a):
     return a * np.sum(X)
 
 
-@pytest.mark.xfail(strict=True, reason="dead-code elimination drops an unused np.max, so at X.shape[0] == 0 the "
-                                       "compiled gradient is returned where f raises ValueError and the traced "
-                                       "gradient raises RuntimeError (found by the property test)")
+# found by the property test, fixed in f98713d: dead-code elimination dropped the unused np.max, so at
+# X.shape[0] == 0 the compiled gradient was returned where f raises ValueError (the traced one RuntimeError)
 def test_an_unused_reduction_that_raises_on_an_empty_batch_raises_compiled():
     X = np.zeros((0, 2))
     with pytest.raises(ValueError):
@@ -677,10 +677,8 @@ def dead_loop(X, a):
     return a * np.sum(X)
 
 
-@pytest.mark.xfail(strict=True, reason="dead-code elimination drops a loop whose result is unused, so at "
-                                       "X.shape[0] == 2 the compiled gradient is returned where f and the traced "
-                                       "gradient raise IndexError for X[2] (found by the property test: a loop "
-                                       "before an early return on a shape)")
+# found by the property test (a loop before an early return on a shape), fixed in f98713d: the unused
+# loop was dropped, so at X.shape[0] == 2 the compiled gradient was returned where f raises IndexError
 def test_an_unused_loop_that_indexes_out_of_bounds_raises_compiled():
     X = np.ones((2, 2))
     with pytest.raises(IndexError):
@@ -702,15 +700,23 @@ def rows_plus_weights(X, W):
     return t + np.sum(W)
 
 
-@pytest.mark.xfail(strict=True, reason="the gradient w.r.t. W does not need the part of f only the value needs, "
-                                       "and it is dropped with the exception it raises: grad(f, wrt=W) returns "
-                                       "ones where f, the traced gradient and value_and_grad raise (found by the "
-                                       "property test with wrt=(2,))")
-@pytest.mark.parametrize("fn, X, error", [(max_of_batch_plus_weights, np.ones((0, 2)), ValueError),
-                                          (rows_plus_weights, np.ones((2, 2)), IndexError)],
-                         ids=["np.max of an empty batch", "X[2] of two rows in a loop"])
-def test_a_gradient_of_some_arguments_raises_where_f_raises(fn, X, error):
-    W = np.ones(3)
+def column_written(X, W):
+    t = np.zeros_like(W)
+    t[:, 0] = X                  # X of 3 elements into a column of 2: ValueError
+    return np.sum(t)
+
+
+# found by the property test with wrt=(2,) and wrt=(0,): the gradient w.r.t. W does not need the part of f only
+# the value needs, and it was dropped with the exception it raises (grad(f, wrt=W) returned a gradient where f,
+# the traced gradient and value_and_grad raise); the first two fixed in f98713d
+@pytest.mark.parametrize("fn, X, W, error", [
+    pytest.param(max_of_batch_plus_weights, np.ones((0, 2)), np.ones(3), ValueError, id="np.max of an empty batch"),
+    pytest.param(rows_plus_weights, np.ones((2, 2)), np.ones(3), IndexError, id="X[2] of two rows in a loop"),
+    pytest.param(column_written, np.ones(3), np.ones((2, 2)), ValueError, id="a setitem the gradient does not need",
+                 marks=pytest.mark.xfail(strict=True, reason="t[:, 0] = X with X of 3 elements into a column of 2 "
+                                                             "is dropped from grad(f, wrt=W): zeros are returned "
+                                                             "where f raises ValueError"))])
+def test_a_gradient_of_some_arguments_raises_where_f_raises(fn, X, W, error):
     with pytest.raises(error):
         fn(X, W)
     with pytest.raises(error):
@@ -719,6 +725,23 @@ def test_a_gradient_of_some_arguments_raises_where_f_raises(fn, X, error):
         ad.value_and_grad(fn, wrt=1, jit="never")(X, W)
     with pytest.raises(error):
         ad.grad(fn, wrt=1, jit="never")(X, W)
+
+
+def column_from_a_row(X, y):
+    t = X * 1.0
+    t[:, 0] = y                  # y of shape (1, 2) into a column of 2: NumPy drops the leading 1
+    return np.sum(t ** 2)
+
+
+@pytest.mark.xfail(strict=True, reason="both paths: the adjoint of t[:, 0] = y with y of shape (1, 2) (NumPy "
+                                       "drops the value's leading 1) raises 'cannot reshape array of size 1 into "
+                                       "shape (1,2)' where f runs (found while minimising a property-test case)")
+def test_a_setitem_whose_value_has_a_leading_one_is_differentiated():
+    X, y = np.ones((2, 2)), np.full((1, 2), 3.0)
+    assert column_from_a_row(X, y) == 20.0
+    gX, gy = ad.grad(column_from_a_row, wrt=(0, 1), jit="never")(X, y)
+    np.testing.assert_array_equal(gX, [[0.0, 2.0], [0.0, 2.0]])
+    np.testing.assert_array_equal(gy, [[6.0, 6.0]])
 
 
 def _rdiv(x):
@@ -745,10 +768,15 @@ def _reshape(x):
     return np.sum(x.reshape(len(x) * x.shape[1]) ** 2)
 
 
-@pytest.mark.xfail(strict=True, reason="not a wrong number: Dim has no __rtruediv__/__rmul__ with a float, no "
-                                       "__pow__, and np.arange/np.diag divide a Dim by an int, reshape() takes one "
-                                       "Dim for a sequence; compile_shape_generic raises, so these compile per shape")
-@pytest.mark.parametrize("fn", [_rdiv, _fmul, _pow, _arange, _diag, _reshape], ids=lambda f: f.__name__)
+_PER_SHAPE = pytest.mark.xfail(strict=True, reason="not a wrong number: np.arange and np.diag divide a Dim by an "
+                                                   "int (TypeError), so compile_shape_generic raises and these "
+                                                   "compile per shape")
+
+
+# found by the property test (compile_shape_generic raised TypeError, so each shape compiled anew); 1.0 / len(x),
+# 0.5 * len(x), len(x) ** 2 and reshape(n * k) fixed in f98713d
+@pytest.mark.parametrize("fn", [_rdiv, _fmul, _pow, _reshape, pytest.param(_arange, marks=_PER_SHAPE),
+                                pytest.param(_diag, marks=_PER_SHAPE)], ids=lambda f: f.__name__)
 def test_arithmetic_on_extents_stays_shape_generic(fn):
     g = ad.grad(fn, jit="never")
     r = np.random.default_rng(1)
