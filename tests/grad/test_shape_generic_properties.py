@@ -217,6 +217,14 @@ def _prods():
     add("NK", "np.broadcast_to({0}, X.shape)", ["K"], "np.broadcast_to")
     add("NK", "({0} + np.zeros((len(X), X.shape[1])))", ["NK"], "np.zeros(shape)")
     add("N", "np.repeat({0}, 2)[::2]", ["N"], "np.repeat")
+    # Python arithmetic on extents that is not an integer expression of them (computed at run time)
+    for e in ["1.0 / len(X)", "0.5 * len(X)", "len(X) ** 2 / 100.0", "len(X) / 2", "X.shape[0] / W.shape[1]",
+              "len(X) ** 0.5", "(len(X) - 1) / len(X)", "-len(X) / 10", "len(X) // 2 * 1.5", "(len(X) % 3 + 1)",
+              "abs(len(X) - 5) / 4", "len(X) * len(Z) / 50.0", "2.0 ** -len(X)", "min(len(X), len(Z)) / 3",
+              "np.sqrt(len(X))", "np.log(len(X) + 1.0)", "(len(X) * X.shape[1] / X.size)"]:
+        add("S", f"({{0}} * ({e}))", ["S"], "extent arithmetic at run time")
+    add("NK", "({0} * (1.0 / X.shape[0]))", ["NK"], "extent arithmetic at run time")
+    add("N", "({0} / len(X) ** 2)", ["N"], "extent arithmetic at run time")
     # Z (p, k): a second batch extent, against X's
     add("PK", "({0} * {1})", ["PK", "K"], "broadcast")
     add("PK", "({0} - np.mean({0}, axis=0))", ["PK"], "mean axis")
@@ -768,15 +776,27 @@ def _reshape(x):
     return np.sum(x.reshape(len(x) * x.shape[1]) ** 2)
 
 
-_PER_SHAPE = pytest.mark.xfail(strict=True, reason="not a wrong number: np.arange and np.diag divide a Dim by an "
-                                                   "int (TypeError), so compile_shape_generic raises and these "
-                                                   "compile per shape")
+def _abs(x):
+    return np.sum(x) * abs(len(x) - 5)
+
+
+def _npsqrt(x):
+    return np.sum(x) * np.sqrt(len(x))
+
+
+def _trace(x):
+    return np.trace(x @ x.T)
+
+
+_PER_SHAPE = pytest.mark.xfail(strict=True, reason="not a wrong number: np.arange, np.diag and np.trace divide a "
+                                                   "Dim by an int, abs(Dim) and np.sqrt(Dim) are TypeErrors, so "
+                                                   "compile_shape_generic raises and these compile per shape")
 
 
 # found by the property test (compile_shape_generic raised TypeError, so each shape compiled anew); 1.0 / len(x),
 # 0.5 * len(x), len(x) ** 2 and reshape(n * k) fixed in f98713d
-@pytest.mark.parametrize("fn", [_rdiv, _fmul, _pow, _reshape, pytest.param(_arange, marks=_PER_SHAPE),
-                                pytest.param(_diag, marks=_PER_SHAPE)], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("fn", [_rdiv, _fmul, _pow, _reshape] + [
+    pytest.param(f, marks=_PER_SHAPE) for f in (_arange, _diag, _trace, _abs, _npsqrt)], ids=lambda f: f.__name__)
 def test_arithmetic_on_extents_stays_shape_generic(fn):
     g = ad.grad(fn, jit="never")
     r = np.random.default_rng(1)
