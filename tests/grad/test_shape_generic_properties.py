@@ -498,7 +498,9 @@ def why_not_generic(mod, calls, seeds):
     return "pinned" if env.pinned() >= set(env.symbols) else "kept, but no call it served returned"
 
 
-def check(program, calls, seed, fd, directory, wrt=WRT, with_value=False):
+def check(program, calls, seed, fd, directory, wrt=WRT, with_value=False, jit="never", repeat=1):
+    """`jit="auto"`, `repeat` > 1: each call made `repeat` times, so a signature the shape-generic
+    specialisation served more than 3 times gets its own (which may go native)."""
     note(program.source)
     note("calls: " + ", ".join(f"{c.label}={c.shapes()}" for c in calls))
     note(f"wrt={wrt}, with_value={with_value}")
@@ -506,11 +508,15 @@ def check(program, calls, seed, fd, directory, wrt=WRT, with_value=False):
     names = [PARAMS[i] for i in wrt]
     make = ad.value_and_grad if with_value else ad.grad
     with loaded(program, directory) as mod:
-        g = make(mod.f, wrt=wrt, jit="never")
+        g = make(mod.f, wrt=wrt, jit=jit)
         traced = make(mod.f, wrt=wrt, fallback="always")
         served, fd_done = 0, False
         for i, (call, s) in enumerate(zip(calls, seeds)):
             args = arguments(call, s)
+            earlier, generic_before = [], False
+            for _ in range(repeat - 1):
+                earlier.append(run(g, args))
+                generic_before |= _generic(g)
             got, err = run(g, args)
             want, want_err = run(traced, args)
             what = f"call {i} ({call.label}) at {call.shapes()}"
@@ -531,22 +537,29 @@ def check(program, calls, seed, fd, directory, wrt=WRT, with_value=False):
                         continue
                 assert kinds[0] in kinds[1:], \
                     f"{what}: compiled raised {err!r}, traced raised {want_err!r}, f raises {plain_err!r}"
+                assert all(type(e) is type(err) for _, e in earlier), f"{what}: repetitions differ: {earlier!r}"
                 STATS["calls raising alike" if err is not None else "calls computing where the traced path raises"] += 1
                 if kinds[0] is not kinds[1]:
                     STATS[f"calls where the traced path ({kinds[1].__name__}) differs from f "
                           f"({kinds[2].__name__}) and compiled is like f"] += 1
                 continue
+            for k, (e_got, e_err) in enumerate(earlier):
+                assert e_err is None, f"{what}, repetition {k}: compiled raised {e_err!r}, later not"
+                if with_value:
+                    e_got = e_got[1]
+                assert_same_gradients(names, e_got, want[1] if with_value else want, f"{what}, repetition {k}")
             if with_value:
                 np.testing.assert_allclose(got[0], want[0], rtol=PATH_RTOL, atol=PATH_ATOL * max(1.0, abs(want[0])),
                                            err_msg=f"{what}: value")
                 got, want = got[1], want[1]
             assert_same_gradients(names, got, want, what)
-            generic = g._last is not None and g._last.compiled is not None and \
-                g._last.compiled.shape_env is not None
-            served += generic
+            generic = _generic(g)
+            served += generic or generic_before
             if generic and "out=" in g.source:
                 STATS["calls of a shape-generic specialisation writing into buffers (out=)"] += 1
             STATS["calls"] += 1
+            if g.tier == "native":
+                STATS["calls on the native tier (jit='auto')"] += 1
             STATS["calls served by a shape-generic specialisation"] += generic
             if g._last.compiled is None:
                 STATS["calls traced (compiler refused)"] += 1
@@ -581,6 +594,11 @@ def check(program, calls, seed, fd, directory, wrt=WRT, with_value=False):
             event(f"not generic: {why}")
         for feat in sorted(program.feats):
             event(feat)
+
+
+def _generic(g):
+    """Whether g's last call ran a shape-generic specialisation."""
+    return g._last is not None and g._last.compiled is not None and g._last.compiled.shape_env is not None
 
 
 def summary():
@@ -627,9 +645,9 @@ PROPS = settings(FAST, max_examples=40, suppress_health_check=list(FAST.suppress
                  [HealthCheck.function_scoped_fixture])
 
 
-def _check(case, directory):
+def _check(case, directory, **kw):
     program, calls, seed, fd, wrt, with_value = case
-    check(program, calls, seed, fd, directory, wrt, with_value)
+    check(program, calls, seed, fd, directory, wrt, with_value, **kw)
 
 
 @PROPS
@@ -643,6 +661,22 @@ def test_one_gradient_at_many_shapes_equals_the_traced_one(case, progdir, summar
 def test_one_gradient_at_many_shapes_equals_the_traced_one_with_buffers(case, progdir, buffers_everywhere,
                                                                         summary_printed):
     _check(case, progdir)
+
+
+@settings(PROPS, max_examples=10)
+@given(case=cases(3))
+def test_each_shape_called_often_gets_its_own_specialisation_equal_to_the_traced_one(case, progdir, summary_printed):
+    """jit="auto", each call made 5 times: a signature the shape-generic specialisation served more
+    than 3 times gets its own, which may go native; every repetition equals the traced gradient."""
+    _check(case, progdir, jit="auto", repeat=5)
+
+
+@pytest.mark.slow
+@settings(PROPS, max_examples=200)
+@given(case=cases(3))
+def test_each_shape_called_often_gets_its_own_specialisation_equal_to_the_traced_one_many(case, progdir,
+                                                                                          summary_printed):
+    _check(case, progdir, jit="auto", repeat=5)
 
 
 @pytest.mark.slow
