@@ -1,29 +1,44 @@
 """Property tests of shape-generic specialisations (ops/dims.py, specialize.compile_shape_generic,
 api.GradFunction._shape_generic_plan): one `ad.grad(f, jit="never")` object called at a sequence
-of shapes must give, at every call, the traced gradient (`fallback="always"`), and raise the
-exception type the traced path raises.
+of shapes must give, at every call, the traced gradient (`fallback="always"`; rtol 1e-10, atol
+1e-12 times the gradient's largest magnitude), with its shape and dtype, and raise where the traced
+path raises: the same exception type, or f's own where the eager engine's differs (it raises
+torch's RuntimeError for np.max of no rows, and computes `a / X.shape[0]` at 0 rows).
 
-Hypothesis generates programs `f(X, w, W, y, a)` — a batch `X` (n, k), parameters `w` (k,) and
-`W` (k, m), a batch vector `y` (n,), a float `a` — as Python source written to a module in a
-temporary directory (the compiler reads source). Their statements are typed by shape kind
-(NK: (n, k), NM: (n, m), N: (n,), K: (k,), M: (m,), KM: (k, m), S: a scalar) and draw on what
-shape-generic code touches: elementwise chains broadcasting (n, k) against (k,) and (n,)[:, None],
-`X @ W` and `... @ W.T`, reductions with axis/keepdims (sum, mean, max, var, std, cumsum), the
-slices x[1:], x[:-1], x[:3], x[2:], x[::2], x[::-1], x[:, 0], x[-1], x[len(X) // 2:],
-reshape(-1), reshape(len(X), -1), x[:, None, :] pairwise differences, np.expand_dims, x.T,
-np.concatenate, `X.shape[0]` / `len(X)` as numbers (divisions, float(), branches on them) and
-loops over rows (`range(len(X))`, `for row in X`, which pin the extent).
+Hypothesis generates programs `f(X, w, W, y, a, Z)` — a batch `X` (n, k), parameters `w` (k,) and
+`W` (k, m), a batch vector `y` (n,), a float `a`, a second batch `Z` (p, k) — as Python source
+written to a module in a temporary directory (the compiler reads source). Their statements are
+typed by shape kind (NK, NM, N, K, M, KM, PK, S: a scalar) and draw on what shape-generic code
+touches: elementwise chains broadcasting (n, k) against (k,) and (n,)[:, None], `X @ W`,
+`... @ W.T`, `X @ Z.T`, reductions with axis/keepdims (sum, mean, max, min, var, std, cumsum),
+the slices x[1:], x[:-1], x[:3], x[2:], x[::2], x[::-1], x[-1:0:-1], x[:, 0], x[-1], x[2], x[-3],
+x[len(X) // 2:], x[:len(Z)], reshape(-1), reshape(len(X), -1), x[:, None, :] pairwise differences,
+np.expand_dims, x.T, np.concatenate/stack/tile/broadcast_to/repeat, np.zeros/ones/arange/
+linspace/eye of extents, writes `t[1:] = ...`, `t[:, 0] = ...` into new arrays, `X.shape[0]` /
+`len(X)` as numbers (divisions, float(), Python arithmetic on them, branches and early returns
+on them), loops over rows (`range(len(X))`, `for row in X`, `while i < len(X)`, which pin the
+extent; `range(3)`, which needs 3 rows), programs valid only where n == k, and dead values.
 
-Each program is called at a drawn sequence of shapes: A, then B (n changed, sometimes k too, so
-both are symbols, or one symbol when n == k changed together), then more: extents 0, 1, 2, equal
-to k or m, the earlier ones, 3..12 and 40..200; and sometimes a call that breaks an equality the
-program may need (y's length != n, X's columns != w's length, W's rows != k), which must raise
-like the traced path or compute like it. For a few smooth programs at small shapes the compiled
+Each program is called at a drawn sequence of shapes: A, then B (n changed, sometimes k, m or p
+too, so they are symbols, or one symbol where n == k or n == p changed together), then more:
+extents 0, 1, 2, equal to k or m, the earlier ones, 3..12, 40..900 (B sometimes 520..700, where
+the NumPy tier writes into dead buffers); and sometimes a call that breaks an equality the program
+may need (y's length != n, X's columns != w's length, W's rows != k). The arguments are
+C-ordered, Fortran-ordered or strided views; the gradient is taken w.r.t. all of them or a few,
+as grad or value_and_grad. For smooth programs at small shapes (a third of them) the compiled
 gradient is also checked against central differences.
 
-Statistics (hypothesis `event()`, and a summary printed on stdout: `-rP` or `-s` shows it): how
-many programs had a shape-generic specialisation serve calls, how many compiled per shape (and
-why the generic one was not kept), how many calls each served.
+Variants: with buffers everywhere (REUSE_MIN_SIZE = 1), and with jit="auto" and each call made
+five times (the hot signature gets its own specialisation, native where it lowers; every
+repetition must equal the traced gradient). The default run is fast (40 + 25 + 10 examples,
+derandomized); the `slow` ones run 400, 400 and 200.
+
+Statistics (hypothesis `event()`, shown by --hypothesis-show-statistics, and a summary printed
+at each test's end: `-rP` or `-s` shows it): how many programs had a shape-generic
+specialisation serve calls, how many compiled per shape (and why the generic one was not kept:
+pinned, or the exception compile_shape_generic raised), how many calls each served.
+
+Findings are kept at the end as plain regression tests (fixed) and strict xfails (open).
 """
 from __future__ import annotations
 
@@ -700,7 +715,7 @@ def test_one_gradient_at_many_shapes_equals_the_traced_one_with_buffers_many(cas
 # ---- findings kept as regression tests ----------------------------------------------------------
 
 def dead_max(X, a):
-    t = np.max(X, axis=0)        # unused; raises on an empty X (NumPy: ValueError)
+    t = np.max(X, axis=0)        # noqa: F841 - unused; raises on an empty X (NumPy: ValueError)
     return a * np.sum(X)
 
 
@@ -718,7 +733,7 @@ def test_an_unused_reduction_that_raises_on_an_empty_batch_raises_compiled():
 
 def dead_loop(X, a):
     for i in range(3):
-        t = X[i]                 # unused; X[2] raises IndexError when X has 2 rows
+        t = X[i]                 # noqa: F841 - unused; X[2] raises IndexError when X has 2 rows
     return a * np.sum(X)
 
 
