@@ -311,7 +311,8 @@ class GradFunction:
         gradient = _compiler()
         try:
             compiled = gradient.compile_shape_generic(self.fn, values, paths, dynamic, has_aux=self.has_aux,
-                                                      with_value=self.return_value, fastmath=self.fastmath)
+                                                      with_value=self.return_value, fastmath=self.fastmath,
+                                                      previous=entry)
             generic = not compiled.shape_env.pinned() >= set(compiled.shape_env.symbols)
         except Exception:          # not generic here: this shape gets its own specialisation
             generic = False

@@ -271,11 +271,13 @@ def compile_value_and_grad(fn, values, wrt_names, has_aux=False, with_value=True
     return compiled
 
 
-def compile_shape_generic(fn, values, wrt_names, dynamic, has_aux=False, with_value=True, fastmath=False):
+def compile_shape_generic(fn, values, wrt_names, dynamic, has_aux=False, with_value=True, fastmath=False,
+                          previous=None):
     """A CompiledGrad for every call whose argument shapes satisfy its guards (`.shape_env`, see
     ops/dims.py): the extents in `dynamic` ((parameter, axis) pairs, each ≥ 2 in `values`) are
-    symbols — one per distinct value, as equal extents are usually one quantity (a batch size) —
-    and the rest stay as in `values`. The NumPy tier's code is built at once and the environment
+    symbols — one per distinct value, as equal extents are usually one quantity (a batch size),
+    unless they differed in `previous` (parameter -> shape of an earlier call) — and the rest stay
+    as in `values`. The NumPy tier's code is built at once and the environment
     frozen; the native tier compiles per shape, so this specialisation stays on the NumPy tier.
     Raises UnsupportedSyntax (or whatever the compiler raises) where it cannot be built."""
     from .compiler.gradient import _check_wrt, adjoint_ir_for_types
@@ -285,9 +287,10 @@ def compile_shape_generic(fn, values, wrt_names, dynamic, has_aux=False, with_va
     env = ShapeEnv()
     groups = {}
     for name, axis in dynamic:
-        groups.setdefault(int(np.shape(_plain(values[name]))[axis]), []).append((name, axis))
+        before = previous[name][axis] if previous and name in previous else None
+        groups.setdefault((int(np.shape(_plain(values[name]))[axis]), before), []).append((name, axis))
     symbol = {}
-    for value, sources in groups.items():
+    for (value, _), sources in groups.items():
         d = env.symbol(value, sources)
         symbol.update((src, d) for src in sources)
     types = {}

@@ -262,3 +262,16 @@ def test_mean_var_and_std_over_the_batch_stay_generic():
         if k:
             assert g._last.compiled.shape_env is not None, g.explain()
     np.testing.assert_allclose(got[1], fd_grad(lambda gm: batch_norm_loss(x, gm), gamma), rtol=1e-6)
+
+
+def test_extents_that_differed_before_are_not_one_symbol_because_they_are_equal_now():
+    def f(x):
+        return np.sum(np.tanh(x) * 2.0)
+    g = ad.grad(f, jit="never")
+    g(np.ones((3, 5)))
+    g(np.ones((7, 7)))                    # equal now, but 3 != 5 before: two symbols
+    generic = g._last
+    assert len(generic.compiled.shape_env.symbols) == 2
+    x = rng.standard_normal((8, 9))
+    np.testing.assert_allclose(g(x), 2.0 / np.cosh(x) ** 2, rtol=1e-12)
+    assert g._last is generic
