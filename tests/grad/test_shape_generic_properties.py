@@ -584,7 +584,7 @@ def check(program, calls, seed, fd, directory, wrt=WRT, with_value=False, jit="n
             STATS["calls"] += 1
             if g.tier == "native":
                 STATS["calls on the native tier (jit='auto')"] += 1
-            STATS["calls served by a shape-generic specialisation"] += generic
+            STATS["calls served by a shape-generic specialisation"] += generic or generic_before
             if g._last.compiled is None:
                 STATS["calls traced (compiler refused)"] += 1
                 reason = g._last.reason.split(" (adc_prop_")[0][:110]
