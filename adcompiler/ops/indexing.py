@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .core import Abstract, Primitive, dtype_of, shape_of, unbroadcast
-from .dims import Dim
+from .dims import Dim, broadcast_shapes
+from .shape import reshape
 
 
 def _dtype_or_weak(a):
@@ -198,9 +199,38 @@ def _setitem(x, v, *dyn, idx):
     return out
 
 
+def _setitem_shape(args, params):
+    x, v = args[0], args[1]
+    try:
+        region = getitem.abstract_eval([Abstract(shape_of(x), dtype_of(x)), *args[2:]], params).shape
+    except IndexError:
+        region = None      # (NumPy raises it where the write runs)
+    vshape = _fitted(shape_of(v), len(region)) if region is not None else None
+    if region is not None and not broadcast_shapes(vshape, region) == tuple(region):
+        raise ValueError(f"could not broadcast input array from shape {tuple(map(str, shape_of(v)))} into shape "
+                         f"{tuple(map(str, region))}")
+    return Abstract(shape_of(x), _dtype_or_weak(x) if not isinstance(x, (int, float, bool)) else np.result_type(x))
+
+
+def _fitted(vshape, ndim):
+    """The shape NumPy broadcasts a value of `vshape` from when it writes it into `ndim` axes: its
+    leading 1s beyond those dropped."""
+    vshape = tuple(vshape)
+    while len(vshape) > ndim and isinstance(vshape[0], int) and vshape[0] == 1:
+        vshape = vshape[1:]
+    return vshape
+
+
+def _value_cotangent(gr, v):
+    """The cotangent of the value written, from the cotangent of the region it was written into."""
+    vshape = shape_of(v)
+    fitted = _fitted(vshape, len(shape_of(gr)))
+    out = unbroadcast(gr, fitted)
+    return out if fitted == tuple(vshape) else reshape(out, shape=tuple(vshape))
+
+
 setitem = Primitive("setitem", _setitem, grad_fn="CopySlices", kind="index", linear=(0, 1),
-                    shape_rule=lambda a, p: Abstract(shape_of(a[0]), _dtype_or_weak(a[0]) if not isinstance(
-                        a[0], (int, float, bool)) else np.result_type(a[0])))
+                    shape_rule=_setitem_shape)
 
 
 def _dyn_none(n):
@@ -213,10 +243,10 @@ scatter_add.defvjp_argnum(
     lambda i, g, gx, *rest, idx, shape: getitem(g, *rest[:-1], idx=idx) if i == 0 else None)
 index_add.defvjp_argnum(
     lambda i, g, acc, v, *rest, idx: (
-        g if i == 0 else unbroadcast(getitem(g, *rest[:-1], idx=idx), shape_of(v)) if i == 1 else None))
+        g if i == 0 else _value_cotangent(getitem(g, *rest[:-1], idx=idx), v) if i == 1 else None))
 setitem.defvjp_argnum(
     lambda i, g, x, v, *rest, idx: (
         setitem(g, 0.0, *rest[:-1], idx=idx) if i == 0
-        else unbroadcast(getitem(g, *rest[:-1], idx=idx), shape_of(v)) if i == 1 else None))
+        else _value_cotangent(getitem(g, *rest[:-1], idx=idx), v) if i == 1 else None))
 
 __all__ = ["Dyn", "getitem", "scatter_add", "index_add", "setitem", "resolve", "is_advanced", "copies_on_index"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .core import Abstract, Primitive, shape_of
-from .dims import has_dims
+from .dims import broadcast_shapes, has_dims
 
 
 def _first_shape(args, params, shape):
@@ -131,10 +131,17 @@ def _squeeze_dims(args, params):
 expand_dims.dims_rule = _expand_dims_dims
 squeeze.dims_rule = _squeeze_dims
 
+def _broadcast_to_shape(args, params):
+    shape = tuple(params["shape"])
+    if not broadcast_shapes(shape_of(args[0]), shape) == shape:
+        raise ValueError(f"operands could not be broadcast together with remapped shapes [original->remapped]: "
+                         f"{tuple(map(str, shape_of(args[0])))} and requested shape {tuple(map(str, shape))}")
+    return _first_shape(args, params, shape)
+
+
 broadcast_to = Primitive(
     "broadcast_to", lambda x, shape: np.broadcast_to(x, shape), grad_fn="ExpandBackward0", kind="view",
-    numpy_name="broadcast_to", linear=True,
-    shape_rule=lambda a, p: _first_shape(a, p, tuple(p["shape"])))
+    numpy_name="broadcast_to", linear=True, shape_rule=_broadcast_to_shape)
 
 
 def _sum_to(x, shape):

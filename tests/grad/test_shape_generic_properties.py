@@ -544,26 +544,6 @@ def check(program, calls, seed, fd, directory, wrt=WRT, with_value=False, jit="n
                 # a / X.shape[0] at X.shape[0] == 0 (f: Python's ZeroDivisionError)
                 _, plain_err = run(mod.f, args)
                 kinds = type(err), type(want_err), type(plain_err)
-                if err is None and "remapped shapes" in str(plain_err) and "np.broadcast_to" in program.source:
-                    # known (an xfail below): np.broadcast_to's shapes are not checked where its result
-                    # is unused (or the gradient does not need it), so it does not raise
-                    STATS["calls where an unneeded np.broadcast_to does not raise (known)"] += 1
-                    event("known: an unneeded np.broadcast_to does not raise")
-                    continue
-                if err is None and "could not broadcast input array" in str(plain_err) and "] = " in program.source:
-                    # known (an xfail below): nor is a setitem's value shape where the write is unused
-                    STATS["calls where an unused setitem does not raise (known)"] += 1
-                    event("known: an unused setitem does not raise")
-                    continue
-                if err is None and (tuple(wrt) != WRT or not with_value):
-                    # known (an xfail below: a setitem into a fresh array): code only the value needs is
-                    # dropped from a gradient of fewer than all arguments, with the exception it raises; the
-                    # whole value_and_grad raises
-                    _, whole_err = run(ad.value_and_grad(mod.f, wrt=WRT, jit="never"), args)
-                    if type(whole_err) in kinds[1:]:
-                        STATS["calls where code only the value needs raises, dropped from the gradient (known)"] += 1
-                        event("known: code only the value needs raises, dropped from the gradient")
-                        continue
                 assert kinds[0] in kinds[1:], \
                     f"{what}: compiled raised {err!r}, traced raised {want_err!r}, f raises {plain_err!r}"
                 assert all(type(e) is type(err) for _, e in earlier), f"{what}: repetitions differ: {earlier!r}"
@@ -779,14 +759,12 @@ def column_written(X, W):
 
 # found by the property test with wrt=(2,) and wrt=(0,): the gradient w.r.t. W does not need the part of f only
 # the value needs, and it was dropped with the exception it raises (grad(f, wrt=W) returned a gradient where f,
-# the traced gradient and value_and_grad raise); the first two fixed in f98713d
+# the traced gradient and value_and_grad raise); the first two fixed in f98713d, the third by the setitem shape
+# rule's check that the value fits
 @pytest.mark.parametrize("fn, X, W, error", [
     pytest.param(max_of_batch_plus_weights, np.ones((0, 2)), np.ones(3), ValueError, id="np.max of an empty batch"),
     pytest.param(rows_plus_weights, np.ones((2, 2)), np.ones(3), IndexError, id="X[2] of two rows in a loop"),
-    pytest.param(column_written, np.ones(3), np.ones((2, 2)), ValueError, id="a setitem the gradient does not need",
-                 marks=pytest.mark.xfail(strict=True, reason="t[:, 0] = X with X of 3 elements into a column of 2 "
-                                                             "is dropped from grad(f, wrt=W): zeros are returned "
-                                                             "where f raises ValueError"))])
+    pytest.param(column_written, np.ones(3), np.ones((2, 2)), ValueError, id="a setitem the gradient does not need")])
 def test_a_gradient_of_some_arguments_raises_where_f_raises(fn, X, W, error):
     with pytest.raises(error):
         fn(X, W)
@@ -807,11 +785,8 @@ def unneeded_broadcast_to(X, w):
     return np.sum(X ** 2) + 0.0 * np.sum(np.broadcast_to(w, X.shape))
 
 
-@pytest.mark.xfail(strict=True, reason="np.broadcast_to's shapes are not checked at compile time (X + w's are), so "
-                                       "where its result is unused, or the gradient does not need it, the compiled "
-                                       "gradient is returned where f and the traced gradient raise ValueError "
-                                       "(found by the property test: a dead value and a call with X's columns != "
-                                       "len(w))")
+# found by the property test (a dead value, a call with X's columns != len(w)): np.broadcast_to's shapes were
+# not checked at compile time, so an unused one was dropped; its shape rule checks them now
 @pytest.mark.parametrize("fn, wrt", [(dead_broadcast_to, (0, 1)), (unneeded_broadcast_to, 0)],
                          ids=["unused", "not needed by the gradient w.r.t. X"])
 def test_a_broadcast_to_that_cannot_broadcast_raises_compiled(fn, wrt):
@@ -830,10 +805,7 @@ def dead_column_write(X, v):
     return np.sum(X ** 2)
 
 
-@pytest.mark.xfail(strict=True, reason="a setitem's value shape is not checked at compile time, and the unused write "
-                                       "is dropped, so the compiled gradient is returned where f and the traced "
-                                       "gradient raise ValueError (found by the property test at n == 1: "
-                                       "t[:, 0] = y + w, a dead value)")
+# found by the property test at n == 1 (t[:, 0] = y + w, a dead value): the setitem shape rule checks the value fits
 def test_an_unused_setitem_whose_value_does_not_fit_raises_compiled():
     X, v = np.ones((1, 2)), np.ones(2)
     with pytest.raises(ValueError):
@@ -850,9 +822,8 @@ def column_from_a_row(X, y):
     return np.sum(t ** 2)
 
 
-@pytest.mark.xfail(strict=True, reason="both paths: the adjoint of t[:, 0] = y with y of shape (1, 2) (NumPy "
-                                       "drops the value's leading 1) raises 'cannot reshape array of size 1 into "
-                                       "shape (1,2)' where f runs (found while minimising a property-test case)")
+# found while minimising a property-test case: both paths' adjoint raised "cannot reshape array of size 1 into
+# shape (1,2)" where f runs (NumPy drops the value's leading 1s; the value's cotangent now does too)
 def test_a_setitem_whose_value_has_a_leading_one_is_differentiated():
     X, y = np.ones((2, 2)), np.full((1, 2), 3.0)
     assert column_from_a_row(X, y) == 20.0
@@ -913,3 +884,22 @@ def test_arithmetic_on_extents_stays_shape_generic(fn):
         x = r.standard_normal((n, 3))
         np.testing.assert_allclose(g(x), ad.grad(fn, fallback="always")(x), rtol=1e-12)
     assert g._last.compiled.shape_env is not None, g.explain()
+
+
+def write_into_a_where_of_scalars(a, x):
+    s = np.where(a < 0.0, a, 0.5)     # a 0-d array made from Python floats
+    s[...] = np.sum(x * x)
+    return np.sin(s) + a * np.sum(x)
+
+
+def test_a_setitem_into_an_array_made_from_python_scalars_compiles():
+    # the setitem shape rule's value check asked for the dtype of a weak scalar's sample (0.0) and refused
+    # the write (found by tests/transforms' state programs: the Hessian fell back to the eager engine)
+    g = ad.grad(write_into_a_where_of_scalars, 1, jit="never")
+    x = np.array([0.3, -0.2, 0.5])
+    got = g(1.0, x)
+    assert g.mode == "compiled", g.explain()
+    h = 1e-6
+    fd = [(write_into_a_where_of_scalars(1.0, x + h * e) - write_into_a_where_of_scalars(1.0, x - h * e)) / (2 * h)
+          for e in np.eye(3)]
+    np.testing.assert_allclose(got, fd, rtol=1e-7)
