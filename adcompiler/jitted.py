@@ -32,10 +32,13 @@ class JitFunction:
     `tier` ("native", "numpy" or "python") says what ran last, `explain()` why, `source` the
     generated NumPy-tier code and `llvm_ir` the native kernel of the last signature."""
 
-    def __init__(self, fn, *, fallback="auto", fastmath=False):
+    def __init__(self, fn, *, fallback="auto", fastmath=False, threads=None):
         from .api import _check_python_function
         if fallback not in _FALLBACKS:
             raise ValueError(f"fallback must be one of {_FALLBACKS}, not {fallback!r}")
+        if threads is not None and (type(threads) is not int or threads < 1):
+            raise ValueError(f"threads must be a positive int or None, not {threads!r}")
+        self.threads = threads
         if not callable(fn):
             raise TypeError(f"jit expects a function, got {type(fn).__name__}")
         _check_python_function(fn)
@@ -90,7 +93,8 @@ class JitFunction:
             reason = "Tensor, dict and object arguments run as Python (the compiled code takes numbers and arrays)"
         if reason is None:
             try:
-                return _Plan(CompiledForward(self.fn, values, jit="always", fastmath=self.fastmath), None)
+                return _Plan(CompiledForward(self.fn, values, jit="always", fastmath=self.fastmath,
+                                             threads=self.threads), None)
             except UnsupportedSyntax as e:
                 if self.fallback == "never":
                     raise
@@ -115,7 +119,7 @@ class JitFunction:
         if c.native is not None and c.native_note:
             return f"{self.fn.__name__}: compiled (native tier for the array regions: {c.native_note})"
         if c.native is not None:
-            return f"{self.fn.__name__}: compiled (native tier: machine code through LLVM)"
+            return f"{self.fn.__name__}: compiled (native tier: machine code through LLVM{c.threads_note})"
         return f"{self.fn.__name__}: compiled (NumPy tier; native refused: {c.native_reason})"
 
     @property
@@ -129,9 +133,11 @@ class JitFunction:
         return None if c is None or c.native is None else c.native.llvm_ir
 
 
-def jit(fn=None, *, fallback="auto", fastmath=False):
+def jit(fn=None, *, fallback="auto", fastmath=False, threads=None):
     """Compile `fn` (no derivative) per argument signature, to native code where it lowers.
-    Usable as `jit(f)`, `@jit` and `@jit(fastmath=True)`."""
+    Usable as `jit(f)`, `@jit` and `@jit(fastmath=True)`. `threads=2`: a purely elementwise function
+    runs its kernel on blocks of rows in that many threads at once for arrays of 2**18 elements or
+    more (backends/llvm/threads.py; results bitwise equal to one thread)."""
     if fn is None:
-        return lambda f: JitFunction(f, fallback=fallback, fastmath=fastmath)
-    return JitFunction(fn, fallback=fallback, fastmath=fastmath)
+        return lambda f: JitFunction(f, fallback=fallback, fastmath=fastmath, threads=threads)
+    return JitFunction(fn, fallback=fallback, fastmath=fastmath, threads=threads)

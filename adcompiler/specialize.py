@@ -32,9 +32,11 @@ class _Tiers:
     """One compiled IR function on its tiers: the NumPy tier's generated code (`compiled`) and,
     when `jit` asks for it and the IR lowers, the native tier's machine code."""
 
-    def _init_tiers(self, ir, jit, fastmath):
+    def _init_tiers(self, ir, jit, fastmath, threads=None):
         self.jit = jit
         self.fastmath = fastmath
+        self.threads = threads         # ad.jit(threads=): split a large elementwise kernel over threads
+        self.threads_note = ""
         self._compiled = None          # the NumPy tier's code, made when first needed
         self.native = None             # the native tier's function, once compiled
         self.native_reason = None      # why there is none (NotLowerable), once tried
@@ -81,8 +83,19 @@ class _Tiers:
             self.native_reason = (f"the native tier failed internally ({type(e).__name__}: {first}); please "
                                   f"report this with the function's source")
             return None
+        if self.threads and self.threads > 1:
+            self._split_over_threads(llvm)
         self._runner = self.native
         return self.native
+
+    def _split_over_threads(self, llvm):
+        from .backends.llvm.threads import MIN_ELEMENTS, separable_shape, threaded
+        if self.native_note is not None or separable_shape(self.ir) is None:
+            self.threads_note = f"; threads={self.threads} not used: the function is not purely elementwise"
+            return
+        self.native = threaded(self.native, self.ir, self.threads,
+                               lambda kfn: llvm.compile(kfn, self._numpy_tier, fastmath=self.fastmath))
+        self.threads_note = f"; {self.threads} threads for arrays of {MIN_ELEMENTS:,} elements or more"
 
     def _partly_native(self, llvm, whole):
         """The NumPy tier's code calling native kernels for the function's array regions (outline.py),
@@ -182,14 +195,14 @@ class CompiledGrad(_Tiers):
 class CompiledForward(_Tiers):
     """`ad.jit(f)` for one argument signature: the forward function alone, on its tiers."""
 
-    def __init__(self, fn, values, jit="always", fastmath=False):
+    def __init__(self, fn, values, jit="always", fastmath=False, threads=None):
         from .compiler.frontend import compile_function
         from .compiler.passes import optimize
         self.fn = fn
         self.ir = self.forward_ir = optimize(compile_function(fn, {k: type_of_value(_plain(v))
                                                                    for k, v in values.items()}))
         self.param_names = [p.hint for p in self.ir.user_params]
-        self._init_tiers(self.ir, jit, fastmath)
+        self._init_tiers(self.ir, jit, fastmath, threads)
         out = self.ir.return_op.operands[0]
         mem = Memory(self.ir)
         made = next((op for op in walk(self.ir.body) if out in op.results), None)
