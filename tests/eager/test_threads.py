@@ -7,7 +7,6 @@ import threading
 
 import numpy as np
 import pytest
-import torch
 
 import adcompiler as ad
 
@@ -62,6 +61,7 @@ def test_concurrent_backward_into_one_leaf_loses_nothing(fast_switching, size):
 
 def test_torch_loses_nothing_either(fast_switching):
     """The oracle: the same program on real torch gives the exact sum."""
+    torch = pytest.importorskip("torch")    # (with CI set, tests/conftest.py refuses to run without torch)
     w = torch.zeros(3, dtype=torch.float64, requires_grad=True)
 
     def work(k):
