@@ -1,4 +1,4 @@
-"""The cost of a call with a new batch size: a compiled gradient of an MLP loss called with
+"""The cost of a call with a new batch size: a compiled gradient of an MLP loss (grad_mlp.loss) called with
 batch sizes it has not seen, with shape-generic specialisations (the default: from the second
 shape on, one specialisation whose batch extent is a symbol serves every size) and without
 (`adcompiler.api.SHAPE_GENERIC = False`: one specialisation compiled per shape, as before), beside
@@ -16,17 +16,10 @@ import warnings
 import grad_common  # noqa: F401  (first: applies --threads before NumPy loads BLAS)
 import numpy as np
 from grad_common import add_common_arguments, now
+from grad_mlp import loss as mlp_loss
 
 import adcompiler as ad
 from adcompiler import api
-
-
-def mlp_loss(W1, b1, W2, X, y):
-    h = np.tanh(X @ W1 + b1)
-    z = h @ W2
-    z = z - np.max(z, axis=1, keepdims=True)
-    lp = z - np.log(np.sum(np.exp(z), axis=1, keepdims=True))
-    return -np.mean(np.sum(lp * y, axis=1))
 
 
 def main():
@@ -35,26 +28,27 @@ def main():
     add_common_arguments(p)
     a = p.parse_args()
     rng = np.random.default_rng(0)
-    W1, b1, W2 = rng.standard_normal((64, 32)), rng.standard_normal(32), rng.standard_normal((32, 10))
+    W1, b1 = rng.standard_normal((64, 32)), rng.standard_normal(32)
+    W2, b2 = rng.standard_normal((32, 10)), rng.standard_normal(10)
 
     def args(n):
-        return W1, b1, W2, rng.standard_normal((n, 64)), np.eye(10)[rng.integers(0, 10, n)]
+        return W1, b1, W2, b2, rng.standard_normal((n, 64)), np.eye(10)[rng.integers(0, 10, n)]
 
-    g_generic = ad.grad(mlp_loss, wrt=(0, 1, 2), jit="never")
-    g_per_shape = ad.grad(mlp_loss, wrt=(0, 1, 2), jit="never")
+    g_generic = ad.grad(mlp_loss, wrt=(0, 1, 2, 3), jit="never")
+    g_per_shape = ad.grad(mlp_loss, wrt=(0, 1, 2, 3), jit="never")
     jgrad = None
     try:
         import jax
         import jax.numpy as jnp
         jax.config.update("jax_enable_x64", True)
 
-        def jloss(W1, b1, W2, X, y):
+        def jloss(W1, b1, W2, b2, X, Y):     # grad_mlp.loss in jax.numpy
             h = jnp.tanh(X @ W1 + b1)
-            z = h @ W2
-            z = z - jnp.max(z, axis=1, keepdims=True)
-            lp = z - jnp.log(jnp.sum(jnp.exp(z), axis=1, keepdims=True))
-            return -jnp.mean(jnp.sum(lp * y, axis=1))
-        jgrad = jax.jit(jax.grad(jloss, argnums=(0, 1, 2)))
+            z = h @ W2 + b2
+            m = jnp.max(z, axis=1, keepdims=True)
+            lse = m + jnp.log(jnp.sum(jnp.exp(z - m), axis=1, keepdims=True))
+            return -jnp.sum(Y * (z - lse)) / X.shape[0]
+        jgrad = jax.jit(jax.grad(jloss, argnums=(0, 1, 2, 3)))
     except ImportError:
         warnings.warn("jax is not installed: its column is skipped")
 
