@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import operator
 
-__all__ = ["Dim", "ShapeEnv", "Specialised", "has_dims", "broadcast_shapes", "hint", "hints"]
+__all__ = ["Dim", "ShapeEnv", "Specialised", "has_dims", "broadcast_shapes", "hint", "hints", "shape_text"]
 
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "//": operator.floordiv, "%": operator.mod}
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
@@ -299,6 +299,12 @@ def hints(shape):
     return tuple(hint(d) for d in shape)
 
 
+def shape_text(shape):
+    """A shape as NumPy prints it, symbols by name: (n0, 3)."""
+    shape = tuple(shape)
+    return "(" + ", ".join(map(str, shape)) + ("," if len(shape) == 1 else "") + ")"
+
+
 def has_dims(shape):
     return any(isinstance(d, Dim) for d in shape)
 
@@ -320,6 +326,6 @@ def broadcast_shapes(*shapes):
         for d in big:
             if not d == first:
                 raise ValueError(f"shape mismatch: objects cannot be broadcast to a single shape "
-                                 f"({' vs '.join(str(tuple(map(str, s))) for s in shapes)})")
+                                 f"({' vs '.join(shape_text(s) for s in shapes)})")
         out.append(first)
     return tuple(out)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .core import Abstract, Primitive, dtype_of, shape_of, unbroadcast
-from .dims import Dim, broadcast_shapes
+from .dims import Dim, broadcast_shapes, shape_text
 from .shape import reshape
 
 
@@ -207,8 +207,8 @@ def _setitem_shape(args, params):
         region = None      # (NumPy raises it where the write runs)
     vshape = _fitted(shape_of(v), len(region)) if region is not None else None
     if region is not None and not broadcast_shapes(vshape, region) == tuple(region):
-        raise ValueError(f"could not broadcast input array from shape {tuple(map(str, shape_of(v)))} into shape "
-                         f"{tuple(map(str, region))}")
+        raise ValueError(f"could not broadcast input array from shape {shape_text(shape_of(v))} into shape "
+                         f"{shape_text(region)}")
     return Abstract(shape_of(x), _dtype_or_weak(x) if not isinstance(x, (int, float, bool)) else np.result_type(x))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .core import Abstract, Primitive, dtype_of, shape_of, unbroadcast
-from .dims import broadcast_shapes, has_dims
+from .dims import broadcast_shapes, has_dims, shape_text
 from .elementwise import add, div, eq, mul, neg, sub, where
 from .reductions import expand_back, weighted_sum
 from .shape import broadcast_to, expand_dims, reshape, squeeze, swap_last2
@@ -66,7 +66,7 @@ def _matmul_shape_symbolic(args, sa, sb):
         raise RuntimeError("both arguments to matmul need to be at least 1D")
     kb = sb[0] if len(sb) == 1 else sb[-2]
     if not sa[-1] == kb:
-        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({shape_text(sa)} and {shape_text(sb)})")
     batch = broadcast_shapes(sa[:-2], sb[:-2])
     shape = tuple(batch) + tuple(sa[-2:-1]) + tuple(sb[-1:] if len(sb) > 1 else ())
     dtype = np.matmul(np.zeros((1, 1), args[0].dtype), np.zeros((1, 1), args[1].dtype)).dtype

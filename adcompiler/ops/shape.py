@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .core import Abstract, Primitive, shape_of
-from .dims import broadcast_shapes, has_dims
+from .dims import broadcast_shapes, has_dims, shape_text
 
 
 def _first_shape(args, params, shape):
@@ -135,7 +135,7 @@ def _broadcast_to_shape(args, params):
     shape = tuple(params["shape"])
     if not broadcast_shapes(shape_of(args[0]), shape) == shape:
         raise ValueError(f"operands could not be broadcast together with remapped shapes [original->remapped]: "
-                         f"{tuple(map(str, shape_of(args[0])))} and requested shape {tuple(map(str, shape))}")
+                         f"{shape_text(shape_of(args[0]))} and requested shape {shape_text(shape)}")
     return _first_shape(args, params, shape)
 
 
