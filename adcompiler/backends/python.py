@@ -594,7 +594,7 @@ class _Buffers:
         """`v` is a smaller view of `acc` read from it before `position` in this block."""
         o = self.made.get(id(v))
         return (o is not None and self.defined_at[id(v)] < position and o.name == "getitem" and o.operands[0] is acc
-                and v.type.is_array and int(np.prod(v.type.shape)) < int(np.prod(acc.type.shape)))
+                and v.type.is_array and v.type.size < acc.type.size)
 
     def _later_write_of(self, h, acc):
         """h is a later version of acc made by writes in this block (acc[i] = ...; then h[j] = ...)."""

@@ -104,7 +104,8 @@ def _getitem_dims(args, params):
     if any(shape_of(a) != () or np.dtype(dtype_of(a)).kind not in "iu" for a in args[1:]):
         return None      # an index array: the result's shape is the array's
     if not all(p is None or p is Ellipsis or _const_int(p) or isinstance(p, Dyn) or (
-            isinstance(p, slice) and all(v is None or _const_int(v) for v in (p.start, p.stop, p.step)))
+            isinstance(p, slice) and all(v is None or _const_int(v) or isinstance(v, Dim) for v in (p.start, p.stop))
+            and (p.step is None or _const_int(p.step)))
             for p in parts):
         return None
     shape = shape_of(args[0])
@@ -139,13 +140,15 @@ def _const_int(p):
 
 
 def _slice_length(n, s):
+    """len(range(n)[s]) for extents and bounds that may be symbolic (each decision a guard)."""
     step = 1 if s.step is None else int(s.step)
-    if step < 0:
-        n = int(n)       # pins a symbolic extent
-    if not isinstance(n, Dim):
-        return len(range(*s.indices(n)))
-    start = _clamp(0 if s.start is None else int(s.start), n)
-    stop = n if s.stop is None else _clamp(int(s.stop), n)
+    start, stop = s.start, s.stop
+    if step < 0:                     # (pins whatever is symbolic)
+        n, start, stop = int(n), None if start is None else int(start), None if stop is None else int(stop)
+    if not any(isinstance(v, Dim) for v in (n, start, stop)):
+        return len(range(*slice(start, stop, step).indices(n)))
+    start = _clamp(0 if start is None else start, n)
+    stop = n if stop is None else _clamp(stop, n)
     length = stop - start
     if length <= 0:
         return 0

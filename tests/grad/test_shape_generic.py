@@ -275,3 +275,21 @@ def test_extents_that_differed_before_are_not_one_symbol_because_they_are_equal_
     x = rng.standard_normal((8, 9))
     np.testing.assert_allclose(g(x), 2.0 / np.cosh(x) ** 2, rtol=1e-12)
     assert g._last is generic
+
+
+def stacked_and_joined(x, w):
+    parts = np.concatenate([x, x[1:] * 2.0], axis=0)          # n + (n - 1) rows
+    rows = np.stack([x[0], x[-1]])
+    return np.sum(parts @ w) + np.sum(rows ** 2) + np.sum(parts[x.shape[0]:] ** 3)
+
+
+def test_concatenate_stack_and_slices_at_symbolic_bounds_stay_generic():
+    g = ad.grad(stacked_and_joined, wrt=(0, 1), jit="never")
+    w = rng.standard_normal(3)
+    for k, n in enumerate((4, 5, 8, 11, 2)):     # (at 2, 2 n - 1 == 3 == w's extent: its own specialisation)
+        x = rng.standard_normal((n, 3))
+        for a, b in zip(g(x, w), traced(stacked_and_joined, (x, w), (0, 1))):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
+        if 0 < k < 4:
+            assert g._last.compiled.shape_env is not None, g.explain()
+    np.testing.assert_allclose(g(x, w)[0], fd_grad(lambda v: stacked_and_joined(v, w), x), rtol=1e-6, atol=1e-8)
