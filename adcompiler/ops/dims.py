@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import operator
 
+import numpy as np
+
 __all__ = ["Dim", "ShapeEnv", "Specialised", "has_dims", "broadcast_shapes", "hint", "hints", "shape_text"]
 
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "//": operator.floordiv, "%": operator.mod}
@@ -310,9 +312,10 @@ def has_dims(shape):
 
 
 def broadcast_shapes(*shapes):
-    """NumPy's broadcasting of shapes that may hold Dims (a Dim is never 1: see ShapeEnv.symbol)."""
+    """NumPy's broadcasting of shapes that may hold Dims. A Dim counts as an extent other than 1
+    (a symbol is at least 2; an expression such as n0 - 1 may be 1, but then it is compared with
+    the extents it meets and the result holds only where they are equal)."""
     if not any(has_dims(s) for s in shapes):
-        import numpy as np
         return np.broadcast_shapes(*shapes)
     ndim = max(len(s) for s in shapes)
     out = []

@@ -219,7 +219,7 @@ def _fitted(vshape, ndim):
     """The shape NumPy broadcasts a value of `vshape` from when it writes it into `ndim` axes: its
     leading 1s beyond those dropped."""
     vshape = tuple(vshape)
-    while len(vshape) > ndim and isinstance(vshape[0], int) and vshape[0] == 1:
+    while len(vshape) > ndim and vshape[0] == 1:
         vshape = vshape[1:]
     return vshape
 

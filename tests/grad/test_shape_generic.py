@@ -293,3 +293,20 @@ def test_concatenate_stack_and_slices_at_symbolic_bounds_stay_generic():
         if 0 < k < 4:
             assert g._last.compiled.shape_env is not None, g.explain()
     np.testing.assert_allclose(g(x, w)[0], fd_grad(lambda v: stacked_and_joined(v, w), x), rtol=1e-6, atol=1e-8)
+
+
+def squeezed_rows(x, c):
+    return np.sum(np.squeeze(x[1:]) ** 2 * c)     # at n == 2, np.squeeze makes (n - 1, k) a (k,)
+
+
+def test_squeeze_of_an_extent_that_may_be_one_is_guarded():
+    g = ad.grad(squeezed_rows, wrt=(0, 1), jit="never")
+    c = rng.standard_normal(3)
+    g(rng.standard_normal((4, 3)), c)
+    g(rng.standard_normal((5, 3)), c)
+    generic = g._last
+    assert generic.compiled.shape_env is not None
+    x = rng.standard_normal((2, 3))                # x[1:] has one row: np.squeeze drops it
+    for a, b in zip(g(x, c), traced(squeezed_rows, (x, c), (0, 1))):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+    assert g._last is not generic
