@@ -251,22 +251,16 @@ class GradFunction:
                 self._cache.move_to_end(key)
         stale = plan is not None and (
             plan.compiled is not None and not plan.compiled.forward_ir.guards_hold())
+        # one shape the shape-generic specialisation serves often: its own, which the native tier can take
         hot = plan is not None and not stale and plan.compiled is not None and \
             plan.compiled.shape_env is not None and self._hot_shape(key)
-        if hot:
-            plan = None     # one shape called often: its own specialisation, which the native tier can take
-        if plan is None and not stale and not hot:
-            plan = self._shape_generic_plan(values, paths)
-            if plan is not None:
-                with self._cache_lock:
-                    self._cache[key] = plan
-                    while len(self._cache) > SPECIALISATION_CACHE_SIZE:
-                        self._cache.popitem(last=False)
-                        self._evictions += 1
-        if plan is None or stale:
-            plan = self._make_plan(values, paths)  # new types, or a global compiled in as a constant was rebound
+        if plan is None or stale or hot:
+            plan = None if stale or hot else self._shape_generic_plan(values, paths)
+            compiled_now = plan is None
+            if compiled_now:
+                plan = self._make_plan(values, paths)  # new types, or a global compiled in as a constant was rebound
             with self._cache_lock:
-                if plan.compiled is not None:
+                if compiled_now and plan.compiled is not None:
                     self._compiles += 1
                     self._recompiles += bool(stale)
                 self._cache[key] = plan
@@ -293,7 +287,8 @@ class GradFunction:
         the second shape of one dtype/rank pattern — a new one, symbolic in the extents that changed
         (specialize.compile_shape_generic). None: compile for this shape as usual."""
         shapes = {n: np.shape(_plain_value(v)) for n, v in values.items() if _is_array_value(v)}
-        if not SHAPE_GENERIC or not shapes or self.fallback == "always" or self.jit == "always" or isinstance(self.fn, GradFunction):
+        if not SHAPE_GENERIC or not shapes or self.fallback == "always" or self.jit == "always" or \
+                isinstance(self.fn, GradFunction):
             return None
         pattern = (paths, tuple((n, _pattern_key(v)) for n, v in values.items()))
         with self._cache_lock:
