@@ -31,6 +31,7 @@ AUTO_SLOW = 0.005       # ... or after one call slower than this (seconds)
 class _Tiers:
     """One compiled IR function on its tiers: the NumPy tier's generated code (`compiled`) and,
     when `jit` asks for it and the IR lowers, the native tier's machine code."""
+    shape_env = None    # a shape-generic specialisation's symbols and guards (compile_shape_generic)
 
     def _init_tiers(self, ir, jit, fastmath, threads=None):
         self.jit = jit
@@ -66,7 +67,7 @@ class _Tiers:
         """Compile the native tier once; a NotLowerable reason is kept and not retried."""
         if self.native is not None or self.native_reason is not None:
             return self.native
-        if getattr(self, "shape_env", None) is not None:
+        if self.shape_env is not None:
             self.native_reason = ("a shape-generic specialisation runs on the NumPy tier (the native tier "
                                   "compiles one specialisation per shape)")
             return None
@@ -149,7 +150,6 @@ class _PartlyNative:
 
 class CompiledGrad(_Tiers):
     """A compiled (value and) gradient function for one argument signature, on its tiers."""
-    shape_env = None    # a shape-generic specialisation's symbols and guards (compile_shape_generic)
 
     def __init__(self, fn, values, wrt_names, with_value=True, has_aux=False, jit="auto", ir=None, fastmath=False):
         self.fn = fn
