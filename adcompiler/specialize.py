@@ -314,8 +314,7 @@ def compile_shape_generic(fn, values, wrt_names, dynamic, has_aux=False, with_va
             t = ArrayType(t.dtype, [symbol.get((name, a), d) for a, d in enumerate(t.shape)])
         types[name] = t
     fwd, adj = adjoint_ir_for_types(fn, types, wrt_names, with_value, has_aux)
-    params = [p.hint for p in adj.params]
-    adj.shape_symbols = {s: (params.index(srcs[0][0]), srcs[0][1]) for s, srcs in env.symbols.items()}
+    adj.read_shape_symbols(env)
     compiled = CompiledGrad(fn, values, wrt_names, with_value, has_aux, "never", ir=(fwd, adj), fastmath=fastmath)
     code = compiled.compiled
     code.strict, code.plain           # every variant of the code before the guards are final

@@ -802,8 +802,8 @@ def _shape_check(fn, params):
                 conds.append(f"{params[k]}.shape[{a}] == {d}")
         wanted.append(f"{p.hint}: {t}")
     conds += env.conditions("_")
-    return [f"    if not ({' and '.join(conds)}):",
-            f"        raise ValueError({'compiled for ' + ', '.join(wanted) + '; valid while ' + ' and '.join(env.conditions())!r})"]
+    message = f"compiled for {', '.join(wanted)}; valid while {' and '.join(env.conditions())}"
+    return [f"    if not ({' and '.join(conds)}):", f"        raise ValueError({message!r})"]
 
 
 class CompiledSource:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 
 from ._registry import CLIError, command
-from .target import load_function, parse_arg_specs, shape_env, symbol_parameters, wrt_names
+from .target import load_function, parse_arg_specs, shape_env, wrt_names
 
 
 def _add_arguments(p):
@@ -36,7 +36,7 @@ def run_grad(args):
         raise CLIError(f"cannot compile the gradient: {e}") from None
     env = shape_env(types)
     if env is not None:
-        symbol_parameters(adj, env)
+        adj.read_shape_symbols(env)
     if args.out:
         from ..backends.export import ExportError, gradient_module
         if args.ir or args.fuse:

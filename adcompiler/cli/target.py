@@ -9,7 +9,7 @@ import sys
 
 from ._registry import CLIError
 
-__all__ = ["load_function", "parse_arg_specs", "shape_env", "symbol_parameters", "wrt_names"]
+__all__ = ["load_function", "parse_arg_specs", "shape_env", "wrt_names"]
 
 
 def load_function(target):
@@ -115,14 +115,6 @@ def shape_env(types):
             if isinstance(d, Dim):
                 return d.env
     return None
-
-
-def symbol_parameters(fn_ir, env):
-    """Give IR function `fn_ir` the (parameter index, axis) each symbol is read from, so its
-    generated code binds `_n0 = x.shape[0]` on entry."""
-    params = [p.hint for p in fn_ir.params]
-    fn_ir.shape_symbols = {s: (params.index(src[0][0]), src[0][1]) for s, src in env.symbols.items()}
-    return fn_ir
 
 
 def wrt_names(specs, types, default_first=False):

@@ -154,6 +154,13 @@ class Function:
         self.shape_symbols = {}  # a shape-generic specialisation's extents: symbol -> (param index, axis)
         self._check = None
 
+    def read_shape_symbols(self, env):
+        """Read each symbol of ShapeEnv `env` (ops/dims.py) from the parameter it comes from: the
+        generated code binds `_n0 = x.shape[0]` on entry."""
+        names = [p.hint for p in self.params]
+        self.shape_symbols = {s: (names.index(src[0][0]), src[0][1]) for s, src in env.symbols.items()}
+        return self
+
     def guards_hold(self):
         """Whether everything compiled in as a constant is unchanged and every hidden input still
         has the type compiled for (external.py); False means: compile again."""
