@@ -233,8 +233,8 @@ class _Emitter:
         if name == "tape_new":
             self.emit(indent, f"{self.names.bind(op.result)} = []", op.loc)
             return
-        if name == "tape_push":  # one value is pushed bare, several as a tuple
-            items = [self.ref(v) for v in op.operands[1:]]
+        if name == "tape_push":  # one value is pushed bare, several as a tuple (a list's: its item)
+            items = [self.ref(v) for v in op.operands[1:-1 if "list" in op.attrs else None]]
             item = items[0] if len(items) == 1 else f"({', '.join(items)})"
             self.emit(indent, f"{self.ref(op.operands[0])}.append({item})", op.loc)
             return
@@ -242,6 +242,17 @@ class _Emitter:
             targets = [self.names.bind(r) for r in op.results]
             lhs = f"{', '.join(targets)} = " if targets else ""
             self.emit(indent, f"{lhs}{self.ref(op.operands[0])}.pop()", op.loc)
+            return
+        if name == "tape_stack":   # a list of unknown length as an array; its length binds the symbol
+            out = self.names.bind(op.result)
+            tape = self.ref(op.operands[0])
+            self.emit(indent, f"if not {tape}:", op.loc)     # np.array([]) would be (0,): not what was compiled
+            self.emit(indent + 1, f"raise ValueError(\"need at least one array to stack (the list "
+                                  f"'{op.attrs['list']}' is empty)\")")
+            if len(op.operands[0].type.elems) > 1:
+                tape = f"[e[{op.attrs.get('field', 0)}] for e in {tape}]"
+            self.emit(indent, f"{out} = np.stack({tape})", op.loc)
+            self.emit(indent, f"_{op.result.type.shape[0].expr[1]} = {out}.shape[0]")
             return
         if name == "tape_len":
             self.emit(indent, f"{self.names.bind(op.result)} = len({self.ref(op.operands[0])})", op.loc)
@@ -766,7 +777,8 @@ def emit_source(fn, strict=False, reuse=True, prim_ref=None, reserved=(), entry_
     standalone export, backends/export.py, names its own helpers); `reserved`: names the
     generated code must not bind."""
     symbols = getattr(fn, "shape_symbols", {})
-    em = _Emitter(fn, strict, reuse, prim_ref, tuple(reserved) + tuple(f"_{s}" for s in symbols))
+    stacked = [op.result.type.shape[0].expr[1] for op in walk(fn.body) if op.name == "tape_stack"]
+    em = _Emitter(fn, strict, reuse, prim_ref, tuple(reserved) + tuple(f"_{s}" for s in list(symbols) + stacked))
     params = [em.names.bind(p) for p in fn.params]
     em.lines.append(f"def {identifier(fn.name)}({', '.join(params)}):")
     for sym, (k, axis) in symbols.items():      # a shape-generic specialisation's extents (ops/dims.py)

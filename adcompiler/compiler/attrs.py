@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from ..ops import Dyn
+from ..ops.dims import Dim
 
 
 def format_literal(v):
@@ -36,6 +37,8 @@ def format_literal(v):
         return f"dtype({v.name!r})"
     if isinstance(v, np.ndarray):
         return f"array({format_literal(v.tolist())}, {v.dtype.name!r})"
+    if isinstance(v, Dim):        # a symbolic extent, by its expression (printed, not parsed back)
+        return str(v)
     raise TypeError(f"cannot write {type(v).__name__} {v!r} in IR text")
 
 

@@ -98,6 +98,8 @@ class _Batcher:
                     self.emit_prim(op)
                 elif op.name in ("if", "for", "while"):
                     getattr(self, "emit_" + op.name)(op)
+                elif "list" in op.attrs:
+                    raise Unbatchable("a list whose length is known only at run time")
                 elif op.name == "tape_push":
                     self.emit_push(op)
                 else:

@@ -21,7 +21,7 @@ from . import closures, library, lists
 from .errors import UnsupportedSyntax
 from .ir import Value
 from .types import F64, ArrayType, type_of_value, ScalarType, TupleType
-from .values import BoundMethod, ListBuffer, PyTuple, Static, Undefined
+from .values import BoundMethod, GrowList, ListBuffer, PyTuple, Static, Undefined
 from ..ops import Dyn
 
 _BINOPS = {  # libcst node type -> (primitive, python operator, symbol)
@@ -246,7 +246,8 @@ class ExpressionMixin:
         name = node.attr.value
         if name == "append" and isinstance(node.value, cst.Name):
             obj = self.env.get(node.value.value)
-            if isinstance(obj, (lists.ListProbe, lists.Appending, ListBuffer)) or isinstance(obj, PyTuple) and obj.is_list:
+            if isinstance(obj, (lists.ListProbe, lists.Appending, ListBuffer, GrowList)) or \
+                    isinstance(obj, PyTuple) and obj.is_list:
                 return BoundMethod(obj, "append")
         obj = self.expr(node.value)
         if isinstance(obj, Static):
@@ -407,6 +408,16 @@ class ExpressionMixin:
             return lists.read_appending(self, self.env[node.value.value], self.index(node), node)
         base = self.expr(node.value)
         parts, dyn = self.index(node)
+        if isinstance(base, GrowList):      # an item or a slice of the stacked items
+            self.node = node
+            if not (isinstance(parts, (int, np.integer, slice)) or isinstance(parts, Dyn)):
+                self.fail("a list can only be indexed with an integer or a slice", node)
+            if isinstance(parts, slice):
+                self.fail(f"a slice of the list '{base.name}' (whose length is known only at run time) is a list; "
+                          f"slice the array instead: np.stack({base.name})[...]", node)
+            if isinstance(parts, (int, np.integer)) and parts not in (0, -1):
+                dyn, parts = [self.val(Static(int(parts)))], Dyn(0)    # NumPy checks its range when it runs
+            return self.prim("getitem", lists.as_array(self, base), *dyn, idx=parts)
         if isinstance(base, ListBuffer):
             self.node = node
             if isinstance(parts, slice):
@@ -514,6 +525,9 @@ class ExpressionMixin:
             return TupleType(self.type_of(i) for i in x.items)
         if isinstance(x, ListBuffer):
             return TupleType([ArrayType(x.array.type.dtype, x.array.type.shape[1:])] * x.length)
+        if isinstance(x, GrowList):
+            self.fail(f"the list '{x.name}' has a length known only at run time; read it as an array "
+                      f"(np.stack({x.name}))", self.node)
         if isinstance(x, closures.Closure):
             self.fail(f"the function '{x.name}' is not a value with a type (only call it)", self.node)
         self.fail("a method is not a value", self.node)

@@ -208,13 +208,16 @@ class _Forward:
         slots = {}
         for op in walk(self.fn.body):
             if op.name == "tape_push":
-                vals = op.operands[1:]
+                vals = op.operands[1:-1] if "list" in op.attrs else op.operands[1:]
             elif op.name == "tape_pop":
                 vals = op.results
+            elif op.name == "tape_stack":        # a list's: the field it stacks
+                vals = {op.attrs.get("field", 0): op.result}
+                vals = [vals.get(k) for k in range(max(vals) + 1)]
             else:
                 continue
             s = slots.setdefault(id(op.operands[0]), set())
-            s.update(k for k, v in enumerate(vals) if self.active(v) and is_float(v.type))
+            s.update(k for k, v in enumerate(vals) if v is not None and self.active(v) and is_float(v.type))
         return {k: sorted(v) for k, v in slots.items() if v}
 
     def emit_tape_new(self, op):
@@ -226,9 +229,20 @@ class _Forward:
 
     def emit_tape_push(self, op):
         new = self.clone(op)
-        vals = op.operands[1:]
-        new.operands += [self.as_type(self.tangent_of(vals[k]), vals[k].type)
-                         for k in self.tapes.get(id(op.operands[0]), ())]
+        listed = "list" in op.attrs      # a list's push ends with the item's index
+        vals = op.operands[1:-1] if listed else op.operands[1:]
+        tangents = [self.as_type(self.tangent_of(vals[k]), vals[k].type) for k in self.tapes.get(id(op.operands[0]), ())]
+        new.operands[len(new.operands) - listed:len(new.operands) - listed] = tangents
+
+    def emit_tape_stack(self, op):
+        self.clone(op)
+        slots = self.tapes.get(id(op.operands[0]), ())
+        k = op.attrs.get("field", 0)
+        if k in slots and self.active(op.result):
+            field = len(op.operands[0].type.elems) + slots.index(k)
+            t = self.b.add(Op("tape_stack", [self.new(op.operands[0])], [op.result.type], dict(op.attrs, field=field),
+                              hints=[tangent_name(op.result.hint)])).result
+            self.set_tangent(op.result, t)
 
     def emit_tape_pop(self, op):
         slots = self.tapes.get(id(op.operands[0]), ())

@@ -37,11 +37,18 @@ from .memory import unsafe_write
 from .scan import always_exits, assigned_names, contains, else_statements, statements, target_names
 from .source import function_source
 from .types import LiteralType, I64, NONE, type_of_value, unify
-from .values import BoundMethod, ListBuffer, PyTuple, Static, Undefined, static_equal
+from .values import BoundMethod, GrowList, ListBuffer, PyTuple, Static, Undefined, static_equal
 from ..ops.dims import Dim, has_dims
 
 FLAGS = ("#returned", "#broke", "#cont")
 HINTS = {"#returned": "returned", "#ret": "ret", "#broke": "broke", "#cont": "cont", "#k": "k"}
+
+
+def hint_of(name):
+    """The name generated code gives a front-end variable (flags, a list's length counter)."""
+    if name is not None and name.startswith("#len "):
+        return "n_" + name[5:]
+    return HINTS.get(name, name)
 _UNSUPPORTED_STMT = {
     cst.Try: "try/except is not supported", cst.With: "with statements are not supported",
     cst.ClassDef: "class definitions are not supported", cst.Raise: "raise is not supported",
@@ -126,6 +133,7 @@ class Frontend(ExpressionMixin):
         self.keeps = {}       # op -> operand index: its result holds that operand's memory too (list appends)
         self._callers = []    # environments of the functions an inlined helper was called from
         self._frames = [object()]   # one per function being converted (closures.py finds their variables)
+        self._shape_env = None      # symbolic extents (ops/dims.py): the arguments', or one made for lists
 
     # ---- errors and values -------------------------------------------------
     def fail(self, reason, node=None):
@@ -133,6 +141,13 @@ class Frontend(ExpressionMixin):
 
     def loc(self, node):
         return self.ctx.src.loc(node)
+
+    def shape_env(self):
+        """The ShapeEnv of this specialisation's symbolic extents (a new one if it has none)."""
+        if self._shape_env is None:
+            from ..ops.dims import ShapeEnv
+            self._shape_env = ShapeEnv()
+        return self._shape_env
 
     def prim(self, name, *args, weak=True, **params):
         self.b.loc = self.loc(self.node)
@@ -171,6 +186,10 @@ class Frontend(ExpressionMixin):
             return x.array    # the buffer a loop carries
         if isinstance(x, ListBuffer):
             return self.b.tuple(lists.rows(self, x))
+        if isinstance(x, GrowList):
+            self.fail(f"the list '{x.name}', whose length is known only at run time, can be read as an array "
+                      f"(np.stack({x.name}), np.array({x.name}), np.sum({x.name}) ...), by len() and by index, "
+                      "but not used as a Python list here")
         if isinstance(x, Undefined):
             self.fail(x.reason)
         if isinstance(x, BoundMethod):
@@ -211,6 +230,8 @@ class Frontend(ExpressionMixin):
             return Static(bool(x.items))
         if isinstance(x, ListBuffer):
             return Static(x.length > 0)
+        if isinstance(x, GrowList):
+            return self.binop("gt", lists.length(self, x), Static(0))
         v = self.val(x)
         t = v.type
         if t.is_tuple:
@@ -279,6 +300,9 @@ class Frontend(ExpressionMixin):
                 self.env[pname] = Static(p.default)
                 continue
             v = Value(t, pname)
+            for d in (t.shape if t.is_array else ()):
+                if isinstance(d, Dim):
+                    self._shape_env = d.env
             params.append(v)
             self.env[pname] = Static(None) if t == NONE else Static(t.value) if isinstance(t, LiteralType) else v
         self.block(statements(src.node.body))
@@ -678,7 +702,7 @@ class Frontend(ExpressionMixin):
             with self.b.at(blocks[j]), self.b.located(loc):
                 self.b.yield_(yields[j])
         op = self.b.add(Op("if", [self.val(cond)], types, regions=blocks, loc=loc,
-                           hints=[HINTS.get(n, n) for n in names]))
+                           hints=[hint_of(n) for n in names]))
         out = []
         for n, r in zip(names, op.results):
             if n is None:
@@ -735,6 +759,9 @@ class Frontend(ExpressionMixin):
     def _iterate_value(self, x, node):
         if isinstance(x, PyTuple):
             return list(x.items)
+        if isinstance(x, GrowList):
+            self.node = node
+            x = lists.as_array(self, x)
         if isinstance(x, ListBuffer):
             x = x.array
         if isinstance(x, Static):
@@ -847,20 +874,21 @@ class Frontend(ExpressionMixin):
     def _for_loop(self, node, body, it):
         loc = self.loc(node)
         self.b.loc = loc
-        appends = lists.appended_in_loop(self, body, node)   # {list name: appends per iteration}
-        if appends:
-            lists.check_loop(self, list(appends), node, body, it)
+        # {list name: appends per iteration}, and the lists of unknown length it appends to
+        appends, grown = lists.appended_in_loop(self, body, node, it)
+        lists.check_loop(self, list(appends), node)
         before, saved = self._enter_loop()
         names, local = self._loop_names(body, node)
-        names = [n for n in names if n not in appends]
+        names = [n for n in names if n not in appends] + [lists.counter(n) for n in grown]
         bounds = [self.val(x) for x in (it.start, it.stop, it.step)]
         inits = [self.val(before[n]) for n in names]
         iv_hint = node.target.value if isinstance(node.target, cst.Name) and it.plain else "i"
         probes = {}
 
         def attempt(names, inits):
+            lists.reset_types(self, grown, before)
             types = [v.type for v in inits]
-            blk = Block([I64] + types, hints=[iv_hint] + [HINTS.get(n, n) for n in names])
+            blk = Block([I64] + types, hints=[iv_hint] + [hint_of(n) for n in names])
             self._enter_body(before, names, blk.args[1:], inits)
             with self.b.at(blk):
                 if appends:
@@ -882,7 +910,7 @@ class Frontend(ExpressionMixin):
                     inits.append(lists.new_buffer(self, lists.prefix_items(self, before[n]), t, m * it.length))
             probes.clear()
         blk, names, inits, types = self._fixpoint(node, names, inits, attempt, runs)
-        op = self.b.add(Op("for", bounds + inits, types, regions=[blk], loc=loc, hints=[HINTS.get(n, n) for n in names]))
+        op = self.b.add(Op("for", bounds + inits, types, regions=[blk], loc=loc, hints=[hint_of(n) for n in names]))
         self._after_loop(before, names, op.results, local, node, saved)
         for n, m in appends.items():
             self.env[n] = ListBuffer(self.env[n], op.results[names.index(n)].type.shape[0])
@@ -968,11 +996,10 @@ class Frontend(ExpressionMixin):
         """A `while` op: a user while loop, or a for loop containing break/return."""
         loc = self.loc(node)
         self.b.loc = loc
-        appends = lists.appended_in_loop(self, body, node)
-        if appends:
-            lists.check_loop(self, list(appends), node, body, None)
+        _, grown = lists.appended_in_loop(self, body, node, None)    # a list appended to has unknown length
         before, saved = self._enter_loop()
         names, local = self._loop_names(body, node)
+        names += [lists.counter(n) for n in grown]
         inits = [self.val(before[n]) for n in names]
         flags = []
         if contains(body, (cst.Break,), True):
@@ -992,9 +1019,10 @@ class Frontend(ExpressionMixin):
             stop = self.val(it.stop)
 
         counter = node.target.value if it is not None and it.plain and isinstance(node.target, cst.Name) else "k"
-        hint = lambda n: counter if n == "#k" else HINTS.get(n, n)   # noqa: E731
+        hint = lambda n: counter if n == "#k" else hint_of(n)   # noqa: E731
 
         def attempt(names, inits):
+            lists.reset_types(self, grown, before)
             types = [v.type for v in inits]
             hints = [hint(n) for n in names]
             cond, blk = Block(types, hints), Block(types, hints)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import ops
+from ..ops.dims import Dim, value_of
 from .types import RANGE
 
 _PY = {"f": float, "i": int, "u": int, "b": bool}
@@ -55,12 +56,28 @@ def interpret(fn, *args, check_types=False):
     if len(args) != len(fn.params):
         raise TypeError(f"{fn.name} takes {len(fn.params)} arguments, got {len(args)}")
     env = {id(p): a for p, a in zip(fn.params, args)}
-    return _Run(check_types).block(fn.body, env)[0]
+    run = _Run(check_types)
+    for sym, (k, axis) in fn.shape_symbols.items():     # a shape-generic function's extents (ops/dims.py)
+        run.symbols[sym] = np.shape(args[k])[axis]
+    return run.block(fn.body, env)[0]
 
 
 class _Run:
     def __init__(self, check_types):
         self.check = check_types
+        self.symbols = {}     # symbolic extents (ops/dims.py) -> their values in this run
+
+    def concrete(self, x):
+        """`x` (an attribute, a shape) with the symbolic extents in it replaced by their values."""
+        if isinstance(x, Dim):
+            return value_of(x, self.symbols)
+        if isinstance(x, dict):
+            return {k: self.concrete(v) for k, v in x.items()}
+        if isinstance(x, (tuple, list)):
+            return type(x)(self.concrete(i) for i in x)
+        if isinstance(x, slice):
+            return slice(self.concrete(x.start), self.concrete(x.stop), self.concrete(x.step))
+        return x
 
     def block(self, block, env):
         for op in block.ops:
@@ -69,11 +86,11 @@ class _Run:
             if name in ("yield", "condition", "return"):
                 return vals
             if name == "const":
-                out = [op.attrs["value"]]
+                out = [self.concrete(op.attrs["value"])]
             elif name == "full":
                 t = op.result.type
                 fill = op.attrs["value"]
-                out = [np.full(t.shape, fill, t.dtype) if t.is_array else t.dtype.type(fill).item()]
+                out = [np.full(self.concrete(t.shape), fill, t.dtype) if t.is_array else t.dtype.type(fill).item()]
             elif name == "tuple":
                 out = [tuple(vals)]
             elif name == "untuple":
@@ -97,15 +114,18 @@ class _Run:
                 cap = op.result.type.capacity
                 out = [Tape(len(range(*(int(v) for v in vals))) if cap == RANGE else cap)]
             elif name == "tape_push":
-                vals[0].push(vals[1:])
+                vals[0].push(vals[1:-1] if "list" in op.attrs else vals[1:])
                 out = []
+            elif name == "tape_stack":
+                out = [np.stack([e[op.attrs.get("field", 0)] for e in vals[0].entries])]
+                self.symbols[op.result.type.shape[0].expr[1]] = len(vals[0])
             elif name == "tape_pop":
                 out = vals[0].pop(len(op.results))
             elif name == "tape_len":
                 out = [len(vals[0])]
             else:
                 with np.errstate(all="ignore"):
-                    out = [ops.get(name).impl(*vals, **op.attrs)]
+                    out = [ops.get(name).impl(*vals, **self.concrete(op.attrs))]
                 t = op.result.type
                 if t.is_scalar:
                     out = [np.asarray(out[0]).item()]
@@ -113,20 +133,20 @@ class _Run:
                     out = [np.asarray(out[0])]
             for r, v in zip(op.results, out):
                 if self.check:
-                    _check_value(v, r.type, op)
+                    _check_value(v, r.type, op, self)
                 env[id(r)] = v
         raise ValueError("block without terminator")
 
     def region(self, block, args, env):
         for a, v in zip(block.args, args):
             if self.check:
-                _check_value(v, a.type, None)
+                _check_value(v, a.type, None, self)
             env[id(a)] = v
         return self.block(block, env)
 
 
-def _check_value(v, t, op):
-    if _fits(v, t):
+def _check_value(v, t, op, run):
+    if _fits(v, t, run):
         return
     what = f"{op.name} made" if op is not None else "a block argument got"
     raise TypeError(f"{what} {type(v).__name__} {getattr(v, 'dtype', '')}{list(np.shape(v)) if _arrayish(v) else ''}"
@@ -137,13 +157,13 @@ def _arrayish(v):
     return isinstance(v, (np.ndarray, np.generic))
 
 
-def _fits(v, t):
+def _fits(v, t, run):
     if t.is_scalar:
         return type(v) is _PY[t.dtype.kind]
     if t.is_array:
-        return _arrayish(v) and v.dtype == t.dtype and v.shape == t.shape
+        return _arrayish(v) and v.dtype == t.dtype and v.shape == run.concrete(tuple(t.shape))
     if t.is_tuple:
-        return isinstance(v, tuple) and len(v) == len(t.elems) and all(_fits(x, e) for x, e in zip(v, t.elems))
+        return isinstance(v, tuple) and len(v) == len(t.elems) and all(_fits(x, e, run) for x, e in zip(v, t.elems))
     if t.is_tape:
         return isinstance(v, Tape)
     return True

@@ -32,6 +32,15 @@ Tapes (made by the reverse transform, reverse.py; type `TapeType`, text
     tape_pop   operands [tape] -> one result per element type (the last entry pushed)
     tape_len   operands [tape] -> 1 result, i64: the number of entries
 
+A Python list of unknown length (compiler/lists.py) is a tape of one element type too, made by
+the front end: `tape_new`, `tape_push` and `tape_stack` carry attrs["list"] (the list's name).
+
+    tape_push  (a list's) operands [tape, *values, index]: index, an i64, is the item's position
+               (an entry holds the item, and in forward mode its tangent)
+    tape_stack operands [tape] -> 1 result: np.stack of the entries' attrs["field"] (default 0),
+               an array whose first extent is a symbol known only when the code runs
+               (ops/dims.py); raises ValueError as np.stack does when the tape is empty
+
 `native_call` (operands: the inputs; attrs: the compiled `kernel`; results: its outputs) exists only
 in the host code of a function whose array regions became native kernels (backends/llvm/outline.py).
 
@@ -51,9 +60,9 @@ from .. import ops as _ops
 from .types import I64, RANGE, TupleType, abstract_arg, dtype_name, from_abstract, type_of_value
 
 STRUCTURAL = frozenset({"const", "full", "tuple", "untuple", "if", "for", "while", "yield", "condition", "return",
-                        "tape_new", "tape_push", "tape_pop", "tape_len", "native_call", "fused"})
+                        "tape_new", "tape_push", "tape_pop", "tape_len", "tape_stack", "native_call", "fused"})
 # Ops that act on a tape: never removed, merged or reordered by passes.
-EFFECTS = frozenset({"tape_new", "tape_push", "tape_pop"})
+EFFECTS = frozenset({"tape_new", "tape_push", "tape_pop", "tape_stack"})
 TERMINATORS = frozenset({"yield", "condition", "return"})
 assert not STRUCTURAL & set(_ops.registry), "a primitive name clashes with a structural op"
 
@@ -362,7 +371,7 @@ def _is_int_scalar(t):
 def _check_op_types(op):
     name = op.name
     for k, v in enumerate(op.operands):
-        if v.type.is_tape and not (name in ("tape_push", "tape_pop", "tape_len") and k == 0):
+        if v.type.is_tape and not (name in ("tape_push", "tape_pop", "tape_len", "tape_stack") and k == 0):
             raise ValueError(f"operand #{k} is a tape ({v.type}), which only tape ops may use")
     for r in op.results:
         if r.type.is_tape and name != "tape_new":
@@ -413,12 +422,24 @@ def _check_op_types(op):
                 raise ValueError("a tape of capacity 'range' takes the for loop's start, stop, step")
         elif op.operands:
             raise ValueError(f"a tape of capacity {cap} takes no operands")
+    elif name == "tape_stack":
+        elems = op.operands[0].type.elems if len(op.operands) == 1 and op.operands[0].type.is_tape else None
+        t = op.result.type if len(op.results) == 1 else None
+        k = op.attrs.get("field", 0)
+        if not elems or not 0 <= k < len(elems) or t is None or not t.is_array or \
+                (t.dtype, tuple(t.shape[1:])) != (elems[k].dtype, tuple(elems[k].shape)):
+            raise ValueError("tape_stack takes a list's tape and gives the stack of one field of its entries")
     elif name in ("tape_push", "tape_pop", "tape_len"):
         if not op.operands or not op.operands[0].type.is_tape:
             raise ValueError("the first operand must be a tape")
         elems = op.operands[0].type.elems
         if name == "tape_push":
             got = tuple(v.type for v in op.operands[1:])
+            if "list" in op.attrs:
+                if len(op.operands) < 3 or op.operands[-1].type != I64:
+                    raise ValueError("a list's tape_push takes the tape, the entry's values and the item's index "
+                                     "(an i64)")
+                got = got[:-1]
             if op.results or got != elems:
                 raise ValueError(f"pushes ({', '.join(map(str, got))}) onto a {op.operands[0].type}")
         elif name == "tape_pop":

@@ -20,8 +20,9 @@ from .. import ops as _ops
 from ..ops.dims import Dim
 from .ir import Value
 from .pysemantics import python_scalar
+from . import lists
 from .lists import as_array, stack_nested
-from .values import ListBuffer, PyTuple, Static
+from .values import GrowList, ListBuffer, PyTuple, Static
 
 LOWERINGS = {}     # id(python callable) -> lowering(fe, *args, **kwargs)
 CALLABLES = {}     # id(python callable) -> the callable (keeps ids valid)
@@ -184,7 +185,7 @@ _moment("std", np.std)
 def _builtin_sum(fe, iterable, start=Static(0)):
     if isinstance(iterable, Value) and iterable.type.is_tuple:
         iterable = PyTuple(fe.b.untuple(iterable))
-    if isinstance(iterable, ListBuffer):
+    if isinstance(iterable, (ListBuffer, GrowList)):
         iterable = as_array(fe, iterable)
     if isinstance(iterable, PyTuple):
         acc = start
@@ -227,6 +228,8 @@ def _len(fe, obj):
         return Static(len(obj.items))
     if isinstance(obj, ListBuffer):
         return Static(obj.length)
+    if isinstance(obj, GrowList):
+        return lists.length(fe, obj)
     t = fe.type_of(obj)
     if t.is_tuple:
         return Static(len(t.elems))
@@ -358,6 +361,11 @@ def _broadcast_to(fe, array, shape):
 
 @lowering(np.concatenate)
 def _concatenate(fe, arrays, axis=0):
+    if isinstance(arrays, GrowList) and fe.static(axis, "axis") == 0:
+        t = as_array(fe, arrays).type
+        if t.ndim < 2:
+            fe.fail("np.concatenate of 0-d items: zero-dimensional arrays cannot be concatenated")
+        return fe.prim("reshape", as_array(fe, arrays), shape=(t.shape[0] * t.shape[1],) + t.shape[2:])
     if isinstance(arrays, ListBuffer) and arrays.array.type.ndim > 1 and fe.static(axis, "axis") == 0:
         t = arrays.array.type
         return fe.prim("reshape", as_array(fe, arrays), shape=(t.shape[0] * t.shape[1],) + t.shape[2:])
@@ -366,6 +374,11 @@ def _concatenate(fe, arrays, axis=0):
 
 @lowering(np.stack)
 def _stack(fe, arrays, axis=0):
+    if isinstance(arrays, GrowList):
+        if fe.static(axis, "axis") != 0:
+            fe.fail(f"np.stack of the list '{arrays.name}' (whose length is known only at run time) along axis "
+                    f"{fe.static(axis, 'axis')} is not supported (stack along axis 0 and transpose)")
+        return fe.prim("copy", as_array(fe, arrays))
     if isinstance(arrays, ListBuffer) and fe.static(axis, "axis") == 0:
         return fe.prim("copy", as_array(fe, arrays))
     return fe.prim("stack", *fe.items(arrays), axis=fe.static(axis, "axis"), weak=False)

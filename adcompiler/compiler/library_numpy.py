@@ -19,7 +19,8 @@ from ..ops import composites as C
 from . import library as L
 from .errors import UnsupportedSyntax
 from .ir import Value
-from .values import PyTuple, Static
+from .lists import as_array
+from .values import GrowList, PyTuple, Static
 
 __all__ = []
 
@@ -68,6 +69,8 @@ def _neg(fe, a):
 
 def _array(fe, x):
     """An array-like argument as an array Value (NumPy's np.asarray)."""
+    if isinstance(x, GrowList):
+        return as_array(fe, x)
     if isinstance(x, PyTuple):
         items = [_array(fe, i) for i in x.items]
         if not items:

@@ -8,6 +8,17 @@ A list is a front-end value, never an IR value of its own:
 - `ListBuffer`: the list a `for` loop appended to. The loop carries one array
   whose rows are the items (preallocated: the trip count is known), and each
   `append` writes its row, `setitem` at (prefix + iteration * m + j).
+- `GrowList`: the list a loop appends to when that cannot be preallocated (a
+  `while` loop, a trip count known only at run time, break/continue/return, an
+  append under an `if` or in a nested loop). Its items are pushed onto a tape
+  (`tape_push %xs, %v, %i`: `i`, the item's index, is a counter the loops carry
+  like a variable, so `len(xs)` is a run-time value and the reverse sweep reads
+  the item's cotangent at row i), and NumPy sees them through one `tape_stack`,
+  an array whose first extent is a symbol known only when the code runs
+  (ops/dims.py: `ShapeEnv.unbacked_symbol`, at least 1 as np.stack raises on an
+  empty list). Shape rules compute with it symbolically; a step that needs its
+  value is refused with the reason. The stack is made at the level of the code
+  that made the list, after its last append.
 
 `append` rebinds the list's name to a longer list. That is Python's semantics
 only while no other name (or container, or a caller's variable) refers to the
@@ -21,9 +32,9 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import UnsupportedSyntax
-from .ir import Value
-from .types import ArrayType, TupleType
-from .values import ListBuffer, PyTuple, Static
+from .ir import Op, Value
+from .types import ArrayType, ScalarType, TapeType, TupleType
+from .values import GrowList, ListBuffer, PyTuple, Static
 
 UNROLL_LIMIT = 1000     # items of a comprehension (each is its own ops)
 
@@ -32,6 +43,8 @@ UNROLL_LIMIT = 1000     # items of a comprehension (each is its own ops)
 
 def as_array(fe, a):
     """`a` as NumPy's np.asarray(a) would see it: a list/tuple of values becomes their stack."""
+    if isinstance(a, GrowList):
+        return grown_array(fe, a)
     if isinstance(a, ListBuffer):
         if not a.length:
             fe.fail("this list is empty here (the loop that appends to it runs no iteration); NumPy's result "
@@ -45,7 +58,7 @@ def as_array(fe, a):
 
 
 def stack_nested(fe, t):
-    items = [as_array(fe, i) if isinstance(i, (PyTuple, ListBuffer)) or isinstance(i, Value) and i.type.is_tuple
+    items = [as_array(fe, i) if isinstance(i, (PyTuple, ListBuffer, GrowList)) or isinstance(i, Value) and i.type.is_tuple
              else fe.val(i) for i in t.items]
     if not items:
         fe.fail("an empty list cannot become an array here (its dtype and shape are unknown)")
@@ -170,10 +183,13 @@ class Appending:
         self.name, self.array, self.base, self.m, self.k, self.j = name, array, base, m, k, j
 
 
-def appended_in_loop(fe, body, node):
-    """Names of lists the loop body appends to: {name: appends per iteration}. An append the
-    front end cannot preallocate for (under an if, in a nested loop, in a loop whose trip
-    count is unknown or that can continue/break) is refused with the reason."""
+def appended_in_loop(fe, body, node, it):
+    """Before a loop (`it`: a for loop's iteration, None for a while loop or a loop that may exit
+    early): the lists its body appends to. Those it can preallocate for are returned as {name:
+    appends per iteration}; the others become GrowLists (a list of unknown length), whose names
+    are returned second."""
+    import libcst as cst
+    from .scan import contains
     counts = {}
     top = set()
     for s in body:
@@ -182,12 +198,17 @@ def appended_in_loop(fe, body, node):
             counts[call] = counts.get(call, 0) + 1
             top.add(id(s))
     nested = _nested_appends(body, top)
-    for name in nested:
-        if _is_list(fe.env.get(name)):
-            fe.fail(f"'{name}.append' inside an if or a nested loop is not supported: the list's length "
-                    "would not be known when the loop starts (append on every iteration, or preallocate "
-                    "an array)", nested[name])
-    return {n: m for n, m in counts.items() if _is_list(fe.env.get(n))}
+    known = it is not None and it.length is not None and isinstance(it.start, Static) and \
+        isinstance(it.step, Static) and not contains(body, (cst.Continue, cst.Break, cst.Return), True)
+    grown = []
+    for name in list(counts) + [n for n in nested if n not in counts]:
+        lst = fe.env.get(name)
+        if isinstance(lst, GrowList):
+            grown.append(name)
+        elif _is_list(lst) and (name in nested or not known):
+            to_growlist(fe, name, node)
+            grown.append(name)
+    return {n: m for n, m in counts.items() if _is_list(fe.env.get(n))}, grown
 
 
 def _is_list(v):
@@ -219,16 +240,7 @@ def _nested_appends(body, top):
     return found
 
 
-def check_loop(fe, names, node, body, it):
-    """Refuse loops whose appends cannot be preallocated."""
-    import libcst as cst
-    from .scan import contains
-    if it is None or it.length is None or not isinstance(it.start, Static) or not isinstance(it.step, Static):
-        fe.fail(f"appending to '{names[0]}' in a loop whose trip count is not known at compile time is not "
-                "supported (use a for loop over range() with constant bounds, or preallocate an array)", node)
-    if contains(body, (cst.Continue, cst.Break, cst.Return), True):
-        fe.fail(f"appending to '{names[0]}' in a loop with continue, break or return is not supported",
-                node)
+def check_loop(fe, names, node):
     for n in names:
         check_unshared(fe, n, node)
 
@@ -279,6 +291,10 @@ def prefix_items(fe, lst):
 
 def append(fe, target, value, node):
     """`name.append(value)`: returns the list `name` is rebound to."""
+    if isinstance(target, GrowList):
+        check_unshared(fe, node.func.value.value, node)
+        push(fe, target, value, node)
+        return target
     if isinstance(target, ListProbe):
         t = fe.type_of(value)
         if not (t.is_array or t.is_scalar):
@@ -311,6 +327,88 @@ def append(fe, target, value, node):
     return PyTuple(target.items + [value], is_list=True)
 
 
+# ---- lists of unknown length (GrowList) ------------------------------------------------
+
+def counter(name):
+    """The front-end variable holding the length of GrowList `name` (the loops carry it)."""
+    return f"#len {name}"
+
+
+def to_growlist(fe, name, node):
+    """Make the list `name` a GrowList: a new tape, the items it has so far pushed onto it."""
+    check_unshared(fe, name, node)
+    items = prefix_items(fe, fe.env[name])
+    with fe.b.located(fe.loc(node)):
+        tape = fe.b.add(Op("tape_new", [], [TapeType(())], {"list": name}, hints=[name])).result
+    g = GrowList(name, tape, None, fe.b.block)
+    fe.env[name] = g
+    fe.env[counter(name)] = Static(0)
+    for v in items:
+        push(fe, g, v, node)
+
+
+def reset_types(fe, names, before):
+    """Before a loop body is converted again (its carried types changed): the item types of the
+    GrowLists nothing was pushed onto before the loop are learnt again."""
+    for n in names:
+        g, count = before.get(n), before.get(counter(n))
+        if isinstance(g, GrowList) and isinstance(count, Static) and count.value == 0:
+            g.elem = None
+
+
+def push(fe, g, value, node):
+    """Append `value` to GrowList `g`: `tape_push %tape, %value, %index`, and the length + 1."""
+    if g.stacked is not None:
+        fe.fail(f"appending to '{g.name}' after it was read as an array (line {g.read_line}) is not supported "
+                "(make a new list)", node)
+    fe.node = node
+    v = fe.val(value)
+    t = v.type
+    if not (t.is_scalar or t.is_array) or t.dtype.kind not in "biuf":
+        fe.fail(f"items of type {t} cannot be appended to a list whose length is known only at run time", node)
+    if g.elem is None:
+        g.elem = ScalarType(t.dtype) if t.is_scalar else ArrayType(t.dtype, t.shape)
+        g.tape.type = TapeType([g.elem])
+    e = g.elem
+    if tuple(t.shape) != tuple(e.shape):
+        fe.fail(f"the items appended to '{g.name}' have different shapes ({e} and {t}); np.stack would raise",
+                node)
+    if np.result_type(e.dtype, t.dtype) != e.dtype:
+        fe.fail(f"the items appended to '{g.name}' have types {e} and {t}: NumPy would stack them as "
+                f"{np.result_type(e.dtype, t.dtype)}, which this list's earlier items do not have (append "
+                "items of one dtype, e.g. float(v) or v.astype(...))", node)
+    i = fe.val(fe.env[counter(g.name)])
+    with fe.b.located(fe.loc(node)):
+        v = fe.convert(v, e)
+        fe.b.add(Op("tape_push", [g.tape, v, i], [], {"list": g.name}))
+    fe.env[counter(g.name)] = fe.binop("add", i, Static(1))
+
+
+def length(fe, g):
+    """len(xs) of a GrowList: the run-time counter."""
+    return fe.env[counter(g.name)]
+
+
+def grown_array(fe, g):
+    """The items of GrowList `g` as one array (np.stack(xs)): one `tape_stack`, made where the list
+    was made, after the loop(s) appending to it."""
+    if g.stacked is not None:
+        return g.stacked
+    if g.elem is None:
+        fe.fail(f"nothing is appended to '{g.name}' anywhere the compiler can see, so its items' type is unknown")
+    if fe.b.block is not g.block:
+        fe.fail(f"the list '{g.name}', whose length is known only at run time, is read here inside an if or a "
+                "loop; read it where it was made (e.g. `hs = np.stack(" + g.name + ")` right after the loop "
+                "that appends to it)")
+    n = fe.shape_env().unbacked_symbol(f"len_{g.name}", 1, f"the length of the list '{g.name}'")
+    t = ArrayType(g.elem.dtype, (n,) + tuple(g.elem.shape))
+    loc = fe.loc(fe.node)
+    g.read_line = loc[1]
+    with fe.b.located(loc):
+        g.stacked = fe.b.add(Op("tape_stack", [g.tape], [t], {"list": g.name}, hints=[g.name])).result
+    return g.stacked
+
+
 def read_appending(fe, lst, index, node):
     """`name[i]` inside the loop that appends to `name`: an item before the loop (0 <= i < the
     length before it), or one appended earlier in this iteration (-j <= i < 0)."""
@@ -338,4 +436,5 @@ def _dyn0():
     return Dyn(0)
 
 
-__all__ = ["as_array", "stack_nested", "rows", "comprehension", "append", "ListProbe", "Appending", "TupleType"]
+__all__ = ["as_array", "stack_nested", "rows", "comprehension", "append", "ListProbe", "Appending", "TupleType",
+           "GrowList", "to_growlist", "grown_array", "length", "counter", "reset_types"]

@@ -11,6 +11,9 @@ Every value gets the set of *sites* its memory may come from:
     ("alloc", op)  an array allocated by `op` in this function
     ("tape", op)   a value popped from a tape (adjoint code): whatever was pushed
 
+A Python list of unknown length (a tape with attrs["list"]) has the sites of its items, so an
+in-place write to an item while the list is still read (stacked) is seen as one to an alias.
+
 A primitive the table marks `may_alias` (getitem with a basic index, reshape,
 transpose ...) has the sites of its first argument; an in-place op of the
 user's code (`x[i] = v`, `a += b`: the front end lists them) has the sites of
@@ -79,6 +82,10 @@ class Memory:
 
     def _op(self, op):
         name = op.name
+        if name == "tape_push" and "list" in op.attrs:   # the list refers to its items
+            tape = op.operands[0]
+            self.sites[tape] = self.of(tape).union(*(self.of(v) for v in op.operands[1:-1]))
+            return
         if name in ("yield", "condition", "return", "tape_push", "tape_len", "tape_new"):
             return
         if name == "tape_pop":   # values pushed earlier: they may share memory with anything

@@ -55,6 +55,10 @@ class _Reverser:
         # taken: a rule applied to them must give 0 there, not 0 * inf = nan (the tracer has no
         # edge at all on such a path)
         self.maybe_zero = set()
+        # a Python list of unknown length (lists.py): id(tape) -> the cotangent of its stack, whose
+        # row i each push's item gets (`tape_push %xs, %v, %i`)
+        self.list_ct = {}
+        self.replayed_lists = set()   # list tapes the reverse sweep makes again (a list made in a loop)
 
     def active(self, v):
         return id(v) in self.varied
@@ -70,12 +74,16 @@ class _Reverser:
 
     def clone_op(self, op, env, tape_loops, replay=False):
         new_operands = [env.get(id(v), v) for v in op.operands]
+        if replay and op.name == "tape_push" and "list" in op.attrs and id(new_operands[0]) not in self.replayed_lists:
+            return None     # the forward sweep has pushed it; the list it grows was read already
         new = Op(op.name, new_operands, [r.type for r in op.results], op.attrs, (), op.loc,
                  [r.hint for r in op.results])
         new.user = op.user
         new.replay = replay or op.replay
         for r_old, r_new in zip(op.results, new.results):
             env[id(r_old)] = r_new
+        if replay and op.name == "tape_new" and "list" in op.attrs:
+            self.replayed_lists.add(id(new.result))
         for region in op.regions:
             blk = Block([a.type for a in region.args], [a.hint for a in region.args])
             for a_old, a_new in zip(region.args, blk.args):
@@ -106,8 +114,11 @@ class _Reverser:
         return Op("tape_new", new.operands[:3], [TapeType(elems, RANGE)], loc=old.loc, hints=["tape"])
 
     def _loop_is_active(self, op):
+        """Whether the loop needs a reverse: a result, a value from outside it, or a carried value
+        is active (one that reaches the output only through an item appended to a list)."""
         return any(self.active(r) for r in op.results) or any(
-            self.active(v) for v in _free_values(op.regions[-1]))
+            self.active(v) for v in _free_values(op.regions[-1])) or any(
+            self.active(a) for a in op.regions[-1].args)
 
     # -- adjoint bookkeeping ------------------------------------------------------
     def accumulate(self, adj, v, g):
@@ -214,6 +225,17 @@ class _Reverser:
                     gs = [adj.get(id(r)) for r in op.results]
                     if any(g is not None for g in gs) and self.active(op.operands[0]):
                         self.accumulate(adj, op.operands[0], gs)
+                elif op.name == "tape_stack":      # a list's items as an array: the rows' cotangents
+                    g = adj.get(id(op.result))
+                    if g is not None:
+                        key = (id(op.operands[0]), op.attrs.get("field", 0))
+                        self.list_ct[key] = self.to_type(g, op.result.type)
+                elif op.name == "tape_push" and "list" in op.attrs:
+                    i = op.operands[-1]
+                    for k, v in enumerate(op.operands[1:-1]):
+                        ct = self.list_ct.get((id(op.operands[0]), k))
+                        if ct is not None and self.active(v):
+                            self.accumulate(adj, v, self.b.prim("getitem", ct, env.get(id(i), i), idx=_dyn0()))
                 elif op.name == "if":
                     self.sweep_if(op, adj, env)
                 elif op.name in ("for", "while"):
@@ -259,7 +281,7 @@ class _Reverser:
 
     def sweep_if(self, op, adj, env):
         gs = [adj.get(id(r)) for r in op.results]
-        if all(g is None for g in gs):
+        if all(g is None for g in gs) and not self._appends_active(op):
             return
         free = [v for v in _free_values_regions(op) if self.active(v)]
         if not free:
@@ -343,6 +365,12 @@ class _Reverser:
                 self.maybe_zero.add(id(r))
             self.accumulate(adj, v, r)
 
+    def _appends_active(self, op):
+        """Whether a region of `op` appends an active item to a list whose stack has a cotangent."""
+        return any(o.name == "tape_push" and "list" in o.attrs and any(
+            (id(o.operands[0]), k) in self.list_ct and self.active(v) for k, v in enumerate(o.operands[1:-1]))
+            for r in op.regions for o in walk(r))
+
     def _surely_runs(self, op):
         """Whether a `for` op runs at least once (constant bounds)."""
         if op.name != "for":
@@ -390,6 +418,10 @@ class _Reverser:
             self.b.return_(self.b.tuple(head + grads))
         new = Function(fn.name + "_grad", params, body, fn.loc)
         return new
+
+
+def _dyn0():
+    return ops.Dyn(0)
 
 
 def _without_terminator(block):

@@ -20,7 +20,7 @@ import re
 import numpy as np
 
 from .. import ops
-from ..ops.dims import Dim
+from ..ops.dims import Dim, same_shape
 
 _SHORT = {"float64": "f64", "float32": "f32", "float16": "f16", "int64": "i64", "int32": "i32",
           "int16": "i16", "int8": "i8", "uint8": "u8", "uint16": "u16", "uint32": "u32", "uint64": "u64",
@@ -92,7 +92,7 @@ class ArrayType(Type):
         return n
 
     def __eq__(self, o):
-        return isinstance(o, ArrayType) and o.dtype == self.dtype and o.shape == self.shape
+        return isinstance(o, ArrayType) and o.dtype == self.dtype and same_shape(o.shape, self.shape)
 
     def __hash__(self):
         return hash(("a", self.dtype, self.shape))

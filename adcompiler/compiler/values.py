@@ -8,6 +8,7 @@
   `a, b = b, a` or returning a tuple from an inlined helper costs no op).
 - `BoundMethod`: `x.sum` before it is called.
 - `ListBuffer`: a list a loop appended to, as the rows of one array (lists.py).
+- `GrowList`: a list a loop of unknown trip count appends to, as a tape (lists.py).
 - `Undefined`: a variable that has no value on some path; using it raises
   UnsupportedSyntax with the stored reason.
 """
@@ -74,3 +75,14 @@ class ListBuffer:
 
     def __init__(self, array, length):
         self.array, self.length = array, length
+
+
+class GrowList:
+    """A Python list of unknown length: the items are pushed onto the IR tape `tape` (one value of
+    type `elem` each, None before the first), and NumPy sees them through one `tape_stack` of
+    it, made on first use (`stacked`); see lists.py."""
+    __slots__ = ("name", "tape", "elem", "stacked", "read_line", "block")
+
+    def __init__(self, name, tape, elem, block):
+        self.name, self.tape, self.elem, self.block = name, tape, elem, block
+        self.stacked = self.read_line = None

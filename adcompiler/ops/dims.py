@@ -25,7 +25,8 @@ import operator
 
 import numpy as np
 
-__all__ = ["Dim", "ShapeEnv", "Specialised", "has_dims", "broadcast_shapes", "hint", "hints", "shape_text"]
+__all__ = ["Dim", "ShapeEnv", "Specialised", "Unbacked", "has_dims", "broadcast_shapes", "hint", "hints", "shape_text",
+           "value_of", "same_shape"]
 
 _ARITH = {"+": operator.add, "-": operator.sub, "*": operator.mul, "//": operator.floordiv, "%": operator.mod}
 _COMPARE = {"==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le, ">": operator.gt,
@@ -36,6 +37,11 @@ class Specialised(Exception):
     """A decision on a symbolic extent after the specialisation using it was built."""
 
 
+class Unbacked(Exception):
+    """A decision on an extent known only when the code runs (ShapeEnv.unbacked): the code
+    cannot be built for every value it may take."""
+
+
 class ShapeEnv:
     """The symbols of one specialisation, where they come from, and the guards recorded on them."""
 
@@ -44,6 +50,7 @@ class ShapeEnv:
         self.guards = {}      # (lhs expr, comparison, rhs expr, outcome) -> None, in order
         self.static = {}      # parameter name -> its shape, None for the symbolic extents
         self.cli_names = {}   # `adc ... --arg x=f64[n, 4]`: the symbol of each name
+        self.unbacked = {}    # name -> (lower bound, what it is): extents the running code finds out
         self.frozen = False
 
     def symbol(self, value, sources):
@@ -54,7 +61,45 @@ class ShapeEnv:
         self.guards[(d.expr, ">=", 2, True)] = None    # 0 and 1 broadcast differently: never symbolic
         return d
 
+    def unbacked_symbol(self, name, lower, what):
+        """A symbol for an extent no argument has — known only when the code runs (the length of
+        a list a while loop appended to) — that is at least `lower`. Arithmetic on it stays
+        symbolic; a decision the bound does not settle raises `Unbacked` (there is no value to
+        guard on). Its hint is a nominal size, for cost estimates only."""
+        while name in self.unbacked or name in self.symbols:
+            name += "_"
+        self.unbacked[name] = (lower, what)
+        return Dim(self, ("sym", name), max(lower, UNBACKED_HINT))
+
+    def settled(self, diff, cmp):
+        """`diff cmp 0` where the symbols' lower bounds decide it (a symbol is at least 2, an unbacked
+        one at least its bound), else None. `diff`: an expression that is not a constant."""
+        const, terms = _linear(diff)
+        if not all(a[0] == "sym" for a in terms):
+            return None
+        signs = {c > 0 for c in terms.values()}
+        if len(signs) != 1:
+            return None
+        bound = const + sum(c * self.unbacked.get(a[1], (2,))[0] for a, c in terms.items())
+        if signs == {True}:      # diff >= bound
+            if bound > 0:
+                return cmp in (">", ">=", "!=")
+            if bound == 0 and cmp in (">=", "<"):
+                return cmp == ">="
+        else:                    # diff <= bound
+            if bound < 0:
+                return cmp in ("<", "<=", "!=")
+            if bound == 0 and cmp in ("<=", ">"):
+                return cmp == "<="
+        return None
+
     def record(self, lhs, cmp, rhs, outcome):
+        for e in (lhs, rhs):
+            names = _symbols(e) & set(self.unbacked)
+            if names:
+                n = sorted(names)[0]
+                raise Unbacked(f"this needs to know whether {_source(lhs)} {cmp} {_source(rhs)}, where {n} is "
+                               f"{self.unbacked[n][1]}, known only when the code runs")
         if self.frozen:
             raise Specialised(f"the code for this specialisation depends on {_source(lhs)} {cmp} {_source(rhs)}")
         self.guards[(lhs, cmp, rhs, outcome)] = None
@@ -97,6 +142,19 @@ class ShapeEnv:
     def describe(self):
         where = ", ".join(f"{n} = {p}.shape[{a}]" for n, srcs in self.symbols.items() for p, a in srcs[:1])
         return f"{where}; valid while {' and '.join(self.conditions())}"
+
+
+UNBACKED_HINT = 16
+
+
+def _symbols(e):
+    if isinstance(e, int):
+        return set()
+    if e[0] == "sym":
+        return {e[1]}
+    if e[0] == "lin":
+        return set().union(*(_symbols(a) for a, _ in e[2]))
+    return _symbols(e[1]) | _symbols(e[2])
 
 
 def _eval(e, env):
@@ -238,10 +296,12 @@ class Dim:
             else:
                 return self.pin() if cmp in ("==", "!=") and other is None else _COMPARE[cmp](self.pin(), other)
         outcome = _COMPARE[cmp](self.hint, hint(other))
-        if isinstance(_combine("-", self.expr, _expr(other)), int):
+        diff = _combine("-", self.expr, _expr(other))
+        if isinstance(diff, int):
             return outcome                      # holds for every value of the symbols
-        if self.expr[0] == "sym" and isinstance(other, int) and other <= 1:
-            return outcome                      # a symbol is at least 2 (ShapeEnv.symbol)
+        settled = self.env.settled(diff, cmp)
+        if settled is not None:
+            return settled
         self.env.record(self.expr, cmp, _expr(other), outcome)
         return outcome
 
@@ -290,6 +350,26 @@ class Dim:
 
     def __str__(self):
         return _source(self.expr)
+
+
+def same_shape(a, b):
+    """Whether shapes a and b are the same (types compare so). An extent known only when the code
+    runs is the same as another only as the same expression: comparing types decides nothing."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        unbacked = [d for d in (x, y) if isinstance(d, Dim) and _symbols(d.expr) & set(d.env.unbacked)]
+        if unbacked:
+            if not (isinstance(x, Dim) and isinstance(y, Dim) and x.expr == y.expr):
+                return False
+        elif not x == y:
+            return False
+    return True
+
+
+def value_of(d, symbols):
+    """The value of extent `d` (a Dim or an int) where the symbols have the values `symbols`."""
+    return _eval(d.expr, symbols) if isinstance(d, Dim) else d
 
 
 def hint(x):

@@ -150,17 +150,18 @@ def _slice_length(n, s):
     start = _clamp(0 if start is None else start, n)
     stop = n if stop is None else _clamp(stop, n)
     length = stop - start
-    if length <= 0:
+    if length < 0:
         return 0
-    return (length + step - 1) // step
+    return (length + step - 1) // step    # 0 where length is 0
 
 
 def _clamp(i, n):
-    """Index i of an axis of symbolic extent n, clamped to [0, n] as slice bounds are."""
+    """Index i of an axis of symbolic extent n, clamped to [0, n] as slice bounds are (decided as
+    n >= i: where the extent's lower bound settles that, no guard is needed)."""
     if i < 0:
         j = n + i
-        return 0 if j < 0 else j
-    return n if n <= i else i
+        return j if j >= 0 else 0
+    return i if n >= i else n
 
 
 getitem.dims_rule = _getitem_dims

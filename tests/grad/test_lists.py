@@ -169,10 +169,28 @@ def two_loops_append_to_one_list(x):
     return np.sum(np.stack(hs, axis=0) * np.arange(1.0, 6.0)[:, None])
 
 
+def append_under_an_if(x):
+    hs = [x[0]]
+    for t in range(3):
+        if np.sum(x[t]) > 0:
+            hs.append(x[t] * 2.0)
+    return np.sum(np.stack(hs))
+
+
+def append_in_a_while_loop(x):
+    hs = []
+    t = 0
+    while t < 3:
+        hs.append(x[t] * 3.0)
+        t += 1
+    return np.sum(np.stack(hs) ** 2)
+
+
 @pytest.mark.parametrize("f", [rnn, rnn_outputs_as_array, prefix_and_reads_in_the_loop, strided_range_and_scalars,
-                               list_used_after_the_loop, two_loops_append_to_one_list])
+                               list_used_after_the_loop, two_loops_append_to_one_list,
+                               append_under_an_if, append_in_a_while_loop])
 def test_append_in_a_loop(f):
-    check(f, M)
+    check(f, M)     # under an if or in a while loop: a list of unknown length (test_growable_lists.py)
 
 
 def test_the_appended_list_is_one_preallocated_array():
@@ -202,23 +220,6 @@ def list_with_two_names(x):
     return np.sum(np.stack(ys) ** 2)
 
 
-def append_under_an_if(x):
-    hs = [x[0]]
-    for t in range(3):
-        if np.sum(x[t]) > 0:
-            hs.append(x[t] * 2.0)
-    return np.sum(np.stack(hs))
-
-
-def append_in_a_while_loop(x):
-    hs = []
-    t = 0
-    while t < 3:
-        hs.append(x[t] * 3.0)
-        t += 1
-    return np.sum(np.stack(hs) ** 2)
-
-
 def list_passed_to_a_helper_that_appends(x):
     hs = []
     _append_squares(hs, x)
@@ -233,8 +234,6 @@ def _append_squares(out, x):
 @pytest.mark.parametrize("f, reason", [
     (same_array_appended_each_iteration, "'h' shares its data with 'hs'"),
     (list_with_two_names, "appending to 'hs', which 'ys' also refers to"),
-    (append_under_an_if, "'hs.append' inside an if or a nested loop is not supported"),
-    (append_in_a_while_loop, "appending to 'hs' in a loop whose trip count is not known"),
     (list_passed_to_a_helper_that_appends, "appending to 'out', which 'hs' of a calling function also refers to"),
 ])
 def test_appends_that_cannot_be_compiled_are_refused_with_the_reason(f, reason):

@@ -6,7 +6,7 @@ Dependencies are edges value -> value: primitive operand -> result (for
 differentiable primitives, operands with a VJP rule, float results); tuple
 parts <-> tuple; the values flowing into if results and loop-carried values
 (condition values never carry derivatives); what a tape_push pushes to what the
-tape's pops give (an adjoint's tapes, for forward-over-reverse). Varied is forward reachability
+tape's pops give (an adjoint's tapes, for forward-over-reverse), and to a list's stack. Varied is forward reachability
 from `wrt`, useful is backward reachability from the return value.
 """
 from __future__ import annotations
@@ -62,11 +62,14 @@ def active_values(fn, wrt_params):
     pops = {}
     for op in walk(fn.body):
         _edges(op, edge)
-        if op.name == "tape_pop":
+        if op.name in ("tape_pop", "tape_stack"):
             pops.setdefault(id(op.operands[0]), []).append(op)
-    for op in walk(fn.body):        # what a tape's push takes, its pops give back
+    for op in walk(fn.body):        # what a tape's push takes, its pops (a list's stacks) give back
         if op.name == "tape_push":
             for pop in pops.get(id(op.operands[0]), ()):
+                if pop.name == "tape_stack":
+                    edge(op.operands[1 + pop.attrs.get("field", 0)], pop.result)
+                    continue
                 for v, r in zip(op.operands[1:], pop.results):
                     edge(v, r)
     varied = _reach([p for p in wrt_params if _carries(p)], fwd)

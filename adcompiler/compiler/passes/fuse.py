@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...ops.dims import hints
+from ...ops.dims import Dim, has_dims, hints
 from ..ir import Block, Op, Value, clone, free_values, replace_uses, walk
 
 __all__ = ["MIN_ELEMENTS", "DTYPES", "fuse", "fusible", "size"]
@@ -57,8 +57,10 @@ def fusible(op, accept=None):
 def _table_allows(op):
     """The test for `op` itself (its nested ops are tested on their own)."""
     name = op.name
+    if "list" in op.attrs:      # a Python list of unknown length (compiler/lists.py) stays with the host
+        return False
     if name in ("const", "full"):
-        return _type_ok(op.result.type)
+        return _type_ok(op.result.type) and not isinstance(op.attrs.get("value"), Dim)
     if name in _ANYWHERE:
         return True
     if name in ("if", "for", "while"):
@@ -78,7 +80,7 @@ def _table_allows(op):
 
 
 def _type_ok(t):
-    if t.is_tuple or t.is_tape:
+    if t.is_tuple or t.is_tape or (t.is_array and has_dims(t.shape)):   # a kernel is compiled per shape
         return False
     return (t.is_scalar or t.is_array) and np.dtype(t.dtype).name in DTYPES
 
