@@ -18,6 +18,7 @@ import numpy as np
 
 from . import tracing
 from .numpy_interop import user_location
+from .ops.dims import Unbacked
 from .tensor import Tensor
 
 __all__ = ["grad", "value_and_grad", "dump", "export", "GradFunction", "FallbackWarning", "SPECIALISATION_CACHE_SIZE"]
@@ -338,7 +339,7 @@ class GradFunction:
             compiled = gradient.compile_value_and_grad(self.fn, values, paths, has_aux=self.has_aux,
                                                        with_value=self.return_value, jit=self.jit,
                                                        fastmath=self.fastmath)
-        except gradient.UnsupportedSyntax as e:
+        except (gradient.UnsupportedSyntax, Unbacked) as e:   # Unbacked: a step needs a list's run-time length
             if self.fallback == "never":
                 raise
             return _Plan(None, str(e), error=e)

@@ -25,6 +25,7 @@ import weakref
 import numpy as np
 
 from .ops import stop_gradient
+from .ops.dims import Unbacked
 
 __all__ = ["hessian", "hvp", "jacfwd", "jacobian", "jacrev", "jvp", "stop_gradient", "vjp"]
 
@@ -121,7 +122,7 @@ def _make_plan(fn, kind, argnums, args, names, fallback, size):
                 return _Plan(None, f"one sweep per basis vector: the batched sweep has {e}", unbatchable=True)
             how += f", one batched sweep of {size}"
         return _Plan(CompiledTransform(*irs, how))
-    except UnsupportedSyntax as e:
+    except (UnsupportedSyntax, Unbacked) as e:   # Unbacked: a step needs a list's run-time length
         if fallback == "never":
             raise
         return _Plan(None, str(e), e)

@@ -228,10 +228,11 @@ class _Forward:
             new.result.type = op.result.type.with_elems(list(elems) + [elems[k] for k in slots])
 
     def emit_tape_push(self, op):
-        new = self.clone(op)
         listed = "list" in op.attrs      # a list's push ends with the item's index
         vals = op.operands[1:-1] if listed else op.operands[1:]
+        # (made before the push: a zero tangent is an op of its own)
         tangents = [self.as_type(self.tangent_of(vals[k]), vals[k].type) for k in self.tapes.get(id(op.operands[0]), ())]
+        new = self.clone(op)
         new.operands[len(new.operands) - listed:len(new.operands) - listed] = tangents
 
     def emit_tape_stack(self, op):

@@ -38,7 +38,7 @@ from .scan import always_exits, assigned_names, contains, else_statements, state
 from .source import function_source
 from .types import LiteralType, I64, NONE, type_of_value, unify
 from .values import BoundMethod, GrowList, ListBuffer, PyTuple, Static, Undefined, static_equal
-from ..ops.dims import Dim, has_dims
+from ..ops.dims import Dim, Unbacked, has_dims
 
 FLAGS = ("#returned", "#broke", "#cont")
 HINTS = {"#returned": "returned", "#ret": "ret", "#broke": "broke", "#cont": "cont", "#k": "k"}
@@ -47,7 +47,7 @@ HINTS = {"#returned": "returned", "#ret": "ret", "#broke": "broke", "#cont": "co
 def hint_of(name):
     """The name generated code gives a front-end variable (flags, a list's length counter)."""
     if name is not None and name.startswith("#len "):
-        return "n_" + name[5:]
+        return "n_" + name.split()[1]
     return HINTS.get(name, name)
 _UNSUPPORTED_STMT = {
     cst.Try: "try/except is not supported", cst.With: "with statements are not supported",
@@ -350,6 +350,7 @@ class Frontend(ExpressionMixin):
         for p, v in env.items():
             if v is _MISSING:
                 env[p] = Static(sig.parameters[p].default)
+        lists.carry_counters(self.env, env, list(env.values()))
         saved = (self.ctx, self.env, self.node)
         self._callers.append(self.env)
         self._frames.append(object())
@@ -357,7 +358,9 @@ class Frontend(ExpressionMixin):
         self._stack.append(fn)
         try:
             self.block(statements(src.node.body))
-            return self.finish(src.node)
+            out = self.finish(src.node)
+            lists.carry_counters(self.env, saved[1], [out])
+            return out
         finally:
             self._stack.pop()
             self._frames.pop()
@@ -439,7 +442,10 @@ class Frontend(ExpressionMixin):
         if method is None:
             self.fail(_UNSUPPORTED_STMT.get(type(node), f"the statement {type(node).__name__} is not supported"),
                       node)
-        method(node)
+        try:
+            method(node)
+        except Unbacked as e:   # a decision on the length of a list known only at run time
+            self.fail(str(e), self.node if self.node is not None else node)
 
     def stmt_Pass(self, node):
         pass
@@ -879,7 +885,7 @@ class Frontend(ExpressionMixin):
         lists.check_loop(self, list(appends), node)
         before, saved = self._enter_loop()
         names, local = self._loop_names(body, node)
-        names = [n for n in names if n not in appends] + [lists.counter(n) for n in grown]
+        names = [n for n in names if n not in appends] + [lists.counter(self.env[n]) for n in grown]
         bounds = [self.val(x) for x in (it.start, it.stop, it.step)]
         inits = [self.val(before[n]) for n in names]
         iv_hint = node.target.value if isinstance(node.target, cst.Name) and it.plain else "i"
@@ -999,7 +1005,7 @@ class Frontend(ExpressionMixin):
         _, grown = lists.appended_in_loop(self, body, node, None)    # a list appended to has unknown length
         before, saved = self._enter_loop()
         names, local = self._loop_names(body, node)
-        names += [lists.counter(n) for n in grown]
+        names += [lists.counter(self.env[n]) for n in grown]
         inits = [self.val(before[n]) for n in names]
         flags = []
         if contains(body, (cst.Break,), True):

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ops.dims import Dim
 from .errors import UnsupportedSyntax
 from .ir import Op, Value
 from .types import ArrayType, ScalarType, TapeType, TupleType
@@ -98,8 +99,8 @@ def _as_loop(fe, node):
     if cf.ifs or cf.inner_for_in is not None or cf.asynchronous is not None:
         return None
     it = fe.iteration(cf.iter)
-    if isinstance(it, list) or it.length is None or it.length <= LOOP_FROM:
-        return None
+    if isinstance(it, list) or it.length is None or (not isinstance(it.length, Dim) and it.length <= LOOP_FROM):
+        return None     # (a symbolic length: a loop too, not unrolled for one value)
     name = f"_adc_comprehension_{len(fe.b.block.ops)}"
     target = cst.Name(name)
     call = cst.Call(func=cst.Attribute(value=target, attr=cst.Name("append")), args=[cst.Arg(node.elt)])
@@ -329,9 +330,27 @@ def append(fe, target, value, node):
 
 # ---- lists of unknown length (GrowList) ------------------------------------------------
 
-def counter(name):
-    """The front-end variable holding the length of GrowList `name` (the loops carry it)."""
-    return f"#len {name}"
+def counter(g):
+    """The front-end variable holding the length of GrowList `g` (the loops carry it; a helper
+    the list is passed to or returned from gets it with the list, carry_counters)."""
+    return f"#len {g.name} {id(g)}"
+
+
+def carry_counters(src, dst, values):
+    """Copy into environment `dst` the length counters `src` has for the GrowLists in `values`."""
+    for v in values:
+        if isinstance(v, PyTuple):
+            carry_counters(src, dst, v.items)
+        elif isinstance(v, GrowList) and counter(v) in src:
+            dst[counter(v)] = src[counter(v)]
+
+
+def _count(fe, g):
+    c = fe.env.get(counter(g))
+    if c is None:
+        fe.fail(f"the length of the list '{g.name}' (known only at run time) is not visible here (a list "
+                "of unknown length is supported within the function that made it and the helpers it calls)")
+    return c
 
 
 def to_growlist(fe, name, node):
@@ -342,7 +361,7 @@ def to_growlist(fe, name, node):
         tape = fe.b.add(Op("tape_new", [], [TapeType(())], {"list": name}, hints=[name])).result
     g = GrowList(name, tape, None, fe.b.block)
     fe.env[name] = g
-    fe.env[counter(name)] = Static(0)
+    fe.env[counter(g)] = Static(0)
     for v in items:
         push(fe, g, v, node)
 
@@ -351,8 +370,9 @@ def reset_types(fe, names, before):
     """Before a loop body is converted again (its carried types changed): the item types of the
     GrowLists nothing was pushed onto before the loop are learnt again."""
     for n in names:
-        g, count = before.get(n), before.get(counter(n))
-        if isinstance(g, GrowList) and isinstance(count, Static) and count.value == 0:
+        g = before.get(n)
+        count = before.get(counter(g)) if isinstance(g, GrowList) else None
+        if isinstance(count, Static) and count.value == 0:
             g.elem = None
 
 
@@ -377,16 +397,16 @@ def push(fe, g, value, node):
         fe.fail(f"the items appended to '{g.name}' have types {e} and {t}: NumPy would stack them as "
                 f"{np.result_type(e.dtype, t.dtype)}, which this list's earlier items do not have (append "
                 "items of one dtype, e.g. float(v) or v.astype(...))", node)
-    i = fe.val(fe.env[counter(g.name)])
+    i = fe.val(_count(fe, g))
     with fe.b.located(fe.loc(node)):
         v = fe.convert(v, e)
         fe.b.add(Op("tape_push", [g.tape, v, i], [], {"list": g.name}))
-    fe.env[counter(g.name)] = fe.binop("add", i, Static(1))
+    fe.env[counter(g)] = fe.binop("add", i, Static(1))
 
 
 def length(fe, g):
     """len(xs) of a GrowList: the run-time counter."""
-    return fe.env[counter(g.name)]
+    return _count(fe, g)
 
 
 def grown_array(fe, g):
@@ -437,4 +457,4 @@ def _dyn0():
 
 
 __all__ = ["as_array", "stack_nested", "rows", "comprehension", "append", "ListProbe", "Appending", "TupleType",
-           "GrowList", "to_growlist", "grown_array", "length", "counter", "reset_types"]
+           "GrowList", "to_growlist", "grown_array", "length", "counter", "reset_types", "carry_counters"]

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dims import broadcast_shapes, has_dims
+from .dims import broadcast_shapes, has_dims, same_shape
 
 from .scalar import ScalarTypes
 
@@ -397,10 +397,10 @@ def _self_adjoint_jvp(vjp, i, t, args, out, params):
     shape (then the rule's unbroadcast to argument i's shape is the identity)."""
     from .shape import broadcast_to
     shape = shape_of(out)
-    if shape_of(t) != shape:
+    if not same_shape(shape_of(t), shape):
         t = broadcast_to(t, shape=shape)
     a = args[i]
-    if shape_of(a) != shape:
+    if not same_shape(shape_of(a), shape):
         args = args[:i] + (broadcast_to(a, shape=shape),) + args[i + 1:]
     return vjp(t, *args, out, **params)
 

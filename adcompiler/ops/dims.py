@@ -93,13 +93,16 @@ class ShapeEnv:
                 return cmp == "<="
         return None
 
+    def check_backed(self, e, what):
+        """Raise Unbacked when expression `e` involves an extent known only when the code runs."""
+        names = _symbols(e) & set(self.unbacked)
+        if names:
+            n = sorted(names)[0]
+            raise Unbacked(f"this needs {what}, where {n} is {self.unbacked[n][1]}, known only when the code runs")
+
     def record(self, lhs, cmp, rhs, outcome):
         for e in (lhs, rhs):
-            names = _symbols(e) & set(self.unbacked)
-            if names:
-                n = sorted(names)[0]
-                raise Unbacked(f"this needs to know whether {_source(lhs)} {cmp} {_source(rhs)}, where {n} is "
-                               f"{self.unbacked[n][1]}, known only when the code runs")
+            self.check_backed(e, f"to know whether {_source(lhs)} {cmp} {_source(rhs)}")
         if self.frozen:
             raise Specialised(f"the code for this specialisation depends on {_source(lhs)} {cmp} {_source(rhs)}")
         self.guards[(lhs, cmp, rhs, outcome)] = None
@@ -335,6 +338,7 @@ class Dim:
 
     def pin(self):
         """The extent as a plain int, guarded to stay this value."""
+        self.env.check_backed(self.expr, f"the value of {_source(self.expr)} as a number")
         self.env.record(self.expr, "==", self.hint, True)
         return self.hint
 

@@ -16,8 +16,15 @@ import numpy as np
 import pytest
 
 import adcompiler as ad
+from adcompiler.compiler import print_function, verify
+from adcompiler.compiler.forward import forward
+from adcompiler.compiler.frontend import compile_function
 from adcompiler.compiler.gradient import adjoint_ir
 from adcompiler.compiler.interpret import interpret
+from adcompiler.compiler.passes import optimize
+from adcompiler.compiler.passes.simplify import simplify
+from adcompiler.compiler.reverse import reverse
+from adcompiler.compiler.types import type_of_value
 
 from .numeric import fd_grad
 
@@ -168,6 +175,37 @@ def grow_inactive_items_between(x):
     return np.sum(np.stack(xs) * np.arange(1.0, 4.0))
 
 
+def grow_in_an_outer_loop(x):
+    # a new list each iteration: the reverse sweep makes it again while it recomputes the iteration
+    total = 0.0
+    for i in range(3):
+        xs = []
+        s = x * (i + 1)
+        while np.sum(s) < 10.0:
+            s = s * 1.5
+            xs.append(s)
+        total = total + np.sum(np.stack(xs) ** 2) / len(xs)
+    return total
+
+
+def _collect(x):
+    xs = []
+    s = x
+    while np.sum(s) < 10.0:
+        s = np.sin(s) + s * 1.5
+        xs.append(s)
+    return xs
+
+
+def grow_in_a_helper(x):
+    xs = _collect(x)
+    ys = []
+    for v in xs:              # a preallocated list of the run-time length
+        ys.append(np.cos(v))
+    n = len(xs)
+    return np.sum(np.stack(ys)) + np.sum(xs[n - 1]) + sum([np.sum(v * v) for v in xs])
+
+
 R = np.random.default_rng(7)
 CASES = [
     (grow_while, (np.array([0.7, 1.1, 0.9]),)),
@@ -184,6 +222,8 @@ CASES = [
     (grow_matmul_reshape, (np.array([0.6, 0.8, 0.7]), R.normal(size=(3, 3)) * 0.4 + np.eye(3))),
     (grow_only_through_list, (np.array([0.2, 0.5, -0.3]),)),
     (grow_inactive_items_between, (np.array([0.2, 0.5, -0.3]),)),
+    (grow_in_an_outer_loop, (np.array([0.5, 0.5, 0.2]),)),
+    (grow_in_a_helper, (np.array([0.4, 0.3, 0.6]),)),
 ]
 IDS = [f.__name__ for f, _ in CASES]
 
@@ -217,6 +257,25 @@ def test_the_interpreter_on_the_adjoint_ir_equals_the_generated_code(f, args):
     np.testing.assert_allclose(interpreted[0], compiled[0], rtol=1e-14)
     for a, b in zip(interpreted[1:], compiled[1]):
         np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("f, args", CASES, ids=IDS)
+def test_the_ir_verifies_after_every_stage_and_prints(f, args):
+    types = [type_of_value(a) for a in args]
+    fwd = compile_function(f, types)
+    verify(fwd)
+    assert "tape_stack" in print_function(fwd)
+    raw = reverse(fwd, list(range(len(args))))
+    simple = simplify(raw)
+    opt = optimize(simple)
+    for stage, fn in (("reverse", raw), ("simplify", simple), ("optimize", opt)):
+        try:
+            verify(fn)
+        except ValueError as e:
+            raise AssertionError(f"after {stage}: {e}\n{print_function(fn)}") from None
+    assert "len_" in print_function(opt)
+    tangents = forward(fwd, list(range(len(args))))
+    verify(tangents)
 
 
 def test_one_specialisation_serves_every_list_length():
@@ -270,8 +329,8 @@ def test_native_tier_refuses_with_the_reason_and_the_numpy_tier_answers():
         np.testing.assert_allclose(a, b, rtol=1e-10)
 
 
-@pytest.mark.parametrize("f, args", [c for c in CASES if len(c[1]) == 1][:6],
-                         ids=[f.__name__ for f, a in CASES if len(a) == 1][:6])
+@pytest.mark.parametrize("f, args", [c for c in CASES if len(c[1]) == 1],
+                         ids=[f.__name__ for f, a in CASES if len(a) == 1])
 def test_forward_mode_jvp_and_hessian_compile(f, args):
     x = args[0]
     v = np.linspace(-1.0, 1.0, x.size).reshape(x.shape)
