@@ -638,6 +638,7 @@ class Frontend(ExpressionMixin):
         if isinstance(cond, Static):
             self.block(then_stmts if cond.value else else_stmts)
             return
+        lists.grow_before_branch(self, then_stmts + else_stmts, node)
         self.branch(cond, lambda: self.block(then_stmts) or [], lambda: self.block(else_stmts) or [], node)
 
     def if_values(self, cond, then_fn, else_fn, node):

@@ -366,6 +366,45 @@ def to_growlist(fe, name, node):
         push(fe, g, v, node)
 
 
+def grow_before_branch(fe, stmts, node):
+    """Before an `if` on a run-time condition: a list from outside it that a loop inside it appends
+    to becomes a GrowList here, so both branches have the same list (a tape) and its length."""
+    import libcst as cst
+
+    class Loops(cst.CSTVisitor):
+        def __init__(self):
+            self.names = {}
+
+        def visit_FunctionDef(self, n):
+            return False
+
+        def visit_Lambda(self, n):
+            return False
+
+        def _loop(self, n):
+            found = _nested_appends(statements_of(n), set())
+            for name, call in found.items():
+                self.names.setdefault(name, call)
+
+        def visit_For(self, n):
+            self._loop(n)
+
+        def visit_While(self, n):
+            self._loop(n)
+    v = Loops()
+    for s in stmts:
+        s.visit(v)
+    for name in v.names:
+        if _is_list(fe.env.get(name)):
+            to_growlist(fe, name, node)
+
+
+def statements_of(loop):
+    import libcst as cst
+    body = loop.body
+    return list(body.body) if isinstance(body, cst.IndentedBlock) else [body]
+
+
 def reset_types(fe, names, before):
     """Before a loop body is converted again (its carried types changed): the item types of the
     GrowLists nothing was pushed onto before the loop are learnt again."""

@@ -206,6 +206,17 @@ def grow_in_a_helper(x):
     return np.sum(np.stack(ys)) + np.sum(xs[n - 1]) + sum([np.sum(v * v) for v in xs])
 
 
+def grow_in_a_branch(x):
+    # the list becomes one of unknown length before the if, so both branches have it
+    xs = [x]
+    if np.sum(x) > 0:
+        s = x
+        while np.sum(s) < 10.0:
+            s = s * 1.5
+            xs.append(s)
+    return np.sum(np.stack(xs) ** 2)
+
+
 R = np.random.default_rng(7)
 CASES = [
     (grow_while, (np.array([0.7, 1.1, 0.9]),)),
@@ -224,6 +235,7 @@ CASES = [
     (grow_inactive_items_between, (np.array([0.2, 0.5, -0.3]),)),
     (grow_in_an_outer_loop, (np.array([0.5, 0.5, 0.2]),)),
     (grow_in_a_helper, (np.array([0.4, 0.3, 0.6]),)),
+    (grow_in_a_branch, (np.array([0.4, 0.3, 0.6]),)),
 ]
 IDS = [f.__name__ for f, _ in CASES]
 
@@ -292,6 +304,15 @@ def test_one_specialisation_serves_every_list_length():
         assert g.mode == "compiled"
     assert len(lengths) == 4
     assert g._compiles == 1, g.explain()
+
+
+def test_both_branches_of_an_if_see_the_list():
+    g = ad.grad(grow_in_a_branch)
+    for x in (np.array([0.4, 0.3, 0.6]), np.array([-0.4, 0.3, -0.6]), np.array([2.0, 3.0, 1.0])):
+        np.testing.assert_allclose(g(x), ad.grad(grow_in_a_branch, fallback="always")(x), rtol=1e-12)
+        np.testing.assert_allclose(g(x), fd_grad(grow_in_a_branch, x), rtol=1e-6)
+        assert g.mode == "compiled"
+    assert g._compiles == 1
 
 
 def test_a_new_array_shape_is_served_by_a_shape_generic_specialisation_too():
@@ -410,20 +431,12 @@ def append_after_read(x):
 
 
 def list_concatenation(x):
-    xs = []
-    s = x
-    while np.sum(s) < 10.0:
-        s = s * 1.5
-        xs.append(s)
+    xs = _collect(x)
     return np.sum(np.stack(xs + [x]))
 
 
 def shape_needed_at_compile_time(x):
-    xs = []
-    s = x
-    while np.sum(s) < 10.0:
-        s = s * 1.5
-        xs.append(s)
+    xs = _collect(x)
     return np.sum(np.stack(xs) + np.ones((4, 3)))
 
 
