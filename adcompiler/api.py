@@ -340,8 +340,10 @@ class GradFunction:
                                                        with_value=self.return_value, jit=self.jit,
                                                        fastmath=self.fastmath)
         except (gradient.UnsupportedSyntax, Unbacked) as e:   # Unbacked: a step needs a list's run-time length
+            if isinstance(e, Unbacked):
+                e = gradient.UnsupportedSyntax(f"{e} (in the gradient's code)", *_definition(self.fn))
             if self.fallback == "never":
-                raise
+                raise e from None
             return _Plan(None, str(e), error=e)
         except TypeError:
             raise  # the user's mistake (non-float wrt, non-scalar output): same answer when traced

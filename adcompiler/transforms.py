@@ -71,7 +71,7 @@ def _plan(fn, kind, argnums, args, fallback, size=None):
     there is none. With `size`, the tangent (cotangent) has a leading batch axis of that size."""
     from .api import signature_key
     names = _params(fn, len(args))
-    key = (kind, argnums, size, tuple(signature_key(a) for a in args))
+    key = (kind, argnums, size, fallback, tuple(signature_key(a) for a in args))   # "never" must not reuse a fallback
     try:
         with _lock:
             cache = _plans.setdefault(fn, collections.OrderedDict())
@@ -123,8 +123,12 @@ def _make_plan(fn, kind, argnums, args, names, fallback, size):
             how += f", one batched sweep of {size}"
         return _Plan(CompiledTransform(*irs, how))
     except (UnsupportedSyntax, Unbacked) as e:   # Unbacked: a step needs a list's run-time length
+        if isinstance(e, Unbacked):
+            code = getattr(fn, "__code__", None)
+            e = UnsupportedSyntax(f"{e} (in the transform's code)", *((code.co_filename, code.co_firstlineno)
+                                                                     if code is not None else ()))
         if fallback == "never":
-            raise
+            raise e from None
         return _Plan(None, str(e), e)
     except TypeError:
         raise

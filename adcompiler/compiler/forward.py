@@ -18,6 +18,8 @@ another, so region boundaries and tapes are exactly typed as `verify` demands.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import ops
 from .builder import Builder
 from .frontend import Frontend
@@ -43,6 +45,7 @@ class _Forward:
         self.env = {}      # id(old value) -> new value
         self.tan = {}      # id(old value) -> its tangent: a Value, a list (parts of a tuple) or None (zero)
         self.tapes = self._tape_slots()
+        self.defs = {id(r): op for op in walk(fn.body) for r in op.results}
 
     def active(self, v):
         return id(v) in self.varied
@@ -113,6 +116,12 @@ class _Forward:
         prim = op.prim
         if not prim.differentiable or not self.active(op.result):
             return
+        if op.name == "where" and self.scalars.get(id(op.operands[1])) == 0.0 and \
+                self._zero_guard(op, "eq") is not None:    # reverse.py's mask: the guarded value's tangent
+            t = self.tangent_of(op.operands[2])
+            if t is not None:
+                self.set_tangent(op.result, self.as_type(t, op.result.type))
+            return
         tangents = [self.tangent_of(v) for v in op.operands]
         if all(t is None for t in tangents):
             return
@@ -137,19 +146,43 @@ class _Forward:
         for r, p in zip(op.results, parts):
             self.set_tangent(r, p)
 
+    def _zero_guard(self, op, value_of_zero):
+        """The cotangent g of a reverse sweep's zero guard (reverse.py: `unless_zero`, an `if` on
+        g != 0 whose else branch gives zeros; `mask`, where(g == 0, 0, c)), or None. The guard keeps
+        0 * inf from a rule applied to a zero cotangent; a tangent of g is not zero there, and what
+        the guarded rule computes from it (linear in g) is the guarded value's tangent."""
+        if op.user:
+            return None
+        test = self.defs.get(id(op.operands[0]))
+        if test is None or test.name != value_of_zero or self.scalars.get(id(test.operands[1])) != 0.0:
+            return None
+        return test.operands[0]
+
+    def _zeros_only(self, region):
+        return all(o.name in ("full", "const") and np.all(o.attrs["value"] == 0) for o in region.ops[:-1])
+
     def emit_if(self, op):
         act = [k for k, r in enumerate(op.results) if self.active(r)]
         ttypes = [op.results[k].type for k in act]
+        g = self._zero_guard(op, "ne") if self._zeros_only(op.regions[1]) else None
+        g_dot = self.tangent_of(g) if g is not None and act else None
         blocks = []
-        for region in op.regions:
+        for j, region in enumerate(op.regions):
             blk = Block()
             with self.b.at(blk):
                 self.emit_block(region)
                 ys = region.ops[-1].operands
-                self.b.yield_([self.new(v) for v in ys] +
-                              [self.as_type(self.tangent_of(ys[k]), t) for k, t in zip(act, ttypes)])
+                primal = [self.new(v) for v in ys]
+                if g_dot is not None and j == 0:   # entered where g == 0 too: the values stay zero there
+                    primal = [self.as_type(ops.where(self.new(op.operands[0]), p, 0.0), y.type) if is_float(y.type)
+                              else p for p, y in zip(primal, ys)]
+                self.b.yield_(primal + [self.as_type(self.tangent_of(ys[k]), t) for k, t in zip(act, ttypes)])
             blocks.append(blk)
         new = self.clone(op, ttypes, blocks)
+        if g_dot is not None:     # the branch computing the guarded values also runs where g == 0 but g_dot != 0
+            new.operands[0] = ops.logical_or(self.new(op.operands[0]), ops.ne(self.b.value(g_dot), 0.0))
+            self.b.block.ops.remove(new)
+            self.b.add(new)
         for k, r in zip(act, new.results[len(op.results):]):
             r.hint = tangent_name(op.results[k].hint)
             self.set_tangent(op.results[k], r)

@@ -438,6 +438,10 @@ def push(fe, g, value, node):
                 "items of one dtype, e.g. float(v) or v.astype(...))", node)
     i = fe.val(_count(fe, g))
     with fe.b.located(fe.loc(node)):
+        if e.is_scalar and not t.is_scalar:     # a 0-d array among Python scalars: float(v), as NumPy stacks it
+            v = fe.b.prim("astype", v, dtype=e.dtype)
+            v.type = e
+            fe.b.block.ops[-1].user = True
         v = fe.convert(v, e)
         fe.b.add(Op("tape_push", [g.tape, v, i], [], {"list": g.name}))
     fe.env[counter(g)] = fe.binop("add", i, Static(1))
