@@ -166,6 +166,9 @@ class _Forward:
         ttypes = [op.results[k].type for k in act]
         g = self._zero_guard(op, "ne") if self._zeros_only(op.regions[1]) else None
         g_dot = self.tangent_of(g) if g is not None and act else None
+        guard = None
+        if g_dot is not None:     # the guarded branch also runs where g == 0 but g_dot != 0
+            guard = ops.logical_or(self.new(op.operands[0]), ops.ne(self.b.value(g_dot), 0.0))
         blocks = []
         for j, region in enumerate(op.regions):
             blk = Block()
@@ -179,10 +182,8 @@ class _Forward:
                 self.b.yield_(primal + [self.as_type(self.tangent_of(ys[k]), t) for k, t in zip(act, ttypes)])
             blocks.append(blk)
         new = self.clone(op, ttypes, blocks)
-        if g_dot is not None:     # the branch computing the guarded values also runs where g == 0 but g_dot != 0
-            new.operands[0] = ops.logical_or(self.new(op.operands[0]), ops.ne(self.b.value(g_dot), 0.0))
-            self.b.block.ops.remove(new)
-            self.b.add(new)
+        if guard is not None:
+            new.operands[0] = guard
         for k, r in zip(act, new.results[len(op.results):]):
             r.hint = tangent_name(op.results[k].hint)
             self.set_tangent(op.results[k], r)

@@ -38,7 +38,7 @@ from .scan import always_exits, assigned_names, contains, else_statements, state
 from .source import function_source
 from .types import LiteralType, I64, NONE, type_of_value, unify
 from .values import BoundMethod, GrowList, ListBuffer, PyTuple, Static, Undefined, static_equal
-from ..ops.dims import Dim, Unbacked, has_dims
+from ..ops.dims import Dim, ShapeEnv, Unbacked, has_dims
 
 FLAGS = ("#returned", "#broke", "#cont")
 HINTS = {"#returned": "returned", "#ret": "ret", "#broke": "broke", "#cont": "cont", "#k": "k"}
@@ -49,6 +49,8 @@ def hint_of(name):
     if name is not None and name.startswith("#len "):
         return "n_" + name.split()[1]
     return HINTS.get(name, name)
+
+
 _UNSUPPORTED_STMT = {
     cst.Try: "try/except is not supported", cst.With: "with statements are not supported",
     cst.ClassDef: "class definitions are not supported", cst.Raise: "raise is not supported",
@@ -145,7 +147,6 @@ class Frontend(ExpressionMixin):
     def shape_env(self):
         """The ShapeEnv of this specialisation's symbolic extents (a new one if it has none)."""
         if self._shape_env is None:
-            from ..ops.dims import ShapeEnv
             self._shape_env = ShapeEnv()
         return self._shape_env
 
@@ -883,7 +884,8 @@ class Frontend(ExpressionMixin):
         self.b.loc = loc
         # {list name: appends per iteration}, and the lists of unknown length it appends to
         appends, grown = lists.appended_in_loop(self, body, node, it)
-        lists.check_loop(self, list(appends), node)
+        for n in appends:
+            lists.check_unshared(self, n, node)
         before, saved = self._enter_loop()
         names, local = self._loop_names(body, node)
         names = [n for n in names if n not in appends] + [lists.counter(self.env[n]) for n in grown]

@@ -125,7 +125,7 @@ class _Run:
                 out = [len(vals[0])]
             else:
                 with np.errstate(all="ignore"):
-                    out = [ops.get(name).impl(*vals, **self.concrete(op.attrs))]
+                    out = [ops.get(name).impl(*vals, **(self.concrete(op.attrs) if self.symbols else op.attrs))]
                 t = op.result.type
                 if t.is_scalar:
                     out = [np.asarray(out[0]).item()]

@@ -241,11 +241,6 @@ def _nested_appends(body, top):
     return found
 
 
-def check_loop(fe, names, node):
-    for n in names:
-        check_unshared(fe, n, node)
-
-
 def check_unshared(fe, name, node):
     """Refuse appending to a list another name, container or caller also refers to."""
     lst = fe.env[name]
@@ -370,6 +365,7 @@ def grow_before_branch(fe, stmts, node):
     """Before an `if` on a run-time condition: a list from outside it that a loop inside it appends
     to becomes a GrowList here, so both branches have the same list (a tape) and its length."""
     import libcst as cst
+    from .scan import statements
 
     class Loops(cst.CSTVisitor):
         def __init__(self):
@@ -382,7 +378,7 @@ def grow_before_branch(fe, stmts, node):
             return False
 
         def _loop(self, n):
-            found = _nested_appends(statements_of(n), set())
+            found = _nested_appends(statements(n.body), set())
             for name, call in found.items():
                 self.names.setdefault(name, call)
 
@@ -397,12 +393,6 @@ def grow_before_branch(fe, stmts, node):
     for name in v.names:
         if _is_list(fe.env.get(name)):
             to_growlist(fe, name, node)
-
-
-def statements_of(loop):
-    import libcst as cst
-    body = loop.body
-    return list(body.body) if isinstance(body, cst.IndentedBlock) else [body]
 
 
 def reset_types(fe, names, before):
